@@ -1,0 +1,3 @@
+"""Checks: docker."""
+
+from v4doctor.api_check import check, error, warning, info  # noqa: F401

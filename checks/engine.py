@@ -1,0 +1,3 @@
+"""Checks: engine."""
+
+from v4doctor.api_check import check, error, warning, info  # noqa: F401

@@ -1,0 +1,3 @@
+"""Checks: gguf."""
+
+from v4doctor.api_check import check, error, warning, info  # noqa: F401

@@ -1,0 +1,3 @@
+"""Checks: system."""
+
+from v4doctor.api_check import check, error, warning, info  # noqa: F401

@@ -1,0 +1,3 @@
+from v4doctor.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""Build TargetFacts from the command line: model, engine, launch command or compose file."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from v4doctor.errors import UsageError
+from v4doctor.facts import TargetFacts, Unknown
+from v4doctor.target import DEFAULT_ENGINE, DEFAULT_MODEL, ENGINES
+
+MAX_COMPOSE_BYTES = 1 << 20
+
+
+def build_target(
+    model: str | None = None,
+    engine: str | None = None,
+    cmd: str | None = None,
+    compose: str | None = None,
+    engine_version: str | None = None,
+) -> TargetFacts:
+    engine = (engine or DEFAULT_ENGINE).lower().replace(".", "").replace("-", "")
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    target = TargetFacts(model=model or DEFAULT_MODEL, engine=engine)
+    if engine_version:
+        target.engine_version = engine_version
+    if cmd is not None:
+        target.cmd = split_command(cmd)
+    if compose is not None:
+        target.compose_path, target.compose_text = compose, read_compose(compose)
+    _read_local_model(target)
+    return target
+
+
+def split_command(cmd: str) -> list[str]:
+    """Split a pasted launch command as a shell would (backslash-newline joins lines)."""
+    text = cmd.replace("\\\r\n", " ").replace("\\\n", " ")
+    try:
+        argv = shlex.split(text, comments=True)
+    except ValueError as exc:
+        raise UsageError(f"cannot parse --cmd: {exc}") from None
+    if not argv:
+        raise UsageError("--cmd is empty")
+    return argv
+
+
+def read_compose(path: str) -> str:
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_COMPOSE_BYTES:
+            raise UsageError(f"{path}: larger than {MAX_COMPOSE_BYTES} bytes; not a compose file")
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a text file") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read compose file {path}: {exc.strerror or exc}") from None
+
+
+def _read_local_model(target: TargetFacts) -> None:
+    """A local checkpoint directory: keep its path and its config.json."""
+    p = Path(target.model).expanduser()
+    if not (p.is_absolute() or target.model.startswith(".")) and not p.exists():
+        return  # a repo id or an alias, not a path
+    if not p.exists():
+        raise UsageError(f"model path {target.model} does not exist")
+    target.local_path = str(p.resolve())
+    config = p / "config.json" if p.is_dir() else None
+    if config is None or not config.is_file():
+        target.config = Unknown(f"no config.json in {p}")
+        return
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {config}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{config}: not a JSON object")
+    target.config = data

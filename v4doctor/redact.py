@@ -1,0 +1,52 @@
+"""Redaction, applied once where data leaves the process (render, snapshot, API).
+
+Tokens never leave the machine: Hugging Face tokens (hf_…), bearer tokens, OpenAI-style
+keys (sk-…), `*_TOKEN=` / `*_KEY=` / `PASSWORD=` assignments and passwords in URLs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+MASK = "[REDACTED]"
+
+_PATTERNS = [
+    # user:password@ in URLs
+    (re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(?=@)"), r"\g<pre>" + MASK),
+    # Authorization: Bearer xxx / Bearer xxx
+    (re.compile(r"(?i)(?P<pre>\bbearer\s+)[A-Za-z0-9._~+/=-]{6,}"), r"\g<pre>" + MASK),
+    # NAME=value / NAME: value for secret-looking names (env assignments, flags, JSON-ish)
+    (
+        re.compile(
+            r"""(?ix)(?P<pre>\b[A-Z0-9_]*(?:TOKEN|API_KEY|APIKEY|SECRET|PASSWORD|PASSWD)[A-Z0-9_]*
+                 ["']?\s*[=:]\s*["']?)(?P<val>[^\s"',}]+)"""
+        ),
+        r"\g<pre>" + MASK,
+    ),
+    # --api-key VALUE / --hf-token VALUE / --token VALUE
+    (re.compile(r"(?i)(?P<pre>--(?:api-key|hf-token|token|password)(?:=|\s+))(?P<val>[^\s\"']+)"), r"\g<pre>" + MASK),
+    # bare token shapes
+    (re.compile(r"\bhf_[A-Za-z0-9]{10,}"), MASK),
+    (re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}"), MASK),
+    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), MASK),
+]
+
+
+def redact_text(text: str) -> str:
+    if not text:
+        return text
+    for pattern, repl in _PATTERNS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def redact(data: Any) -> Any:
+    """Redact every string inside JSON-ready data (dicts, lists, strings)."""
+    if isinstance(data, str):
+        return redact_text(data)
+    if isinstance(data, dict):
+        return {k: redact(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [redact(v) for v in data]
+    return data
