@@ -19,7 +19,7 @@ _PATTERNS = [
     # NAME=value / NAME: value for secret-looking names (env assignments, flags, JSON-ish)
     (
         re.compile(
-            r"""(?ix)(?P<pre>\b[A-Z0-9_]*(?:TOKEN|API_KEY|APIKEY|SECRET|PASSWORD|PASSWD)[A-Z0-9_]*
+            r"""(?ix)(?P<pre>\b[A-Z0-9_]*(?:TOKEN|API_KEY|APIKEY|SECRET|PASSWORD|PASSWD|ACCESS_KEY)\b
                  ["']?\s*[=:]\s*["']?)(?P<val>[^\s"',}]+)"""
         ),
         r"\g<pre>" + MASK,
