@@ -113,7 +113,8 @@ class SystemFacts:
 @dataclass
 class BinaryFacts:
     path: str | Unknown  # Unknown("not on PATH")
-    version: str | Unknown
+    version: str | Unknown  # "0.12.3"; llama.cpp as its release tag "b9840"
+    raw: str | Unknown = Unknown("not read")  # first lines of `--version`, for the evidence
 
 
 @dataclass
