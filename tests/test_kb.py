@@ -1,0 +1,113 @@
+"""The knowledge base loads, every record has sources, and the records other code relies on hold."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from v4doctor.kb import load
+
+KB = load()
+GIB = 2**30
+
+
+def _all_records():
+    for kind, records in KB.data.items():
+        for r in records:
+            yield kind, r
+
+
+@pytest.mark.parametrize("kind,record", list(_all_records()), ids=lambda x: x if isinstance(x, str) else x.get("id") or x.get("key") or x.get("name") or x.get("cuda") or "")
+def test_every_record_has_sources(kind, record):
+    sources = record.get("sources")
+    assert isinstance(sources, list) and sources and all(isinstance(s, str) and s.strip() for s in sources), (kind, record)
+
+
+def test_model_keys_and_repos_unique():
+    keys = [m["key"] for m in KB.models]
+    repos = [m["repo"].lower() for m in KB.models]
+    assert len(keys) == len(set(keys))
+    assert len(repos) == len(set(repos))
+
+
+@pytest.mark.parametrize("ref,key", [
+    ("flash", "flash"), ("pro", "pro"), ("deepseek-ai/DeepSeek-V4-Flash-Base", "flash-base"),
+    ("DEEPSEEK-AI/deepseek-v4-pro-0813", "pro-0813"), ("v4.1", "v4.1-flash"),
+    ("unsloth/DeepSeek-V4-Flash-GGUF", "unsloth-flash-gguf"), ("sgl-project/DeepSeek-V4-Flash-FP8", "sgl-flash-fp8"),
+])
+def test_model_resolves(ref, key):
+    assert KB.model(ref)["key"] == key
+
+
+def test_documented_sizes():
+    """The sizes the memory and disk checks lean on (v4-facts-review §6a/§6b)."""
+    assert round(KB.model("flash")["disk_bytes"] / GIB, 2) == 148.66
+    assert round(KB.model("pro")["disk_bytes"] / GIB, 2) == 805.35
+    assert KB.model("pro-0813")["disk_approx"] is True
+
+
+def test_gguf_records_have_gguf_format_and_base():
+    ggufs = [m for m in KB.models if m["format"] == "gguf"]
+    assert len(ggufs) >= 4
+    for m in ggufs:
+        assert KB.find_model(m["base"]) is not None, m["key"]
+
+
+@pytest.mark.parametrize("name,key,cc", [
+    ("NVIDIA H100 80GB HBM3", "H100-80GB", "9.0"), ("NVIDIA H200", "H200", "9.0"),
+    ("NVIDIA A100-SXM4-80GB", "A100-80GB", "8.0"), ("NVIDIA A100-SXM4-40GB", "A100-40GB", "8.0"),
+    ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "RTX-PRO-6000", "12.0"),
+    ("Tesla V100-SXM2-32GB", "V100-32GB", "7.0"), ("rtx-pro-6000", "RTX-PRO-6000", "12.0"), ("b200", "B200", "10.0"),
+])
+def test_gpu_lookup(name, key, cc):
+    g = KB.gpu(name)
+    assert g is not None and g["key"] == key and g["compute_capability"] == cc
+
+
+def test_every_gpu_family_exists_and_covers_its_cc():
+    families = {f["key"]: f for f in KB.records("gpu_family")}
+    for g in KB.records("gpu"):
+        assert g["compute_capability"] in families[g["family"]]["compute_capabilities"], g["key"]
+
+
+def test_family_support_values():
+    for f in KB.records("gpu_family"):
+        for engine in ("vllm", "sglang", "llamacpp"):
+            assert f[engine] in ("upstream", "preview", "forks", "never"), (f["key"], engine)
+
+
+def test_cuda_driver_floors():
+    floors = {r["cuda"]: r["min_driver"] for r in KB.records("cuda_driver")}
+    assert floors == {"13.0": "580.65.06", "12.9": "575.51.03", "12.8": "570.26"}
+
+
+def test_engine_floors():
+    floors = {r["id"]: r.get("min") for r in KB.records("engine_floor")}
+    assert floors["vllm-v4"] == "0.20.0" and floors["vllm-v4-sm120"] == "0.24.0"
+    assert floors["vllm-v4-dspark"] == "0.25.0" and floors["vllm-v41"] == "0.30.0"
+    assert floors["sglang-v4"] == "0.5.12" and floors["llamacpp-v4"] == "b9840"
+
+
+def test_guide_claims_quote_the_guide():
+    from conftest import SHARED
+
+    guide = (SHARED / "seed" / "deepseek-v4-deployment-guide.md").read_text()
+    claims = KB.records("guide_claim")
+    assert len(claims) >= 10
+    for c in claims:
+        assert c["guide_says"] and c["truth"], c["id"]
+    # a few claims quote the guide word for word
+    for phrase in ("vLLM 0.7.x added day-0 support", "SGLang ≥ 0.4.4", "256,000 tokens", "Q4_K_M"):
+        assert phrase in guide
+
+
+def test_rows_have_required_fields():
+    for row in KB.records("row"):
+        for field in ("id", "symptom", "cause", "fix", "detectors", "fixers", "sources"):
+            assert field in row, (row["id"], field)
+        if row.get("guide"):
+            assert row["guide_says"], row["id"]
+    ids = [r["id"] for r in KB.records("row")]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z0-9-]+", i) for i in ids)
