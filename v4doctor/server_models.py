@@ -1,0 +1,140 @@
+"""Request and response shapes of the HTTP API, as pydantic models.
+
+Requests are validated with these models (strict: the OpenAPI description is exactly
+what the server accepts). Response models only document the JSON: endpoints return
+the library's own `to_dict()` output unchanged, so the HTTP answer is the CLI's `--json`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+# --------------------------------------------------------------------------- requests
+class DiagnoseIn(_In):
+    text: str = Field(description="the log, as pasted (any engine, several mixed, truncated is fine)")
+
+
+class CheckIn(_In):
+    snapshot: Optional[dict[str, Any]] = Field(None, description="a facts snapshot from `v4doctor snapshot`")
+    cmd: Optional[str] = Field(None, description='the planned launch command, e.g. "vllm serve deepseek-ai/DeepSeek-V4-Flash ..."')
+    compose: Optional[str] = Field(None, description="the planned docker-compose file, as text")
+    model: Optional[str] = Field(None, description="flash, pro or a repo id (default: the snapshot's, else flash)")
+    engine: Optional[str] = Field(None, description="vllm, sglang, llamacpp or ollama")
+    engine_version: Optional[str] = None
+    select: list[str] = Field(default_factory=list, description="run only these check ids, prefixes or categories")
+    ignore: list[str] = Field(default_factory=list, description="skip these check ids, prefixes or categories")
+
+
+class FixIn(_In):
+    text: str = Field(description="a launch command or a docker-compose file, as text")
+    kind: Optional[Literal["cmd", "compose"]] = Field(None, description="what `text` is (default: guessed)")
+    snapshot: Optional[dict[str, Any]] = Field(None, description="a facts snapshot of the host it will run on")
+
+
+# --------------------------------------------------------------------------- responses
+class ErrorOut(_Out):
+    status: int
+    error: str
+    problems: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class FixOut(_Out):
+    text: str
+    commands: list[str]
+    fixers: list[str]
+
+
+class FindingOut(_Out):
+    id: str
+    severity: Literal["error", "warning", "info", "ok", "skipped"]
+    category: str
+    title: str
+    detail: str
+    fix: Optional[FixOut]
+    evidence: list[str]
+    troubleshooting: Optional[str]
+    sources: list[str]
+
+
+class ReportOut(_Out):
+    schema_version: int
+    target: dict[str, Any]
+    findings: list[FindingOut]
+    summary: dict[str, Any]
+
+
+class EvidenceOut(_Out):
+    line: int
+    text: str
+
+
+class DiagnosisItemOut(_Out):
+    id: str
+    category: str
+    severity: str
+    confidence: float
+    title: str
+    cause: str
+    fix: Any
+    troubleshooting: Optional[str]
+    evidence: list[EvidenceOut]
+    fix_command: Optional[str]
+
+
+class DiagnosisOut(_Out):
+    schema_version: int
+    healthy: bool
+    detected: dict[str, Any]
+    diagnoses: list[DiagnosisItemOut]
+
+
+class FixResultOut(_Out):
+    changed: bool
+    findings: list[dict[str, Any]]
+    before: str
+    after: str
+    diff: str
+
+
+class RowOut(_Out):
+    id: str
+    symptom: str
+    cause: str
+    fix: str
+    sources: list[str]
+
+
+class RowsOut(_Out):
+    schema_version: int
+    rows: list[RowOut]
+
+
+class CheckInfoOut(_Out):
+    id: str
+    name: str
+    category: str
+    title: str
+    troubleshooting: Optional[str]
+
+
+class ChecksOut(_Out):
+    schema_version: int
+    checks: list[CheckInfoOut]
+    load_errors: list[dict[str, Any]]
+
+
+class HealthOut(_Out):
+    status: Literal["ok"]
+    version: str
+    features: dict[str, bool]
