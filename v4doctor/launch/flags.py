@@ -1,0 +1,86 @@
+"""Flag knowledge per engine version (v4doctor/knowledge/flags/*.json, made by tools/gen_flags.py).
+
+`table(engine, version)` picks the committed flag set nearest the asked version (the newest
+one not newer than it, else the oldest); `names(engine)` maps every option string any known
+version accepts to the flag's canonical key, so `-tp` and `--tensor-parallel-size` are one flag.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+FLAGS_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "flags"
+
+
+@dataclass(frozen=True)
+class FlagTable:
+    engine: str
+    version: str
+    source: str
+    method: str
+    flags: dict  # key -> record (names, negations, value, nargs, choices, strict, fields)
+
+    @functools.cached_property
+    def index(self) -> dict[str, tuple[str, bool]]:
+        """Option string -> (key, negated)."""
+        out: dict[str, tuple[str, bool]] = {}
+        for key, rec in self.flags.items():
+            for n in rec["names"]:
+                out[n] = (key, False)
+                if n.startswith("--") and self.engine == "vllm":
+                    out[n.replace("-", "_").replace("__", "--", 1)] = (key, False)
+            for n in rec["negations"]:
+                out[n] = (key, True)
+        return out
+
+    def lookup(self, option: str) -> tuple[str, bool] | None:
+        return self.index.get(option.split(".", 1)[0] if option.startswith("--") else option)
+
+
+@functools.lru_cache(maxsize=None)
+def _load(path: Path) -> FlagTable:
+    d = json.loads(path.read_text(encoding="utf-8"))
+    return FlagTable(d["engine"], d["version"], d["source"], d["method"], d["flags"])
+
+
+def tables(engine: str) -> list[FlagTable]:
+    """Every committed flag set for an engine, oldest version first."""
+    found = [_load(p) for p in sorted(FLAGS_DIR.glob(f"{engine}-*.json"))]
+    return sorted(found, key=lambda t: _version_key(t.version))
+
+
+def _version_key(text: str) -> tuple:
+    try:
+        return (0, Version(text))
+    except InvalidVersion:
+        return (1, Version("0"))
+
+
+def table(engine: str, version: str | None) -> FlagTable | None:
+    """The flag set for `version`: the newest committed one not newer than it (else the oldest)."""
+    found = tables(engine)
+    if not found:
+        return None
+    if not version:
+        return found[-1]
+    try:
+        want = Version(version.split("+")[0])
+    except InvalidVersion:
+        return found[-1]
+    older = [t for t in found if _version_key(t.version)[0] == 0 and Version(t.version) <= want]
+    return older[-1] if older else found[0]
+
+
+@functools.lru_cache(maxsize=None)
+def names(engine: str) -> dict[str, tuple[str, bool, bool]]:
+    """Option string -> (canonical key, negated, takes a value), over every known version (newest wins)."""
+    out: dict[str, tuple[str, bool, bool]] = {}
+    for t in tables(engine):  # oldest first, so the newest version's spelling of a key wins
+        for option, (key, neg) in t.index.items():
+            out[option] = (key, neg, t.flags[key]["value"])
+    return out
