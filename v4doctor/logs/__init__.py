@@ -1,1 +1,53 @@
-"""logs."""
+"""Log diagnosis: the root cause and the fix from a pasted engine log, in one streaming pass.
+
+`diagnose_text(text)`, `diagnose_stream(lines)` and `diagnose_file(binary_fh)` return a
+`Diagnosis`; `Diagnosis.to_dict()` is exactly the `diagnose --json` object.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO, Iterable, Iterator
+
+from v4doctor.logs.diagnosis import Diagnosis, Item
+
+__all__ = ["Diagnosis", "Item", "diagnose_text", "diagnose_stream", "diagnose_file", "diagnose_chunks"]
+
+
+def diagnose_text(text: str) -> Diagnosis:
+    """Diagnose a whole log held in a string."""
+    return diagnose_stream(text.splitlines())
+
+
+def diagnose_stream(lines: Iterable[str]) -> Diagnosis:
+    """Diagnose a log given line by line (any iterable of str), in constant memory."""
+    from v4doctor.logs.reader import chunks_from_lines
+
+    return diagnose_chunks(chunks_from_lines(lines))
+
+
+def diagnose_file(fh: BinaryIO) -> Diagnosis:
+    """Diagnose a binary stream (a file or stdin's buffer); bad UTF-8 is replaced."""
+    from v4doctor.logs.reader import chunks_from_binary
+
+    return diagnose_chunks(chunks_from_binary(fh))
+
+
+def diagnose_chunks(chunks: Iterator[str], host_checks: bool = True) -> Diagnosis:
+    """The pipeline: scan -> LogFacts -> host checks -> rank -> fix commands."""
+    from v4doctor.logs.command import base_command, render, set_flags
+    from v4doctor.logs.hostcheck import host_findings
+    from v4doctor.logs.rank import rank
+    from v4doctor.logs.scan import Scanner
+    from v4doctor.logs.signatures import load_signatures
+
+    scanner = Scanner(load_signatures())
+    for chunk in chunks:
+        scanner.feed(chunk)
+    scan = scanner.result()
+    findings = host_findings(scan.facts) if host_checks else []
+    items = rank(scan, findings)
+    argv = base_command(scan.facts)
+    for item in items:
+        if argv and item.fix_flags:
+            item.fix_command = render(set_flags(argv, item.fix_flags))
+    return Diagnosis(scan.facts, items, scan.lines)

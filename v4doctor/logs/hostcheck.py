@@ -1,0 +1,81 @@
+"""The host checks, run on what a log shows: LogFacts -> Facts (source "log") -> `doctor.judge`.
+
+A log of vLLM 0.19 loading V4 is diagnosed from its version line even when its last error is
+cryptic. Only errors and warnings come back; a check skipped for a fact the log lacks says nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from v4doctor.facts import BinaryFacts, Facts, GpuDevice, GpuFacts, PythonFacts, TargetFacts, Unknown
+from v4doctor.findings import Finding, Severity
+from v4doctor.logs.logfacts import LogFacts
+
+NOT_IN_LOG = "not in the log"
+_CRASH = re.compile(r"check V4D\d+ \(.*\) crashed$")  # a check's own bug says nothing about the log
+_BINARY = {"llamacpp": "llama-server", "ollama": "ollama"}
+
+
+def to_facts(lf: LogFacts) -> Facts | None:
+    """Facts from a log; None when the log names no engine (nothing to judge)."""
+    if not lf.engine:
+        return None
+    from v4doctor.kb import load
+
+    version = lf.engine_version or Unknown(NOT_IN_LOG)
+    target = TargetFacts(model=_model_ref(lf.model, load()), engine=lf.engine, engine_version=version)
+    packages: dict[str, Any] = {}
+    if lf.engine in ("vllm", "sglang") and lf.engine_version:
+        packages[lf.engine] = lf.engine_version
+    if lf.torch_version:
+        packages["torch"] = lf.torch_version
+    python = PythonFacts(Unknown(NOT_IN_LOG), Unknown(NOT_IN_LOG), packages) if packages else Unknown(NOT_IN_LOG)
+    binaries = {}
+    if lf.engine in _BINARY and lf.engine_version:
+        binaries[_BINARY[lf.engine]] = BinaryFacts(path=Unknown(NOT_IN_LOG), version=lf.engine_version)
+    return Facts(target=target, gpu=_gpu_facts(lf), python=python, binaries=binaries, source="log")
+
+
+def _model_ref(model: str | None, kb) -> str:
+    """A repo id or path from the log, resolved to what the knowledge base knows when it can be."""
+    if not model:
+        return ""
+    base = model.replace("\\", "/").rstrip("/").split("/")[-1]
+    for ref in (model, base, f"deepseek-ai/{base}"):
+        if kb.find_model(ref):
+            return ref
+    return model
+
+
+def _gpu_facts(lf: LogFacts) -> GpuFacts | Unknown:
+    if not lf.gpus and not lf.driver_version:
+        return Unknown(NOT_IN_LOG)
+    devices = [
+        GpuDevice(
+            index=g["index"],
+            name=g["name"],
+            memory_total_bytes=int(g["vram_mib"]) << 20 if g.get("vram_mib") else Unknown(NOT_IN_LOG),
+            memory_used_bytes=Unknown(NOT_IN_LOG),
+            compute_capability=g.get("cc") or Unknown(NOT_IN_LOG),
+        )
+        for g in lf.gpus
+    ]
+    return GpuFacts(
+        driver_version=lf.driver_version or Unknown(NOT_IN_LOG),
+        cuda_driver_version=lf.cuda_version or Unknown(NOT_IN_LOG),
+        devices=devices if devices else Unknown(NOT_IN_LOG),
+    )
+
+
+def host_findings(lf: LogFacts) -> list[Finding]:
+    """Errors and warnings of the host checks on the log's facts."""
+    facts = to_facts(lf)
+    if facts is None:
+        return []
+    from v4doctor.doctor import judge
+
+    report = judge(facts)
+    keep = (Severity.ERROR, Severity.WARNING)
+    return [f for f in report.findings if f.severity in keep and not f.id.startswith("V4D0") and not _CRASH.match(f.title)]

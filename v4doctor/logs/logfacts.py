@@ -1,0 +1,180 @@
+"""LogFacts: what a log says about the deploy (engine, version, model, args, GPUs, memory), read on the way.
+
+Each extractor is a literal (prefilter) plus a regex over the cleaned line; the first value
+wins (a log's start-up banner comes before any error), GPUs and memory lines accumulate (bounded).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+MAX_GPUS = 64
+
+
+@dataclass
+class LogFacts:
+    engine: str | None = None
+    engine_version: str | None = None
+    model: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    command: str | None = None
+    gpus: list[dict[str, Any]] = field(default_factory=list)
+    memory: dict[str, str] = field(default_factory=dict)
+    cuda_version: str | None = None
+    driver_version: str | None = None
+    torch_version: str | None = None
+    lines: dict[str, int] = field(default_factory=dict)  # fact name -> line it was read from
+    texts: dict[int, str] = field(default_factory=dict)  # line -> its text, for those lines only
+
+    def set(self, name: str, value: Any, line: int) -> None:
+        """Record a fact once: the first occurrence wins."""
+        if value and getattr(self, name) in (None, {}, []):
+            setattr(self, name, value)
+            self.lines.setdefault(name, line)
+
+
+# --------------------------------------------------------------------------- value parsers
+_PY_VALUE = r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|True|False|None|-?\d+(?:\.\d+)?(?:e-?\d+)?|\[[^\[\]]*\]|\{[^{}]*\}"""
+_DICT_ITEM = re.compile(rf"'(?P<key>\w+)':\s*(?P<val>{_PY_VALUE})")
+_KW_ITEM = re.compile(rf"\b(?P<key>\w+)=(?P<val>{_PY_VALUE})")
+
+
+def parse_py_items(text: str, pattern: re.Pattern = _DICT_ITEM) -> dict[str, Any]:
+    """Simple values of a printed Python dict or call. Sample: `{'model': 'x', 'tensor_parallel_size': 2}`."""
+    import ast
+
+    out: dict[str, Any] = {}
+    for m in pattern.finditer(text):
+        try:
+            out[m["key"]] = ast.literal_eval(m["val"])
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+    return out
+
+
+# --------------------------------------------------------------------------- extractors
+def _vllm_version(f: LogFacts, m: re.Match, line: int) -> None:
+    """`vLLM API server version 0.20.1` or the banner `█ ▀▄▀ █  version 0.25.0`."""
+    f.set("engine", "vllm", line)
+    f.set("engine_version", m["version"], line)
+
+
+def _vllm_args(f: LogFacts, m: re.Match, line: int) -> None:
+    """`non-default args: {'model_tag': '/models/DeepSeek-V4-Flash', 'tensor_parallel_size': 2, ...}`."""
+    args = parse_py_items(m["args"])
+    f.set("engine", "vllm", line)
+    f.set("args", args, line)
+    f.set("model", args.get("model") or args.get("model_tag"), line)
+
+
+def _sglang_args(f: LogFacts, m: re.Match, line: int) -> None:
+    """`server_args=ServerArgs(model_path='deepseek-ai/DeepSeek-V4-Flash', tp_size=4, ...)`."""
+    args = parse_py_items(m["args"], _KW_ITEM)
+    f.set("engine", "sglang", line)
+    f.set("args", args, line)
+    f.set("model", args.get("model_path"), line)
+
+
+def _sglang_version(f: LogFacts, m: re.Match, line: int) -> None:
+    f.set("engine", "sglang", line)
+    f.set("engine_version", m["version"], line)
+
+
+def _llamacpp_build(f: LogFacts, m: re.Match, line: int) -> None:
+    """`main: build = 3030 (504f0c34)`, `build: 9840 (8c146a836) with cc ...` or `build_info: b8943-4866913c2`."""
+    f.set("engine", "llamacpp", line)
+    f.set("engine_version", "b" + m["build"], line)
+
+
+def _banner_model(f: LogFacts, m: re.Match, line: int) -> None:
+    """vLLM banner: `█▄█▀ █     █     █     █  model   /models/DeepSeek-V4-Flash`."""
+    f.set("model", m["model"], line)
+
+
+def _gguf_model(f: LogFacts, m: re.Match, line: int) -> None:
+    """`srv    load_model: loading model 'C:\\LLM\\DeepSeek-V4-Flash.gguf'` or `llama_model_loader: ... from /x.gguf`."""
+    f.set("engine", "llamacpp", line)
+    f.set("model", m["model"], line)
+
+
+def _command(f: LogFacts, m: re.Match, line: int) -> None:
+    """A launch command echoed in the log: `vllm serve deepseek-ai/DeepSeek-V4-Flash --tensor-parallel-size 8`."""
+    f.set("command", m["cmd"].strip(), line)
+
+
+def _gpu(f: LogFacts, m: re.Match, line: int) -> None:
+    """`Device 0: NVIDIA RTX PRO 6000 ..., compute capability 12.0, VMM: yes` or `GPU 0: NVIDIA H200`."""
+    idx = int(m["index"])
+    if len(f.gpus) < MAX_GPUS and all(g["index"] != idx for g in f.gpus):
+        gd = m.groupdict()
+        f.gpus.append({"index": idx, "name": m["name"].strip(), "cc": gd.get("cc"), "vram_mib": gd.get("vram")})
+        f.lines.setdefault("gpus", line)
+
+
+def _engine(name: str) -> Callable[[LogFacts, re.Match, int], None]:
+    def record(f: LogFacts, m: re.Match, line: int) -> None:
+        f.set("engine", name, line)
+
+    record.__doc__ = f"A line only {name} prints (its loader, server or worker), naming the engine."
+    return record
+
+
+_ENGINE_MARKERS = {
+    "vllm": ("Starting vLLM API server", "[kv_cache_utils.py:", "[gpu_worker.py:", "[launcher.py:", "vllm.entrypoints", "(EngineCore"),
+    "sglang": ("Load weight end.", "sglang.launch_server", "sglang/srt/"),
+    "llamacpp": ("llama_model_loader: ", "llama_model_load: ", "ggml_cuda_init: ", "llama_server: ", "main: server is listening", "load_tensors: "),
+    "ollama": ("level=INFO source=",),
+}
+
+
+def _memory(key: str) -> Callable[[LogFacts, re.Match, int], None]:
+    def record(f: LogFacts, m: re.Match, line: int) -> None:
+        if key not in f.memory:
+            f.memory[key] = m["value"]
+            f.lines.setdefault(f"memory.{key}", line)
+
+    record.__doc__ = f"Memory line `{key}` (first occurrence)."
+    return record
+
+
+def _driver(f: LogFacts, m: re.Match, line: int) -> None:
+    """nvidia-smi header `Driver Version: 570.133.20   CUDA Version: 12.8` or collect_env `Nvidia driver version: 550.120`."""
+    f.set("driver_version", m["driver"], line)
+    if m.groupdict().get("cuda"):
+        f.set("cuda_version", m["cuda"], line)
+
+
+def _simple(name: str) -> Callable[[LogFacts, re.Match, int], None]:
+    def record(f: LogFacts, m: re.Match, line: int) -> None:
+        f.set(name, m["value"], line)
+
+    return record
+
+
+_BUILD = re.compile(r"^(?:main: )?build(?:_info)?(?::| =)\s*b?(?P<build>\d{3,6})\b")
+_V = r"(?P<version>v?\d+\.\d+[\w.+-]*)"
+EXTRACTORS: list[tuple[str, re.Pattern, Callable[[LogFacts, re.Match, int], None]]] = [
+    ("vLLM API server version", re.compile(rf"vLLM API server version {_V}"), _vllm_version),
+    ("█  version ", re.compile(rf"█\s+version\s+{_V}"), _vllm_version),
+    ("non-default args:", re.compile(r"non-default args:\s*(?P<args>\{.*)"), _vllm_args),
+    ("█  model ", re.compile(r"█\s+model\s+(?P<model>\S+)"), _banner_model),
+    ("server_args=ServerArgs(", re.compile(r"server_args=ServerArgs\((?P<args>.*)"), _sglang_args),
+    ("sglang version", re.compile(rf"\bsglang version[:=]?\s*{_V}", re.I), _sglang_version),
+    *[(lit, _BUILD, _llamacpp_build) for lit in ("build = ", "build: ", "build_info: ")],
+    ("loading model '", re.compile(r"load_model: loading model '(?P<model>[^']+)'"), _gguf_model),
+    ("vllm serve ", re.compile(r"(?:^|\$\s*|\s)(?P<cmd>vllm serve\s+\S.*)"), _command),
+    ("sglang.launch_server", re.compile(r"(?:^|\$\s*|\s)(?P<cmd>python3? -m sglang\.launch_server\s.*)"), _command),
+    ("compute capability", re.compile(r"^Device (?P<index>\d+): (?P<name>[^,]+), compute capability (?P<cc>\d+\.\d+)(?:.*VRAM: (?P<vram>\d+) MiB)?"), _gpu),
+    (": NVIDIA ", re.compile(r"(?:^|GPU models and configuration:\s*)GPU (?P<index>\d+): (?P<name>NVIDIA [^(]+?)\s*(?:\(UUID.*)?$"), _gpu),
+    *[(lit, re.compile(re.escape(lit)), _engine(name)) for name, lits in _ENGINE_MARKERS.items() for lit in lits],
+    ("Model loading took", re.compile(r"Model loading took (?P<value>[\d.]+ ?Gi?B)"), _memory("model_loading")),
+    ("Available KV cache memory", re.compile(r"Available KV cache memory: (?P<value>[\d.]+ ?Gi?B)"), _memory("kv_cache_available")),
+    ("GPU KV cache size", re.compile(r"GPU KV cache size: (?P<value>[\d,]+ tokens)"), _memory("kv_cache_tokens")),
+    ("Maximum concurrency", re.compile(r"(?P<value>Maximum concurrency for [\d,]+ tokens per request: [\d.]+x)"), _memory("max_concurrency")),
+    ("Driver Version", re.compile(r"Driver Version: (?P<driver>\d+\.\d+(?:\.\d+)?)(?:\s+CUDA Version: (?P<cuda>\d+\.\d+))?"), _driver),
+    ("Nvidia driver version", re.compile(r"Nvidia driver version: (?P<driver>\d+\.\d+(?:\.\d+)?)"), _driver),
+    ("CUDA used to build PyTorch", re.compile(r"CUDA used to build PyTorch: (?P<value>\d+\.\d+)"), _simple("cuda_version")),
+    ("PyTorch version", re.compile(r"PyTorch version: (?P<value>\d+\.\d+\.\d+\S*)"), _simple("torch_version")),
+]

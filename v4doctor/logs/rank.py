@@ -1,0 +1,153 @@
+"""Root-cause ranking: the first cause, not the last line.
+
+Causes come first, in the order the log shows them (a too-old driver or engine printed early
+explains what follows). A consequence (an NCCL watchdog timeout after an OOM) is kept but
+ranked after the causes with lower confidence; a wrapper (`Engine core initialization failed`)
+only adds its line to the cause above it. A failure no signature knows becomes `other`, with
+low confidence and the first error lines, never an invented cause.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Iterable
+
+from v4doctor.findings import Finding
+from v4doctor.logs.diagnosis import Item
+from v4doctor.logs.logfacts import LogFacts
+from v4doctor.logs.scan import Event, ScanResult
+
+MAX_ITEM_EVIDENCE = 6
+OTHER_CONFIDENCE = 0.2
+_SEVERITY = {"error": 0, "warning": 1, "info": 2}
+_ROLE = {"cause": 0, "consequence": 1, "wrapper": 2}
+# troubleshooting row or check area -> diagnose category, for host-check findings
+ROW_CATEGORY = {
+    "engine-too-old": "arch_unsupported_engine_too_old",
+    "transformers-unknown-deepseek-v4": "arch_unsupported_engine_too_old",
+    "sglang-transformers-5": "arch_unsupported_engine_too_old",
+    "driver-too-old-cuda13": "driver_too_old_or_cuda_mismatch",
+    "gpu-arch-unsupported": "gpu_arch_unsupported",
+    "deepgemm-unsupported-arch": "gpu_arch_unsupported",
+    "triton-fp8e4nv-sm80": "gpu_arch_unsupported",
+    "weights-do-not-fit": "oom_weights",
+    "guide-pro-oom-8xh100": "oom_weights",
+    "kv-cache-too-small": "kv_cache_too_small",
+    "tp-size-mismatch": "tp_size_mismatch",
+    "guide-trust-remote-code": "trust_remote_code",
+    "no-chat-template": "tokenizer_or_template",
+    "quantization-unsupported": "quantization_unsupported",
+}
+AREA_CATEGORY = {
+    "driver": "driver_too_old_or_cuda_mismatch", "gpu": "gpu_arch_unsupported",
+    "engine": "arch_unsupported_engine_too_old", "memory": "oom_weights", "disk": "disk_full",
+    "docker": "docker_gpu_runtime", "gguf": "gguf_bad_file_or_arch", "hub": "hf_auth_or_gated",
+}
+_FACT_FOR_AREA = {"engine": "engine_version", "driver": "driver_version", "gpu": "gpus", "memory": "model"}
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def fill(template: str, groups: dict[str, str]) -> str:
+    """A cause/fix template with the values the log gave; a value the log lacked shows as `?`."""
+    return string.Formatter().vformat(template, (), _Blank(groups))
+
+
+def rank(scan: ScanResult, findings: Iterable[Finding] = ()) -> list[Item]:
+    """Ranked diagnoses from the scan's events and the host checks' findings."""
+    events = sorted(scan.events.values(), key=lambda e: e.line)
+    items = _merge([_from_event(e) for e in events if e.signature.role != "wrapper"])
+    wrappers = [e for e in events if e.signature.role == "wrapper"]
+    for f in findings:
+        _fold_finding(items, f, scan.facts)
+    causes = [i for i in items if i.role == "cause" and i.severity == "error"]
+    if causes:
+        _explain_consequences(items, causes[0])
+        for w in wrappers:
+            _attach_wrapper(causes, w)
+    elif not any(i.severity == "error" for i in items) and (wrappers or scan.failures):
+        items.append(_other(wrappers, scan))
+    items.sort(key=lambda i: (_SEVERITY.get(i.severity, 3), _ROLE.get(i.role, 3), i.line or 0, -i.confidence))
+    return items
+
+
+def _from_event(e: Event) -> Item:
+    s = e.signature
+    return Item(
+        id=s.id, category=s.category, severity=s.severity, confidence=s.confidence,
+        title=fill(s.title, e.groups), cause=fill(s.cause, e.groups), fix=fill(s.fix, e.groups),
+        troubleshooting=s.troubleshooting, evidence=list(e.evidence), line=e.line, role=s.role,
+        matched=[s.id], fix_flags={k: fill(v, e.groups) for k, v in s.fix_flags if all(g in e.groups for g in _fields(v))},
+    )
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def _merge(items: list[Item]) -> list[Item]:
+    """One diagnosis per category: the first signature names it, the others add evidence."""
+    by_cat: dict[tuple[str, str], Item] = {}
+    for item in items:
+        first = by_cat.setdefault((item.category, item.role), item)
+        if first is item:
+            continue
+        first.matched += item.matched
+        first.evidence = sorted(set(first.evidence + item.evidence))[:MAX_ITEM_EVIDENCE]
+        first.confidence = max(first.confidence, item.confidence)
+        first.fix_flags = {**item.fix_flags, **first.fix_flags}
+    return list(by_cat.values())
+
+
+def _fold_finding(items: list[Item], f: Finding, facts: LogFacts) -> None:
+    """A host-check finding joins the diagnosis of its category, or becomes its own."""
+    category = ROW_CATEGORY.get(f.troubleshooting or "") or AREA_CATEGORY.get(f.category, "other")
+    line = facts.lines.get(_FACT_FOR_AREA.get(f.category, "engine_version"), 0)
+    evidence = [(line, facts.texts[line])] if line in facts.texts else []
+    same = next((i for i in items if i.category == category and i.role == "cause"), None)
+    if same is not None:
+        same.matched.append(f.id)
+        same.confidence = min(1.0, same.confidence + 0.1)
+        same.cause += f" The host checks agree: {f.title} [{f.id}]."
+        return
+    fix = f.fix.text + "".join(f"\n  $ {c}" for c in f.fix.commands) if f.fix else ""
+    items.append(Item(
+        id=f.id, category=category, severity=f.severity.value, confidence=0.7 if f.severity.value == "error" else 0.5,
+        title=f.title, cause=f.detail, fix=fix, troubleshooting=f.troubleshooting, evidence=evidence,
+        line=line, matched=[f.id],
+    ))
+
+
+def _explain_consequences(items: list[Item], cause: Item) -> None:
+    for i in items:
+        if i.role == "consequence" and i.line >= cause.line:
+            i.confidence = round(i.confidence * 0.5, 2)
+            i.cause += f" It follows the earlier {cause.category} failure (line {cause.line}), which explains it."
+
+
+def _attach_wrapper(causes: list[Item], w: Event) -> None:
+    """The wrapper line joins the last cause printed above it (or the first cause)."""
+    above = [c for c in causes if c.line <= w.line]
+    target = above[-1] if above else causes[0]
+    target.matched.append(w.signature.id)
+    target.evidence = (target.evidence + w.evidence[:1])[:MAX_ITEM_EVIDENCE]
+
+
+def _other(wrappers: list[Event], scan: ScanResult) -> Item:
+    """An unrecognised failure: say so, show the first and last error lines, guess nothing."""
+    lines = [x for w in wrappers for x in w.context + w.evidence[:1]] + scan.failures + scan.last_failures
+    evidence = sorted(dict(lines).items())[:MAX_ITEM_EVIDENCE]
+    first = wrappers[0].signature if wrappers else None
+    return Item(
+        id=first.id if first else "SIG-OTHER", category="other", severity="error",
+        confidence=first.confidence if first else OTHER_CONFIDENCE,
+        title="Unrecognised failure" + (f": {first.title}" if first else ""),
+        cause="v4doctor does not recognise this failure, so it names no cause; the error lines it saw are shown.",
+        fix="Read the first error line below (the earliest is usually the cause) and search it in the engine's issues; "
+            "`v4doctor run` checks the host and the launch plan.",
+        troubleshooting=None, evidence=evidence, line=evidence[0][0] if evidence else 0, role="cause",
+        matched=[w.signature.id for w in wrappers],
+    )

@@ -1,0 +1,101 @@
+"""Reading a log in bounded pieces: whole-line chunks, long lines cut, bad bytes replaced, ANSI and prefixes stripped.
+
+Memory stays constant: at most one chunk (about 1 MiB) plus one cut line is held.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from typing import BinaryIO, Iterable, Iterator
+
+CHUNK_CHARS = 1 << 20
+MAX_LINE = 16_384  # characters kept of one line; the rest of a longer line is dropped
+EVIDENCE_CHARS = 400
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
+# One prefix at the start of a line; stripped repeatedly (a compose prefix, then vLLM's, then a rank).
+_PREFIX = re.compile(
+    r"""^(?:
+        [A-Za-z0-9][\w.-]*\s*\|\s                                  # docker compose: "vllm-1  | "
+      | \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?\s+  # docker logs --timestamps
+      | \([A-Za-z_][\w]*(?:\s+rank=\d+)?\s+pid=\d+\)\s*             # (APIServer pid=1) (VllmWorker rank=5 pid=3)
+      | \[rank\d+\]:\s*                                            # torch: [rank3]:
+      | \d+\.\d\d\.\d{3}\.\d{3}\s[IWEDT]\s                           # llama.cpp: "0.00.998.066 I "
+      | (?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\s+\d\d-\d\d\s\d\d:\d\d:\d\d(?:\.\d+)?\s+(?:\[[^\]\s]+\]\s*|[\w.]+:\d+\]\s*)?  # vLLM
+      | \[\d{4}-\d\d-\d\d\s\d\d:\d\d:\d\d(?:[.,]\d+)?(?:\s[^\]]*)?\]\s*  # SGLang: [2026-05-01 10:11:12 TP0]
+    )""",
+    re.X,
+)
+
+
+def clean_line(line: str) -> str:
+    """The message of one log line. Sample: `(APIServer pid=1) INFO 04-24 10:11:12 [api.py:9] msg` -> `msg`."""
+    line = ANSI.sub("", line).rstrip("\n")
+    for _ in range(6):
+        stripped = _PREFIX.sub("", line, count=1)
+        if stripped == line:
+            break
+        line = stripped
+    return line.strip()
+
+
+def evidence_text(line: str) -> str:
+    """A line as shown in evidence: colour codes gone, cut to a readable length."""
+    line = ANSI.sub("", line).rstrip("\n").strip()
+    return line if len(line) <= EVIDENCE_CHARS else line[:EVIDENCE_CHARS] + " …"
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= MAX_LINE else line[:MAX_LINE] + "\n"
+
+
+def chunks_from_lines(lines: Iterable[str]) -> Iterator[str]:
+    """Group lines (with or without their newline) into ~1 MiB chunks of whole lines."""
+    buf: list[str] = []
+    size = 0
+    for line in lines:
+        if not line.endswith("\n"):
+            line += "\n"
+        line = _cut(line)
+        buf.append(line)
+        size += len(line)
+        if size >= CHUNK_CHARS:
+            yield "".join(buf)
+            buf, size = [], 0
+    if buf:
+        yield "".join(buf)
+
+
+def chunks_from_binary(fh: BinaryIO, read_size: int = CHUNK_CHARS) -> Iterator[str]:
+    """Decode a byte stream (bad UTF-8 replaced) into chunks of whole lines, long lines cut to MAX_LINE."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    carry = ""
+    skipping = False  # inside a line already cut: drop text until its newline
+    while True:
+        raw = fh.read(read_size)
+        text = decoder.decode(raw, final=not raw)
+        text = text.replace("\x00", "")
+        if skipping:
+            nl = text.find("\n")
+            if nl < 0:
+                if not raw:
+                    break
+                continue
+            text, skipping = text[nl + 1:], False
+        text = carry + text
+        end = text.rfind("\n") + 1
+        body, carry = text[:end], text[end:]
+        if len(carry) > MAX_LINE:
+            body, carry, skipping = body + carry[:MAX_LINE] + "\n", "", True
+        if body:
+            yield body if not _has_long(body) else "".join(_cut(x) for x in body.splitlines(keepends=True))
+        if not raw:
+            break
+    if carry:
+        yield _cut(carry + "\n")
+
+
+def _has_long(body: str) -> bool:
+    """Cheap test for a line longer than MAX_LINE inside a chunk (only possible when chunks are larger)."""
+    return len(body) > MAX_LINE and max(map(len, body.split("\n"))) > MAX_LINE
