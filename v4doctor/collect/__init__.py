@@ -24,7 +24,7 @@ def soft(area: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def gather(target: TargetFacts, paths: list[str] | None = None) -> Facts:
     """Read this host once: GPUs, system, Python engines, binaries, Hugging Face, target."""
     from v4doctor import __version__
-    from v4doctor.collect import gpu, hub, software, system
+    from v4doctor.collect import docker, gpu, hub, software, system
 
     hub_facts = soft("huggingface", hub.collect, target)
     disk_paths = list(paths or [])
@@ -37,6 +37,7 @@ def gather(target: TargetFacts, paths: list[str] | None = None) -> Facts:
         python=soft("python", software.collect_python),
         binaries=soft("binaries", software.collect_binaries) or {},
         hub=hub_facts,
+        docker=soft("docker", docker.collect),
         source="host",
         collected_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         v4doctor_version=__version__,
