@@ -57,9 +57,15 @@ def check(
     ignore: Iterable[str] = (),
 ):
     """Judge a facts snapshot and/or a launch plan (command or compose text): a `Report`."""
+    from v4doctor.commands.run import require_known_model
     from v4doctor.doctor import judge
+    from v4doctor.kb import UnknownModelError, load
 
     facts = facts_for(snapshot, cmd=cmd, compose=compose, model=model, engine=engine, engine_version=engine_version)
+    try:
+        require_known_model(facts.target, load())  # as `run` does: an unknown model id is bad input
+    except UnknownModelError as exc:
+        raise UsageError(str(exc)) from None
     return judge(facts, tuple(select), tuple(ignore))
 
 

@@ -154,6 +154,8 @@ def multipart_file(body: bytes, content_type: str, field: str = "file") -> str:
         parser.finalize()
     except Exception:  # python-multipart raises several error types on malformed input
         raise ApiError(400, "malformed multipart body") from None
+    if not parts.ended:
+        raise ApiError(400, "truncated multipart body (no closing boundary)")
     if field not in parts.data:
         raise ApiError(422, f"the multipart body has no part named {field!r}")
     return bytes(parts.data[field]).decode("utf-8", errors="replace")
@@ -165,10 +167,14 @@ class _Parts:
     def __init__(self):
         self.data: dict[str, bytearray] = {}
         self._header, self._value, self._name = b"", b"", None
+        self.ended = False
 
     def callbacks(self) -> dict[str, Any]:
         return {"on_part_begin": self._begin, "on_part_data": self._part_data, "on_header_field": self._field,
-                "on_header_value": self._hvalue, "on_header_end": self._header_end}
+                "on_header_value": self._hvalue, "on_header_end": self._header_end, "on_end": self._end}
+
+    def _end(self) -> None:
+        self.ended = True
 
     def _begin(self) -> None:
         self._name = None

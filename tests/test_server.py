@@ -1,0 +1,247 @@
+"""The HTTP API over real HTTP: a uvicorn server on 127.0.0.1, called with requests/httpx."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import requests
+
+from conftest import HOSTS, LOGS, run_cli
+from server_harness import AccessLog, LiveServer
+
+pytest.importorskip("fastapi")
+
+TOKEN = "hf_abcdefghijklmnopqrstu"  # a Hugging Face token shape: must never come back
+KV_LOG = LOGS / "a-vllm-kv-cache-too-small.log"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with LiveServer(max_body_bytes=64 * 1024) as s:
+        yield s
+
+
+def post(server, path, payload=None, **kw):
+    return requests.post(server.url + path, json=payload, timeout=30, **kw)
+
+
+# --------------------------------------------------------------------------- routes
+def test_healthz_reports_version_and_features(server):
+    r = requests.get(server.url + "/healthz", timeout=5)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok" and body["features"]["check"] is True
+    assert set(body["features"]) == {"diagnose", "check", "fix"}
+
+
+def test_openapi_describes_every_route(server):
+    spec = requests.get(server.url + "/openapi.json", timeout=5).json()
+    assert {"/v1/diagnose", "/v1/check", "/v1/fix", "/v1/troubleshooting", "/v1/checks", "/healthz"} <= set(spec["paths"])
+    content = spec["paths"]["/v1/diagnose"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data", "text/plain"} == set(content)
+    assert "413" in spec["paths"]["/v1/check"]["post"]["responses"]
+
+
+def test_diagnose_answers_the_same_json_as_the_library_for_json_multipart_and_plain_text(server):
+    from v4doctor import diagnose
+    from v4doctor.render import redact
+
+    text = KV_LOG.read_text()
+    expected = redact(diagnose(text).to_dict())
+    by_json = post(server, "/v1/diagnose", {"text": text})
+    by_file = requests.post(server.url + "/v1/diagnose", files={"file": ("vllm.log", text.encode())}, timeout=30)
+    by_plain = requests.post(server.url + "/v1/diagnose", data=text.encode(), headers={"Content-Type": "text/plain"}, timeout=30)
+    for r in (by_json, by_file, by_plain):
+        assert r.status_code == 200, r.text
+        assert r.json() == expected
+    assert expected["healthy"] is False and expected["diagnoses"][0]["category"] == "kv_cache_too_small"
+
+
+def test_diagnose_cli_and_http_agree(server, tmp_path):
+    cli = run_cli("diagnose", str(KV_LOG), "--json")
+    if cli.code == 2 and "invalid choice" in cli.err:
+        pytest.skip("the diagnose command is not in this build yet")
+    assert post(server, "/v1/diagnose", {"text": KV_LOG.read_text()}).json() == cli.json()
+
+
+def test_check_answers_the_same_json_as_run_facts(server):
+    snapshot = json.loads((HOSTS / "h200-x1.json").read_text())
+    r = post(server, "/v1/check", {"snapshot": snapshot})
+    assert r.status_code == 200, r.text
+    cli = run_cli("run", "--facts", str(HOSTS / "h200-x1.json"), "--json")
+    assert r.json() == cli.json()
+
+
+def test_check_a_launch_command_without_a_snapshot_judges_only_the_plan(server):
+    r = post(server, "/v1/check", {"cmd": "vllm serve deepseek-ai/DeepSeek-V4-Flash --tensor-parallel-size 8", "engine": "vllm"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["target"]["source"] == "spec" and body["target"]["model_repo"] == "deepseek-ai/DeepSeek-V4-Flash"
+    host_findings = [f for f in body["findings"] if f["category"] in ("gpu", "driver", "system")]
+    assert all(f["severity"] == "skipped" for f in host_findings), "nothing about this server's host may be judged"
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        ({}, "give a facts snapshot"),  # nothing to judge
+        ({"model": "flash", "engine": "tensorrt"}, "unknown engine"),
+        ({"model": "no-such-model"}, "unknown model"),
+        ({"snapshot": {"target": {"model": "flash"}, "schema_version": 99}}, "schema_version"),
+        ({"cmd": "vllm serve 'unterminated"}, "cannot parse"),
+    ],
+)
+def test_check_rejects_input_the_library_rejects_with_422(server, payload, message):
+    r = post(server, "/v1/check", payload)
+    assert r.status_code == 422, r.text
+    assert message in r.json()["error"]
+
+
+def test_fix_is_503_naming_the_feature_when_it_is_missing_else_a_patch(server):
+    r = post(server, "/v1/fix", {"text": "vllm serve deepseek-ai/DeepSeek-V4-Flash --max-model-len 2000000"})
+    from v4doctor.server import features
+
+    if not features()["fix"]:
+        assert r.status_code == 503 and "launch-plan fixing" in r.json()["error"]
+        return
+    assert r.status_code == 200, r.text
+    assert {"findings", "before", "after", "diff", "changed"} <= set(r.json())
+
+
+def test_troubleshooting_lists_rows_and_finds_one(server):
+    rows = requests.get(server.url + "/v1/troubleshooting", timeout=5).json()["rows"]
+    assert len(rows) >= 7 and all("_file" not in r for r in rows)
+    one = requests.get(server.url + "/v1/troubleshooting", params={"id": rows[0]["id"]}, timeout=5).json()["rows"]
+    assert one == [rows[0]]
+    missing = requests.get(server.url + "/v1/troubleshooting", params={"id": "no-such-row"}, timeout=5)
+    assert missing.status_code == 404 and "no-such-row" in missing.json()["error"]
+
+
+def test_checks_matches_the_checks_command(server):
+    body = requests.get(server.url + "/v1/checks", timeout=5).json()
+    cli = run_cli("checks", "--json").json()
+    assert [c["id"] for c in body["checks"]] == [c["id"] for c in cli["checks"]]
+
+
+# --------------------------------------------------------------------------- markdown
+HOSTILE = (
+    f"<script>alert(1)</script> [click](http://evil.example) ![x](http://evil.example/x.png)\n"
+    f"```\n# heading | table |\nHF_TOKEN={TOKEN} Authorization: Bearer abcdefghijklmnop\n"
+    + KV_LOG.read_text()
+)
+
+
+def test_markdown_answer_escapes_the_log_and_redacts_secrets(server):
+    r = post(server, "/v1/diagnose", {"text": HOSTILE}, headers={"Accept": "text/markdown"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/markdown")
+    md = r.text
+    assert "## v4doctor diagnosis" in md and "13528" in md
+    assert "<script>" not in md and "](http://evil" not in md
+    assert TOKEN not in md and "abcdefghijklmnop" not in md
+
+
+def test_markdown_fences_outgrow_backticks_in_the_input():
+    from v4doctor.server_markdown import fenced
+
+    block = fenced("a ```` b\n```\nc")
+    fence = block.splitlines()[0]
+    assert fence == "`````" and block.endswith("\n`````")
+
+
+def test_json_is_the_default_and_markdown_needs_a_higher_rank(server):
+    both = post(server, "/v1/check", {"model": "pro"}, headers={"Accept": "application/json, text/markdown;q=0.5"})
+    assert both.headers["content-type"].startswith("application/json")
+    md = post(server, "/v1/check", {"model": "pro"}, headers={"Accept": "text/markdown, application/json;q=0.5"})
+    assert md.headers["content-type"].startswith("text/markdown") and "DeepSeek-V4-Pro" in md.text
+
+
+# --------------------------------------------------------------------------- redaction and access log
+def test_secrets_are_redacted_in_answers_and_the_access_log_holds_no_bodies(server):
+    marker = "UNIQUE-BODY-MARKER-7f3a"
+    with AccessLog() as log:
+        r = post(server, "/v1/check", {"cmd": f"HF_TOKEN={TOKEN} vllm serve deepseek-ai/DeepSeek-V4-Flash --served-model-name {marker}"})
+        d = post(server, "/v1/diagnose", {"text": f"{marker} token {TOKEN}\n" + KV_LOG.read_text()})
+        log.wait_for(2)  # the line is written just after the answer is sent
+    assert r.status_code == 200 and d.status_code == 200
+    assert TOKEN not in r.text and TOKEN not in d.text
+    entries = [json.loads(line) for line in log.lines]
+    assert [(e["method"], e["path"], e["status"]) for e in entries] == [("POST", "/v1/check", 200), ("POST", "/v1/diagnose", 200)]
+    assert all(e["bytes_in"] > 0 and e["bytes_out"] > 0 and e["duration_ms"] >= 0 for e in entries)
+    assert not any(marker in line or TOKEN in line for line in log.lines)
+
+
+# --------------------------------------------------------------------------- hostile requests
+def test_a_body_over_the_limit_is_413_naming_the_limit(server):
+    r = post(server, "/v1/diagnose", {"text": "x" * (70 * 1024)})
+    assert r.status_code == 413 and "65536 bytes" in r.json()["error"]
+
+
+def test_a_chunked_body_over_the_limit_is_413_while_it_streams(server):
+    def chunks():
+        for _ in range(40):  # 160 KiB, no Content-Length
+            yield b"y" * 4096
+
+    r = httpx.post(server.url + "/v1/diagnose", content=chunks(), headers={"Content-Type": "text/plain"}, timeout=30)
+    assert "content-length" not in r.request.headers
+    assert r.status_code == 413 and "65536 bytes" in r.json()["error"]
+
+
+@pytest.mark.parametrize(
+    "body, ctype, status",
+    [
+        (b'{"text": "unterminated', "application/json", 400),  # malformed JSON
+        (bytes(range(256)) * 4, "application/json", 400),  # binary junk
+        (b'["a", "list"]', "application/json", 422),  # JSON of the wrong shape
+        (b'{"text": 42}', "application/json", 422),  # strict: a number is not a log
+        (b'{"text": "x", "extra": 1}', "application/json", 422),  # unknown fields are refused
+        (b"--zzz\r\nbroken", "multipart/form-data; boundary=zzz", 400),  # malformed multipart
+        (b"text", "multipart/form-data", 400),  # no boundary
+        (b"<log/>", "application/xml", 415),  # wrong content type
+        (b"text", "", 415),  # no content type
+    ],
+)
+def test_bad_bodies_get_a_4xx_json_error(server, body, ctype, status):
+    r = requests.post(server.url + "/v1/diagnose", data=body, headers={"Content-Type": ctype}, timeout=10)
+    assert r.status_code == status, r.text
+    assert r.json()["status"] == status and r.json()["error"]
+
+
+def test_check_and_fix_take_json_only(server):
+    for path in ("/v1/check", "/v1/fix"):
+        r = requests.post(server.url + path, data="vllm serve x", headers={"Content-Type": "text/plain"}, timeout=10)
+        assert r.status_code == 415
+
+
+def test_unknown_routes_and_methods_answer_json_errors(server):
+    assert requests.get(server.url + "/etc/passwd", timeout=5).json()["status"] == 404
+    assert requests.get(server.url + "/v1/diagnose", timeout=5).json()["status"] == 405
+
+
+def test_bearer_token_is_required_when_configured():
+    secret = "s3cret-token-0123456789"
+    with LiveServer(token=secret) as s, AccessLog() as log:
+        assert requests.get(s.url + "/healthz", timeout=5).status_code == 200  # liveness stays public
+        missing = requests.get(s.url + "/v1/checks", timeout=5)
+        wrong = requests.post(s.url + "/v1/check", json={"model": "flash"}, headers={"Authorization": "Bearer nope"}, timeout=5)
+        scheme = requests.get(s.url + "/v1/checks", headers={"Authorization": f"Basic {secret}"}, timeout=5)
+        right = requests.post(s.url + "/v1/check", json={"model": "flash"}, headers={"Authorization": f"Bearer {secret}"}, timeout=5)
+    assert missing.status_code == wrong.status_code == scheme.status_code == 401
+    assert missing.headers["www-authenticate"].startswith("Bearer")
+    assert right.status_code == 200
+    assert not any(secret in line for line in log.lines)
+
+
+def test_unauthenticated_big_bodies_are_refused_before_reading():
+    with LiveServer(token="s3cret-token-0123456789", max_body_bytes=1024) as s:
+        r = requests.post(s.url + "/v1/diagnose", data=b"z" * 512, headers={"Content-Type": "text/plain"}, timeout=5)
+    assert r.status_code == 401
+
+
+def test_a_request_past_the_time_limit_is_504():
+    big = (KV_LOG.read_text() + "\n") * 3000  # ~2 MB: far more than a millisecond of work
+    with LiveServer(timeout_s=0.001, max_body_bytes=8 * 1024 * 1024) as s:
+        r = requests.post(s.url + "/v1/diagnose", json={"text": big}, timeout=30)
+        assert r.status_code == 504 and "time limit of 0.001 s" in r.json()["error"]
+        assert requests.get(s.url + "/healthz", timeout=5).status_code == 200  # the server lives on
