@@ -106,6 +106,9 @@ def _probe_memory_pci(nvml, calls: dict, i: int, handle) -> None:
     if memory is not None:
         _derive(calls, f"dev{i}.memory_total", memory.total)
         _derive(calls, f"dev{i}.memory_used", memory.used)
+    v2 = record(calls, f"dev{i}.memory_v2", nvml.nvmlDeviceGetMemoryInfo, handle, nvml.nvmlMemory_v2)
+    if v2 is not None:
+        _derive(calls, f"dev{i}.memory_v2", {k: getattr(v2, k) for k in ("total", "reserved", "free", "used")})
     pci = record(calls, f"dev{i}.pci", nvml.nvmlDeviceGetPciInfo, handle)
     calls.pop(f"dev{i}.pci")
     if pci is not None:

@@ -71,7 +71,9 @@ class RecordedNvml:
             self._answer(f"dev{index}.handle")
         return index
 
-    def nvmlDeviceGetMemoryInfo(self, handle: int) -> SimpleNamespace:
+    def nvmlDeviceGetMemoryInfo(self, handle: int, version: int | None = None) -> SimpleNamespace:
+        if version:
+            return SimpleNamespace(**self._answer(f"dev{handle}.memory_v2"))
         self._answer(f"dev{handle}.memory")
         total, used = self._answer(f"dev{handle}.memory_total"), self._answer(f"dev{handle}.memory_used")
         return SimpleNamespace(total=total, used=used, free=total - used)

@@ -57,6 +57,7 @@ class GpuDevice:
     compute_capability: str | Unknown  # "9.0"
     pci_bus_id: str | Unknown = Unknown("not read")
     uuid: str | Unknown = Unknown("not read")
+    memory_reserved_bytes: int | Unknown = Unknown("not read")  # driver reservation, not in used (NVML v2)
     mig_enabled: bool | Unknown = Unknown("not read")
     persistence_mode: bool | Unknown = Unknown("not read")
     remapped_rows: RemappedRows | Unknown = Unknown("not read")

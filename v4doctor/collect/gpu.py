@@ -22,6 +22,7 @@ NVLINK_MAX_LINKS = 18  # Hopper has 18 NVLinks per GPU; Blackwell too
 _P2P_CAPS_INDEX_READ = 0
 _P2P_STATUS_OK = 0
 _NVLINK_DEVICE_TYPE_SWITCH = 2
+_MEMORY_V2 = 0x02000028  # pynvml.nvmlMemory_v2: the struct version NVML checks
 
 
 def collect(nvml: Any = None) -> GpuFacts | Unknown:
@@ -96,12 +97,13 @@ def _call(nvml: Any, name: str, *args: Any) -> Any:
 def _device(nvml: Any, index: int, handle: Any) -> GpuDevice:
     if not known(handle):
         return GpuDevice(index, handle, handle, handle, handle)
-    memory = _call(nvml, "nvmlDeviceGetMemoryInfo", handle)
+    total, used, reserved = _memory(nvml, handle)
     return GpuDevice(
         index=index,
         name=_call(nvml, "nvmlDeviceGetName", handle),
-        memory_total_bytes=memory.total if known(memory) else memory,
-        memory_used_bytes=memory.used if known(memory) else memory,
+        memory_total_bytes=total,
+        memory_used_bytes=used,
+        memory_reserved_bytes=reserved,
         compute_capability=_capability(_call(nvml, "nvmlDeviceGetCudaComputeCapability", handle)),
         pci_bus_id=_bus_id(_call(nvml, "nvmlDeviceGetPciInfo", handle)),
         uuid=_call(nvml, "nvmlDeviceGetUUID", handle),
@@ -112,6 +114,18 @@ def _device(nvml: Any, index: int, handle: Any) -> GpuDevice:
         processes=_processes(nvml, handle),
         nvlinks_active=_nvlinks_active(nvml, handle),
     )
+
+
+def _memory(nvml: Any, handle: Any) -> tuple[Any, Any, Any]:
+    """(total, used, reserved) bytes. Memory info v2 keeps the driver's reservation (~616 MiB
+    on an idle H200) out of `used`; v1, the fallback on older drivers, counts it as used."""
+    v2 = _call(nvml, "nvmlDeviceGetMemoryInfo", handle, _MEMORY_V2)
+    if known(v2):
+        return v2.total, v2.used, v2.reserved
+    v1 = _call(nvml, "nvmlDeviceGetMemoryInfo", handle)
+    if not known(v1):
+        return v1, v1, v1
+    return v1.total, v1.used, Unknown(f"memory info v2 unavailable ({v2.reason}); used includes the reservation")
 
 
 def _capability(pair: Any) -> str | Unknown:

@@ -41,15 +41,22 @@ def _is_true(value: str | None) -> bool:
     return bool(value) and value.upper() in _TRUE
 
 
+def _expand(raw: str, env: Mapping[str, str]) -> Path:
+    """`~/x` with the HOME of `env` (os.path.expanduser would read this process's HOME)."""
+    raw = os.path.expandvars(raw)
+    if raw == "~" or raw.startswith("~/"):
+        raw = (env.get("HOME") or str(Path.home())) + raw[1:]
+    return Path(raw)
+
+
 def hf_home(env: Mapping[str, str]) -> Path:
     default = os.path.join(env.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
-    return Path(os.path.expandvars(env.get("HF_HOME") or default)).expanduser()
+    return _expand(env.get("HF_HOME") or default, env)
 
 
 def cache_dir(env: Mapping[str, str], home: Path) -> Path:
     """HF_HUB_CACHE, else the legacy HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub."""
-    raw = env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE") or str(home / "hub")
-    return Path(os.path.expandvars(raw)).expanduser()
+    return _expand(env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE") or str(home / "hub"), env)
 
 
 def token_source(env: Mapping[str, str], home: Path) -> tuple[bool, str | Unknown]:
@@ -57,7 +64,7 @@ def token_source(env: Mapping[str, str], home: Path) -> tuple[bool, str | Unknow
     for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         if (env.get(name) or "").strip():
             return True, name
-    path = Path(os.path.expandvars(env.get("HF_TOKEN_PATH") or str(home / "token"))).expanduser()
+    path = _expand(env.get("HF_TOKEN_PATH") or str(home / "token"), env)
     try:
         has_token = bool(path.read_text(encoding="utf-8", errors="replace").strip())
     except FileNotFoundError:

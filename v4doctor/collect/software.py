@@ -8,9 +8,11 @@ versions come from `importlib.metadata` and torch's CUDA build from the text of 
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +46,9 @@ BINARIES = {
     "llama-server": (["--version"], _LLAMA),
     "llama-cli": (["--version"], _LLAMA),
     "ollama": (["--version"], (r"ollama (?:server )?version is (\S+)", r"client version is (\S+)")),
-    "nvidia-smi": (["--version"], (r"(?:DRIVER|KMD) version\s*:\s*(\S+)", r"NVIDIA-SMI version\s*:\s*(\S+)")),
+    # nvidia-smi 610+ prints `DRIVER version : Deprecated, see "KMD version" instead`.
+    "nvidia-smi": (["--version"], (r"(?i)KMD version\s*:\s*(\d\S*)", r"(?i)DRIVER version\s*:\s*(\d\S*)",
+                                   r"(?i)NVIDIA-SMI version\s*:\s*(\d\S*)")),
     "nvcc": (["--version"], (r"release (\d+\.\d+)",)),
     "docker": (["--version"], (r"Docker version ([^,\s]+)",)),
 }
@@ -139,19 +143,26 @@ def binary(name: str, args: list[str], patterns: tuple[str, ...], timeout: float
     version = parse_version(output, patterns)
     if known(version):
         version = _TAG_PREFIX.get(name, "") + version
-    return BinaryFacts(path=path, version=version, raw=_evidence(output, patterns))
+    return BinaryFacts(path=path, version=version, raw=version_evidence(output, patterns))
 
 
 def run_version(path: str, args: list[str], timeout: float) -> str | Unknown:
-    """stdout + stderr of `path args` (llama.cpp prints its version on stderr)."""
+    """stdout + stderr of `path args` (llama.cpp prints its version on stderr).
+
+    The binary runs in its own process group so that a timeout also ends a child a
+    wrapper script started, which would otherwise hold the pipes open."""
     try:
-        done = subprocess.run([path, *args], capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, errors="replace")
-    except subprocess.TimeoutExpired:
-        return Unknown("timed out")
+        proc = subprocess.Popen([path, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True)
     except OSError as exc:
         return Unknown(f"cannot run {path}: {exc.strerror or exc}")
-    return done.stdout + done.stderr
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return Unknown("timed out")
+    return out + err
 
 
 def parse_version(output: str, patterns: tuple[str, ...]) -> str | Unknown:
@@ -160,11 +171,11 @@ def parse_version(output: str, patterns: tuple[str, ...]) -> str | Unknown:
         m = re.search(pattern, output)
         if m:
             return m.group(1)
-    line = _evidence(output, ())
+    line = version_evidence(output, ())
     return Unknown(f"unrecognised --version output: {line!r}" if line else "empty --version output")
 
 
-def _evidence(output: str, patterns: tuple[str, ...]) -> str:
+def version_evidence(output: str, patterns: tuple[str, ...]) -> str:
     """The output lines that carry a version (all of them for ollama's two), else the first line."""
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
     hits = [ln for ln in lines if any(re.search(p, ln) for p in patterns)]
