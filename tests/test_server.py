@@ -56,7 +56,7 @@ def test_diagnose_answers_the_same_json_as_the_library_for_json_multipart_and_pl
     for r in (by_json, by_file, by_plain):
         assert r.status_code == 200, r.text
         assert r.json() == expected
-    assert expected["healthy"] is False and expected["diagnoses"][0]["category"] == "kv_cache_too_small"
+    assert expected["healthy"] is False and "kv_cache_too_small" in [d["category"] for d in expected["diagnoses"]]
 
 
 def test_diagnose_cli_and_http_agree(server, tmp_path):
@@ -79,8 +79,10 @@ def test_check_a_launch_command_without_a_snapshot_judges_only_the_plan(server):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["target"]["source"] == "spec" and body["target"]["model_repo"] == "deepseek-ai/DeepSeek-V4-Flash"
-    host_findings = [f for f in body["findings"] if f["category"] in ("gpu", "driver", "system")]
-    assert all(f["severity"] == "skipped" for f in host_findings), "nothing about this server's host may be judged"
+    host_findings = [f for f in body["findings"] if f["category"] in ("gpu", "driver", "system", "disk", "docker")]
+    assert host_findings, "the host checks ran, on the absence of host facts"
+    for f in host_findings:  # each stands on "not in the posted snapshot", never on this server's own host
+        assert f["severity"] == "skipped" or "not in the posted snapshot" in f["title"] + f["detail"], f
 
 
 @pytest.mark.parametrize(

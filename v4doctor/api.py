@@ -101,6 +101,8 @@ def facts_for(
         raise UsageError("give a facts snapshot, a launch command, a compose text or a model")
     facts = _facts(snapshot) if snapshot is not None else _bare_facts()
     target = facts.target
+    plan_model, plan_engine = _named_by_plan(cmd, compose)
+    model, engine = model or _known_plan_model(plan_model, snapshot is not None), engine or plan_engine
     if model is not None or engine is not None:
         target = _target(model or target.model, engine or target.engine)
         target.config = facts.target.config if model is None else target.config
@@ -146,3 +148,29 @@ def _target(model: str, engine: str) -> TargetFacts:
         raise UsageError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
     return TargetFacts(model=model, engine=name)
 
+
+
+def _named_by_plan(cmd: str | list[str] | None, compose: str | None) -> tuple[str | None, str | None]:
+    """The model and engine a posted plan names: the plan is what will run, so it outranks the snapshot."""
+    if cmd is None and compose is None:
+        return None, None
+    try:
+        from v4doctor import launch
+    except ImportError:  # launch-plan parsing not in this build: keep the snapshot's or the default target
+        return None, None
+    if compose is not None:
+        spec = launch.parse_compose(compose)
+    else:
+        spec = launch.parse_command(list(cmd)) if isinstance(cmd, list) else launch.parse_text(cmd)
+    return spec.model, spec.engine
+
+
+def _known_plan_model(plan_model: str | None, have_snapshot: bool) -> str | None:
+    """The plan's model when the KB knows it; a path or unknown id needs `model` (or a snapshot's target)."""
+    from v4doctor.kb import load
+
+    if plan_model is None or load().find_model(plan_model):
+        return plan_model
+    if have_snapshot:
+        return None
+    raise UsageError(f"the plan serves {plan_model!r}, which is not a checkpoint v4doctor knows: say which one it is with model (flash, pro or a repo id)")
