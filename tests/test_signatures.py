@@ -77,7 +77,6 @@ def test_healthy_logs_match_no_error_signature(path):
     d = _diagnose(path)
     errors = [(i.id, i.evidence[:1]) for i in d.items if i.severity == "error"]
     assert d.healthy and not errors, f"{path.name}: {errors}"
-    assert d.facts.engine, f"{path.name}: engine not detected"
 
 
 def test_a_broken_record_is_rejected_with_its_id():

@@ -74,8 +74,25 @@ def host_findings(lf: LogFacts) -> list[Finding]:
     facts = to_facts(lf)
     if facts is None:
         return []
-    from v4doctor.doctor import judge
+    from v4doctor.context import Context
+    from v4doctor.doctor import judge, registry
 
     report = judge(facts)
+    ctx, reg = Context(facts), registry()
     keep = (Severity.ERROR, Severity.WARNING)
-    return [f for f in report.findings if f.severity in keep and not f.id.startswith("V4D0") and not _CRASH.match(f.title)]
+    return [
+        f for f in report.findings
+        if f.severity in keep and not f.id.startswith("V4D0") and not _CRASH.match(f.title) and _read_from_log(f, reg, ctx)
+    ]
+
+
+def _read_from_log(f: Finding, reg, ctx) -> bool:
+    """False when the check judged a fact the log simply did not show (absent from a log is not absent on the host)."""
+    c = reg.by_id(f.id)
+    if c is None:
+        return True
+    for name in set(c.params) & set(c.accepts_unknown):
+        value = ctx.get(name)
+        if isinstance(value, Unknown) and NOT_IN_LOG in value.reason:
+            return False
+    return True

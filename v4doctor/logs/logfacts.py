@@ -124,7 +124,7 @@ def _engine(name: str) -> Callable[[LogFacts, re.Match, int], None]:
 _ENGINE_MARKERS = {
     "vllm": ("Starting vLLM API server", "[kv_cache_utils.py:", "[gpu_worker.py:", "[launcher.py:", "vllm.entrypoints", "(EngineCore"),
     "sglang": ("Load weight end.", "sglang.launch_server", "sglang/srt/"),
-    "llamacpp": ("llama_model_loader: ", "llama_model_load: ", "ggml_cuda_init: ", "llama_server: ", "main: server is listening", "load_tensors: "),
+    "llamacpp": ("llama_model_loader: ", "llama_model_load: ", "ggml_cuda_init: ", "llama_server: ", "main: server is listening", "load_tensors: ", "slot print_timing:", "slot update_slots:"),
     "ollama": ("level=INFO source=",),
 }
 
