@@ -15,11 +15,16 @@ from tests.conftest import LOGS, ROOT
 from v4doctor.kb import load
 from v4doctor.logs import diagnose_file
 from v4doctor.logs.reader import clean_line
-from v4doctor.logs.signatures import compile_signature, load_signatures, signature_records
+from v4doctor.logs.signatures import compile_signature, load_signatures, signature_errors, signature_records
 
 SIGNATURES = load_signatures()
 HEALTHY = sorted(LOGS.glob("healthy-*.log"))
 SOURCE = re.compile(r"^# source: https://\S+", re.M)
+
+
+def _sample(path: str):
+    """A sample path, as written in the record: `fixtures/logs/x.log` (from the repo root) or `x.log` (under fixtures/logs/)."""
+    return ROOT / path if path.startswith("fixtures/") else LOGS / path
 
 
 def _diagnose(path):
@@ -27,16 +32,21 @@ def _diagnose(path):
         return diagnose_file(fh)
 
 
+def test_every_record_compiles_and_follows_the_schema():
+    assert not signature_errors(), "\n".join(signature_errors())
+    assert len(SIGNATURES) == len(signature_records(load()))
+
+
 def test_signatures_load_from_every_signatures_file():
     files = {r["_file"] for r in signature_records(load())}
-    assert "signatures.toml" in files
-    assert len(SIGNATURES) == len(signature_records(load()))
+    on_disk = {p.name for p in (ROOT / "v4doctor" / "knowledge").glob("signatures*.toml")}
+    assert "signatures.toml" in files and files == on_disk
 
 
 @pytest.mark.parametrize("sig", SIGNATURES, ids=lambda s: s.id)
 def test_signature_samples_exist_and_name_their_source(sig):
     for sample in sig.samples:
-        path = ROOT / sample
+        path = _sample(sample)
         assert path.is_file(), f"{sig.id}: sample {sample} missing"
         assert path.parent == LOGS, f"{sig.id}: samples live under fixtures/logs/"
         head = path.read_text(encoding="utf-8", errors="replace")[:2000]
@@ -48,7 +58,7 @@ def test_literal_is_in_every_regex_match(sig):
     """Run the regex WITHOUT the prefilter over the samples: every matching line must contain the literal."""
     hits = 0
     for sample in sig.samples:
-        for raw in (ROOT / sample).read_text(encoding="utf-8", errors="replace").splitlines():
+        for raw in _sample(sample).read_text(encoding="utf-8", errors="replace").splitlines():
             line = clean_line(raw)
             if sig.pattern.search(line):
                 hits += 1
@@ -59,7 +69,7 @@ def test_literal_is_in_every_regex_match(sig):
 @pytest.mark.parametrize("sig", SIGNATURES, ids=lambda s: s.id)
 def test_each_sample_makes_diagnose_report_the_signature(sig):
     for sample in sig.samples:
-        d = _diagnose(ROOT / sample)
+        d = _diagnose(_sample(sample))
         assert sig.id in d.matched(), f"{sig.id}: not reported for {sample}; got {sorted(d.matched())}"
         if sig.role != "wrapper":
             cats = [i.category for i in d.items]

@@ -34,7 +34,7 @@ def diagnose_file(fh: BinaryIO) -> Diagnosis:
 
 def diagnose_chunks(chunks: Iterator[str], host_checks: bool = True) -> Diagnosis:
     """The pipeline: scan -> LogFacts -> host checks -> rank -> fix commands."""
-    from v4doctor.logs.command import base_command, render, set_flags
+    from v4doctor.logs.command import base_command, corrected
     from v4doctor.logs.hostcheck import host_findings
     from v4doctor.logs.rank import rank
     from v4doctor.logs.scan import Scanner
@@ -49,5 +49,5 @@ def diagnose_chunks(chunks: Iterator[str], host_checks: bool = True) -> Diagnosi
     argv = base_command(scan.facts)
     for item in items:
         if argv and item.fix_flags:
-            item.fix_command = render(set_flags(argv, item.fix_flags))
+            item.fix_command = corrected(argv, item.fix_flags)
     return Diagnosis(scan.facts, items, scan.lines)

@@ -1,7 +1,7 @@
 """The launch command seen in a log, rebuilt and corrected with the values a diagnosis found.
 
-Minimal on purpose: `v4doctor.launch` owns full launch-plan parsing; here a vLLM
-`non-default args` dict or an echoed `vllm serve …` line is enough to print the fixed command.
+`v4doctor.launch` parses and edits the command; this module only finds it in the log: an echoed
+`vllm serve …` line, or vLLM's `non-default args` dict turned back into argv.
 """
 
 from __future__ import annotations
@@ -48,30 +48,15 @@ def vllm_argv(args: dict[str, Any]) -> list[str]:
     return argv
 
 
-def set_flags(argv: list[str], flags: dict[str, str]) -> list[str]:
-    """Set `--flag value` (or a bare `--flag` when value is empty), replacing `--flag x`, `--flag=x` and `--flag_x` spellings."""
-    out = list(argv)
+def corrected(argv: list[str], flags: dict[str, str]) -> str | None:
+    """The launch command with `flags` set (`{"--max-model-len": "13528"}`; an empty value is a switch), via v4doctor.launch."""
+    from v4doctor.errors import UsageError
+    from v4doctor.launch import parse_command
+
+    try:
+        spec = parse_command(argv)
+    except (UsageError, ValueError):  # a command the launch parser does not know: no corrected command, not a crash
+        return None
     for flag, value in flags.items():
-        out = _drop(out, flag)
-        out += [flag] + ([value] if value else [])
-    return out
-
-
-def _drop(argv: list[str], flag: str) -> list[str]:
-    names = {flag, flag.replace("-", "_").replace("__", "--", 1)}
-    out: list[str] = []
-    skip = False
-    for i, tok in enumerate(argv):
-        if skip:
-            skip = False
-            continue
-        name = tok.split("=", 1)[0]
-        if name in names:
-            skip = "=" not in tok and i + 1 < len(argv) and not argv[i + 1].startswith("--")
-            continue
-        out.append(tok)
-    return out
-
-
-def render(argv: list[str]) -> str:
-    return shlex.join(argv)
+        spec = spec.with_flag(flag.lstrip("-"), value if value else True)
+    return spec.command_text()

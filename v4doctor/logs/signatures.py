@@ -114,12 +114,30 @@ def signature_records(kb: KnowledgeBase | None = None) -> list[dict[str, Any]]:
 
 
 @functools.lru_cache(maxsize=1)
-def load_signatures() -> tuple[Signature, ...]:
-    """All signatures, compiled; a duplicate id is an error."""
-    sigs = tuple(compile_signature(r) for r in signature_records())
+def _compiled() -> tuple[tuple[Signature, ...], tuple[str, ...]]:
+    """Every valid signature, and one message per record that is not (a duplicate id included)."""
+    sigs: list[Signature] = []
+    errors: list[str] = []
     seen: set[str] = set()
-    for s in sigs:
-        if s.id in seen:
-            raise SignatureError(f"{s.id}: duplicate signature id")
-        seen.add(s.id)
-    return sigs
+    for record in signature_records():
+        try:
+            sig = compile_signature(record)
+        except SignatureError as exc:
+            errors.append(f"{record.get('_file', '?')}: {exc}")
+            continue
+        if sig.id in seen:
+            errors.append(f"{sig.file}: {sig.id}: duplicate signature id")
+            continue
+        seen.add(sig.id)
+        sigs.append(sig)
+    return tuple(sigs), tuple(errors)
+
+
+def load_signatures() -> tuple[Signature, ...]:
+    """All valid signatures, compiled once. A broken record is left out (one bad record never stops a
+    diagnosis); `signature_errors()` lists them and tests/test_signatures.py fails on any."""
+    return _compiled()[0]
+
+
+def signature_errors() -> tuple[str, ...]:
+    return _compiled()[1]
