@@ -65,6 +65,19 @@ def test_snapshot_judges_through_the_cli():
     assert result.json()["target"]
 
 
+def test_the_probe_recording_a_replay_gives_back_the_reading():
+    """Probe and replayer share one key table: recording the replayed H200 reproduces its answers
+    (`dev0.memory` aside: a real ctypes struct has no __dict__ and was recorded as {})."""
+    from nvml_replay import RecordedNvml
+
+    calls, count = nvml_probe.probe_nvml(RecordedNvml(READING))
+    assert count == READING["device_count"] == 1
+    shared = set(calls) & set(READING["calls"]) - {"dev0.memory"}
+    assert {"dev0.name", "dev0.remapped_rows", "dev0.retired_pages_pending", "dev0.nvlink17.state"} <= shared
+    assert {k: calls[k] for k in shared} == {k: READING["calls"][k] for k in shared}
+    assert calls["dev0.memory_v2"]["error"].startswith("NotRecorded")  # asked, but not in this older reading
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [

@@ -37,6 +37,8 @@ def _raise_recorded(error: str) -> None:
 class RecordedNvml:
     """A stand-in for the `pynvml` module, answering from one recorded host."""
 
+    nvmlMemory_v2 = 0x02000028  # as in pynvml
+
     def __init__(self, reading: dict[str, Any]):
         self.calls = reading["calls"]
         self.device_count = reading.get("device_count", 0)
