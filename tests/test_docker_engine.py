@@ -150,7 +150,7 @@ class FakeEngine:
     def __enter__(self) -> "FakeEngine":
         handler = type("Handler", (_Handler,), {"root": self.root, "requests": self.requests})
         self._server = _Server(self.socket_path, handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 

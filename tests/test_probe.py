@@ -1,0 +1,228 @@
+"""`v4doctor probe` against a real HTTP server on 127.0.0.1 serving recorded OpenAI-compatible responses.
+
+`FakeOpenAI(mode=...)` serves `fixtures/endpoint/` (vLLM's `/v1/models` card, SSE chat chunks,
+llama-server chunks with the repeated `<` reply, vLLM's 401 and 500 bodies) over real sockets:
+chunked SSE streaming, a stream cut mid-way, a server that never answers, a slow first token.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from conftest import FIXTURES, run_cli
+from v4doctor.endpoint import garbled, probe
+
+ENDPOINT = FIXTURES / "endpoint"
+KEY = "s3cret-probe-key-4711"  # no token shape: only the probe's own scrubbing can hide it
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    cfg: dict
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status: int, body: bytes, ctype: str = "application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _authorized(self) -> bool:
+        want = self.cfg.get("key")
+        got = self.headers.get("Authorization", "")
+        if not want or got == f"Bearer {want}":
+            return True
+        body = json.loads((ENDPOINT / "unauthorized.json").read_text())
+        if self.cfg.get("echo_key"):  # a proxy that echoes what it was sent
+            body["error"] += f" (got {got!r})"
+        self._send(401, json.dumps(body).encode())
+        return False
+
+    def do_GET(self):
+        if self.path == "/health":
+            return self._send(200, b"")
+        if not self._authorized():
+            return None
+        if self.path == "/v1/models":
+            return self._send(200, (ENDPOINT / self.cfg.get("models", "models-vllm.json")).read_bytes())
+        return self._send(404, b'{"detail":"Not Found"}')
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.cfg.setdefault("bodies", []).append(body)
+        if not self._authorized():
+            return None
+        mode = self.cfg.get("mode", "ok")
+        if mode == "500":
+            return self._send(500, (ENDPOINT / "error-500.json").read_bytes())
+        if mode == "hang":
+            time.sleep(self.cfg.get("hang_s", 2.0))
+            return None
+        self._stream(mode)
+
+    def _stream(self, mode: str):
+        events = [e + "\n\n" for e in (ENDPOINT / self.cfg.get("stream", "stream-vllm.sse")).read_text().split("\n\n") if e]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for i, event in enumerate(events):
+            if mode == "broken" and i == 3:
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)  # cut mid-stream, no terminating chunk
+                return
+            if i == 1 and self.cfg.get("first_token_delay"):
+                time.sleep(self.cfg["first_token_delay"])
+            data = event.encode()
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
+
+
+class FakeOpenAI:
+    """A threaded HTTP server on 127.0.0.1 with an ephemeral port; `cfg` picks the behaviour."""
+
+    def __init__(self, **cfg):
+        self.cfg = cfg
+        handler = type("Handler", (_Handler,), {"cfg": self.cfg})
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _ids(result) -> list[str]:
+    return sorted(f.id for f in result.findings)
+
+
+# --------------------------------------------------------------------------- healthy
+def test_healthy_vllm_endpoint_measures_and_finds_nothing():
+    with FakeOpenAI() as srv:
+        r = probe(srv.url, model="deepseek-v4-flash", max_model_len=131072)
+        sent = srv.cfg["bodies"][0]
+    assert r.findings == []
+    assert r.models == [{"id": "deepseek-v4-flash", "root": "deepseek-ai/DeepSeek-V4-Flash", "max_model_len": 131072, "owned_by": "vllm"}]
+    assert r.chat["text"] == "The capital of France is Paris."
+    assert r.chat["completion_tokens"] == 7 and r.chat["done"] and r.chat["finish_reason"] == "stop"
+    assert r.chat["ttft_s"] is not None and r.chat["ttft_s"] < 5
+    assert sent["stream"] is True and sent["model"] == "deepseek-v4-flash" and sent["max_tokens"] > 0
+    assert r.exit_code() == 0
+
+
+def test_probe_accepts_a_url_ending_in_v1_and_picks_the_served_name():
+    with FakeOpenAI() as srv:
+        r = probe(srv.url + "/v1/")
+    assert r.chat["model"] == "deepseek-v4-flash" and r.findings == []
+
+
+# --------------------------------------------------------------------------- findings (hit rows)
+HITS = [
+    # (server config, probe kwargs, expected ids, why)
+    ({}, {"model": "deepseek-v4-pro"}, ["V4D552"], "the client asks for a name the server does not serve"),
+    ({}, {"max_model_len": 262144}, ["V4D553"], "the plan wants 262,144 tokens, vLLM reports 131,072"),
+    ({"stream": "stream-garbled.sse"}, {}, ["V4D555"], "llama-server repeats `<` (llama.cpp#26509)"),
+    ({"first_token_delay": 0.4}, {"slow_first_token_s": 0.1}, ["V4D554"], "first token after 0.4 s, threshold 0.1 s"),
+    ({"mode": "500"}, {}, ["V4D556"], "HTTP 500 EngineCore encountered an issue"),
+    ({"mode": "broken"}, {}, ["V4D556"], "the stream is cut without the last chunk"),
+    ({"stream": "stream-engine-dead.sse"}, {}, ["V4D556"], "an error event inside the stream"),
+    ({"mode": "hang", "hang_s": 1.5}, {"timeout": 0.5}, ["V4D556"], "no answer within the timeout"),
+    ({"key": KEY}, {}, ["V4D551"], "the server wants a key, none sent"),
+    ({"key": KEY}, {"api_key": "wrong-key"}, ["V4D551"], "the wrong key"),
+]
+
+
+@pytest.mark.parametrize("cfg,kwargs,ids,why", HITS, ids=[h[3] for h in HITS])
+def test_each_problem_gives_its_finding(cfg, kwargs, ids, why):
+    with FakeOpenAI(**cfg) as srv:
+        r = probe(srv.url, **kwargs)
+    assert _ids(r) == ids, why
+    assert all(f.category == "endpoint" and f.fix for f in r.findings)
+
+
+NO_HITS = [
+    ({"key": KEY}, {"api_key": KEY}, "the right key is accepted: no auth finding"),
+    ({}, {"model": "deepseek-v4-flash", "max_model_len": 100000}, "planned length below the served one: no V4D553"),
+    ({"first_token_delay": 0.2}, {"slow_first_token_s": 5}, "0.2 s is under the 5 s threshold: no V4D554"),
+]
+
+
+@pytest.mark.parametrize("cfg,kwargs,why", NO_HITS, ids=[n[2] for n in NO_HITS])
+def test_healthy_variants_stay_silent(cfg, kwargs, why):
+    with FakeOpenAI(**cfg) as srv:
+        r = probe(srv.url, **kwargs)
+    assert r.findings == [], why
+
+
+def test_connection_refused_is_unreachable():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = probe(f"http://127.0.0.1:{port}", timeout=2)
+    assert _ids(r) == ["V4D550"] and "connection refused" in r.findings[0].title
+
+
+# --------------------------------------------------------------------------- the key never leaks
+def test_the_api_key_never_appears_in_output_even_when_echoed(monkeypatch):
+    monkeypatch.setenv("PROBE_KEY", "wrong-" + KEY)
+    with FakeOpenAI(key=KEY, echo_key=True) as srv:
+        res = run_cli("probe", srv.url, "--api-key-env", "PROBE_KEY", "--json")
+        text = run_cli("probe", srv.url, "--api-key-env", "PROBE_KEY")
+    assert res.code == 1 and res.json()["findings"][0]["id"] == "V4D551"
+    for out in (res.out, res.err, text.out, text.err):
+        assert KEY not in out
+    assert "[REDACTED]" in res.out
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_json_shape_and_exit_codes():
+    with FakeOpenAI() as srv:
+        ok = run_cli("probe", srv.url, "--json")
+        bad = run_cli("probe", srv.url, "--model", "deepseek-v4-pro", "--json")
+        text = run_cli("probe", srv.url)
+    data = ok.json()
+    assert ok.code == 0 and set(data) == {"schema_version", "url", "health", "models", "chat", "findings", "summary"}
+    assert data["chat"]["text"] == "The capital of France is Paris." and data["summary"]["ok"] is True
+    assert bad.code == 1 and [f["id"] for f in bad.json()["findings"]] == ["V4D552"]
+    assert "serves: deepseek-v4-flash, max_model_len 131,072" in text.out and "The endpoint works." in text.out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["probe", "localhost:8000"], "not an http(s) URL"),
+    (["probe", "http://127.0.0.1:9", "--api-key-env", "V4D_SURELY_UNSET_VAR"], "is not set"),
+    (["probe", "http://127.0.0.1:9", "--timeout", "0"], "must be positive"),
+])
+def test_bad_usage_is_one_line_and_exit_2(argv, message):
+    res = run_cli(*argv)
+    assert res.code == 2 and message in res.err and res.err.count("\n") == 1 and res.out == ""
+
+
+# --------------------------------------------------------------------------- the garble heuristic
+@pytest.mark.parametrize("text", [
+    "The capital of France is Paris.",
+    "Paris.",
+    "法国的首都是巴黎。",
+    "La capitale de la France est Paris, une ville de plus de deux millions d'habitants.",
+])
+def test_real_replies_are_not_garbage(text):
+    assert garbled(text) is None
+
+
+@pytest.mark.parametrize("text", ["<" * 40, "<<<< <<<< <<<< <<<<", "the the the the the the the the", "1 2 3 4 5 6 7 8 9 0 1 2 3"])
+def test_repeated_token_replies_are_garbage(text):
+    assert garbled(text)
