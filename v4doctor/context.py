@@ -115,8 +115,31 @@ class Context:
 
     @cached_property
     def launch(self) -> Any:
+        """The launch plan parsed from --cmd or the compose file (a LaunchSpec)."""
+        from v4doctor.launch import parse_command, parse_compose
+
+        target = self.facts.target
+        if known(target.cmd):
+            return parse_command(target.cmd)
+        if known(target.compose_text):
+            return parse_compose(target.compose_text)
         return Unknown("no launch command given")
 
     @cached_property
     def fit(self) -> Any:
-        return Unknown("memory fit model not available")
+        """The memory fit of the launch plan on this host's GPUs (a v4doctor.fit.FitResult)."""
+        from v4doctor.launch.plan import fit_for_spec, resolve_model, visible_gpus
+
+        spec, gpus = self.launch, self.gpus
+        if not known(spec):
+            return spec
+        if not known(gpus) or not gpus:
+            return gpus if not known(gpus) else Unknown("no GPU found")
+        mem = gpus[0].memory_total_bytes
+        if not known(mem):
+            return mem
+        fallback = self.model if known(self.model) else None
+        model = resolve_model(spec, self.kb, fallback)
+        if model is None:
+            return Unknown(f"model {spec.model!r} is not in the knowledge base")
+        return fit_for_spec(spec, model, self.kb, visible_gpus(spec, len(gpus)), mem / (1 << 30))

@@ -1,0 +1,141 @@
+"""From a LaunchSpec to the numbers the memory fit needs (layout, KV format, fraction, lengths).
+
+    vllm serve deepseek-ai/DeepSeek-V4-Flash -tp 2 --max-model-len 131072 --gpu-memory-utilization 0.92
+    -> tp=2, dp=1, pp=1, ep=False, kv_format=fp8, fraction=0.92, max_model_len=131072
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from v4doctor.launch.spec import LaunchSpec
+
+_PARALLEL = {
+    "vllm": {"tp": "tensor-parallel-size", "dp": "data-parallel-size", "pp": "pipeline-parallel-size"},
+    "sglang": {"tp": "tp-size", "dp": "dp-size", "pp": "pp-size"},
+}
+_LENGTH = {"vllm": "max-model-len", "sglang": "context-length", "llamacpp": "ctx-size"}
+_SEQS = {"vllm": "max-num-seqs", "sglang": "max-running-requests", "llamacpp": "parallel"}
+_FRACTION = {"vllm": "gpu-memory-utilization", "sglang": "mem-fraction-static"}
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(float(str(value).replace("_", "")))
+    except (TypeError, ValueError):
+        return default
+
+
+def length_flag(engine: str) -> str | None:
+    return _LENGTH.get(engine)
+
+
+def parallel_flag(engine: str, which: str) -> str | None:
+    return _PARALLEL.get(engine, {}).get(which)
+
+
+def layout(spec: LaunchSpec) -> dict[str, Any]:
+    names = _PARALLEL.get(spec.engine, {})
+    tp, dp, pp = (_int(spec.flag(names[k]), 1) if k in names else 1 for k in ("tp", "dp", "pp"))
+    if spec.engine == "vllm":
+        ep = spec.flag("enable-expert-parallel") is True
+    elif spec.engine == "sglang":
+        ep = _int(spec.flag("ep-size"), 1) > 1 or spec.flag("enable-ep-moe") is True
+    else:
+        ep = False
+    return {"tp": max(tp, 1), "dp": max(dp, 1), "pp": max(pp, 1), "ep": ep}
+
+
+def indexer_dtype(spec: LaunchSpec) -> str:
+    """mxfp4 when the FP4 indexer cache is asked for (old bool, new dtype, or SGLang's flag)."""
+    if str(spec.flag("attention-config.indexer_kv_dtype", "")).lower() == "mxfp4":
+        return "mxfp4"
+    if str(spec.flag("attention-config.use_fp4_indexer_cache", "")).lower() == "true":
+        return "mxfp4"
+    blob = spec.flag("attention-config")
+    if isinstance(blob, str) and blob.strip().startswith("{"):
+        try:
+            cfg = json.loads(blob)
+        except ValueError:
+            cfg = {}
+        if cfg.get("indexer_kv_dtype") == "mxfp4" or cfg.get("use_fp4_indexer_cache") is True:
+            return "mxfp4"
+    return "mxfp4" if spec.flag("enable-deepseek-v4-fp4-indexer") is True else "fp8"
+
+
+def kv_format(spec: LaunchSpec) -> str:
+    """The KV entry format: fp8 (V4's default path), bf16, or llama.cpp's f16/q8_0."""
+    if spec.engine in ("llamacpp", "ollama"):
+        k = str(spec.flag("cache-type-k", "f16")).lower()
+        return "q8_0" if k == "q8_0" else "f16"
+    dtype = str(spec.flag("kv-cache-dtype", "auto")).lower()
+    return "bf16" if dtype in ("bfloat16", "bf16", "float16", "half") else "fp8"
+
+
+def plan(spec: LaunchSpec) -> dict[str, Any]:
+    """Keyword arguments for v4doctor.fit.fit() read from the spec (GPU facts come separately)."""
+    out = layout(spec)
+    out["kv_format"] = kv_format(spec)
+    out["indexer"] = indexer_dtype(spec) if spec.engine in ("vllm", "sglang") else out["kv_format"]
+    frac = _FRACTION.get(spec.engine)
+    if frac and spec.flag(frac) is not None:
+        out["fraction"] = float(spec.number(frac, 0.9))
+    length = _LENGTH.get(spec.engine)
+    if length and spec.flag(length) is not None:
+        out["max_model_len"] = _int(spec.flag(length), 0) or None
+    seqs = _SEQS.get(spec.engine)
+    if seqs and spec.flag(seqs) is not None and spec.engine != "vllm":
+        out["max_num_seqs"] = max(_int(spec.flag(seqs), 1), 1)
+    return out
+
+
+def image_version(image: str | None) -> str | None:
+    """`vllm/vllm-openai:v0.26.0-cu129` -> "0.26.0"; None for latest / nightly / deepseekv4-* tags."""
+    if not image or ":" not in image:
+        return None
+    tag = image.rsplit(":", 1)[1]
+    m = re.match(r"v?(\d+\.\d+\.\d+(?:\.post\d+|rc\d+)?)", tag)
+    return m.group(1) if m else None
+
+
+def visible_gpus(spec: LaunchSpec, host_count: int) -> int:
+    """GPUs the launch can use: CUDA_VISIBLE_DEVICES, docker --gpus N / device=0,1, compose count."""
+    n = host_count
+    cvd = spec.env.get("CUDA_VISIBLE_DEVICES")
+    if cvd is not None and cvd.strip() and not cvd.startswith("$"):
+        n = min(n, len([d for d in cvd.split(",") if d.strip()]))
+    g = (spec.gpus or "").strip().strip('"')
+    if g.isdigit():
+        n = min(n, int(g))
+    elif g.startswith("device="):
+        n = min(n, len(g[7:].split(",")))
+    return n
+
+
+def resolve_model(spec: LaunchSpec, kb, fallback: dict | None = None) -> dict | None:
+    """The knowledge-base record of the spec's model (a GGUF path matches its repo's record by name)."""
+    if spec.model:
+        found = kb.find_model(spec.model) or kb.find_model(spec.model.split(":")[0].removeprefix("hf.co/"))
+        if found:
+            return found
+        name = spec.model.lower()
+        if name.endswith(".gguf") or "gguf" in name:
+            want = "pro" if "pro" in name else "flash"
+            gguf = [m for m in kb.models if m.get("format") == "gguf" and m.get("base") == want]
+            if gguf:
+                return gguf[0]
+    return fallback
+
+
+def fit_for_spec(spec: LaunchSpec, model: dict, kb, gpu_count: int, gpu_mem_gib: float):
+    """The memory fit of a launch spec on `gpu_count` GPUs of `gpu_mem_gib` each."""
+    from v4doctor.fit import fit
+
+    base = kb.find_model(model["base"]) if model.get("base") else None
+    kwargs = plan(spec)
+    engine = "llamacpp" if spec.engine == "ollama" else spec.engine
+    if engine == "llamacpp":
+        kwargs.update(tp=max(gpu_count, 1), dp=1, pp=1, ep=False)
+    return fit(model, gpus=gpu_count, gpu_mem_gib=gpu_mem_gib, engine=engine, base=base, **kwargs)
