@@ -75,18 +75,30 @@ def _too_old(gpu, build: str, basis: str, floor: dict, kb):
 
 
 def _cuda_build(python, engine: str, engine_version, kb) -> tuple[str | None, str]:
-    """Which CUDA the engine was built for, and how we know: a `+cu129` tag, torch's build, or the engine default."""
+    """Which CUDA the engine needs, and how we know: a `+cu129` tag wins; else the newest of torch's build
+    and the engine's default build (vLLM's own kernels link libcudart 13 since 0.20.0, whatever torch says)."""
     if known(engine_version):
         _, tag = split_cuda_tag(engine_version)
         if tag:
             return tag, f"{engine_name(engine)} {engine_version}"
+    found = [c for c in (_torch_build(python, engine), _engine_default(kb, engine, engine_version)) if c]
+    if not found:
+        return None, "the engine's CUDA build is unknown (no engine version, no torch CUDA tag)"
+    return max(found, key=lambda c: tuple(int(p) for p in c[0].split(".")))
+
+
+def _torch_build(python, engine: str) -> tuple[str, str] | None:
     installed = known(python) and known(python.packages.get(engine, Unknown("")))
     if installed and known(python.torch_cuda) and python.torch_cuda[:1].isdigit():
         return python.torch_cuda, f"torch {_torch(python)} built for CUDA {python.torch_cuda}"
+    return None
+
+
+def _engine_default(kb, engine: str, engine_version) -> tuple[str, str] | None:
     for rec in kb.records("engine_cuda"):
         if rec["engine"] == engine and known(engine_version) and version_lt(engine_version, rec["since"]) is False:
-            return rec["default_cuda"], f"{engine_name(engine)} {engine_version} defaults to CUDA {rec['default_cuda']} builds"
-    return None, "the engine's CUDA build is unknown (no engine version, no torch CUDA tag)"
+            return rec["default_cuda"], f"{engine_name(engine)} {engine_version} ships CUDA {rec['default_cuda']} builds by default"
+    return None
 
 
 def _torch(python) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from v4doctor.api_check import check, error, known
+from v4doctor.api_check import check, error, known, skipped
 
 from ._host import GIB, GPU_ENGINES, gib
 
@@ -13,8 +13,10 @@ SHM_FLOOR = 1 * GIB  # v4doctor's floor; Docker's default is 64 MiB, the guide's
        sources=["https://docs.docker.com/reference/cli/docker/container/run/#ipc", "https://docs.vllm.ai/en/latest/deployment/docker.html"])
 def shm_for_multi_gpu(system, gpus, engine):
     """NCCL and the engine's worker processes share tensors through /dev/shm; Docker gives only 64 MiB by default."""
-    if engine not in GPU_ENGINES or len(gpus) < 2 or not known(system.shm_bytes):
+    if engine not in GPU_ENGINES or len(gpus) < 2:
         return None
+    if not known(system.shm_bytes):
+        return skipped("/dev/shm size", f"/dev/shm size unknown, because {system.shm_bytes.reason}")
     if system.shm_bytes >= SHM_FLOOR:
         return None
     where = "this container" if known(system.in_container) and system.in_container else "this host"
