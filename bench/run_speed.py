@@ -38,6 +38,13 @@ timed("gpu (NVML)", gpu.collect)
 timed("system", system.collect, [hub_facts.cache_dir])
 timed("python packages", software.collect_python)
 timed("binaries (--version)", software.collect_binaries)
+for name, call in (("hubremote", lambda m: m.collect(target, hub_facts)), ("docker", lambda m: m.collect()),
+                   ("gguf", lambda m: m.collect(target))):
+    try:  # collectors other engineers own; timed when present
+        module = importlib.import_module(f"v4doctor.collect.{name}")
+    except ImportError:
+        continue
+    timed(f"{name} (cold)", call, module)
 from v4doctor.collect import gather
 facts = timed("gather (all again, warm)", gather, target)
 import importlib
