@@ -75,7 +75,14 @@ def _socket_path(url: str) -> str | None:
 
 def _missing_socket(url: str) -> Unknown | None:
     path = _socket_path(url)
-    if path is None or os.path.exists(path):
+    if path is None:
+        return None
+    try:
+        os.stat(path)
+        return None
+    except FileNotFoundError:
+        pass
+    except OSError:  # there, but not ours to read: the connect says why (permission denied)
         return None
     where = "DOCKER_HOST" if os.environ.get("DOCKER_HOST") else "the default socket"
     return Unknown(f"no docker socket at {path} ({where}); is Docker installed and running?")
