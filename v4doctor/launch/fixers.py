@@ -126,8 +126,11 @@ def invalid_flags(spec: LaunchSpec, finding: Finding) -> LaunchSpec:
     for name in evidence(finding, "flag"):
         if name not in out.flags:
             continue
-        if replace_with and finding.title.find("is not one of") < 0:
-            out = out.rename_flag(name, replace_with[0].lstrip("-"), values[0] if values else None)
+        target = replace_with[0].lstrip("-") if replace_with else None
+        if target and target.replace("_", "-") in out.flags:
+            out = out.without_flag(name)  # the right spelling is already there: the typo goes
+        elif target and finding.title.find("is not one of") < 0:
+            out = out.rename_flag(name, target, values[0] if values else None)
         elif values:
             out = out.with_flag(name, values[0])
         else:
