@@ -15,6 +15,7 @@ from v4doctor.logs.logfacts import LogFacts
 
 NOT_IN_LOG = "not in the log"
 _CRASH = re.compile(r"check V4D\d+ \(.*\) crashed$")  # a check's own bug says nothing about the log
+_DEV_BUILD = re.compile(r"^0\.1\.dev\d+")
 _BINARY = {"llamacpp": "llama-server", "ollama": "ollama"}
 
 
@@ -24,18 +25,27 @@ def to_facts(lf: LogFacts) -> Facts | None:
         return None
     from v4doctor.kb import load
 
-    version = lf.engine_version or Unknown(NOT_IN_LOG)
+    version = _release(lf.engine_version)
     target = TargetFacts(model=_model_ref(lf.model, load()), engine=lf.engine, engine_version=version)
     packages: dict[str, Any] = {}
     if lf.engine in ("vllm", "sglang") and lf.engine_version:
-        packages[lf.engine] = lf.engine_version
+        packages[lf.engine] = version  # a development build stays Unknown here too
     if lf.torch_version:
         packages["torch"] = lf.torch_version
     python = PythonFacts(Unknown(NOT_IN_LOG), Unknown(NOT_IN_LOG), packages) if packages else Unknown(NOT_IN_LOG)
     binaries = {}
     if lf.engine in _BINARY and lf.engine_version:
-        binaries[_BINARY[lf.engine]] = BinaryFacts(path=Unknown(NOT_IN_LOG), version=lf.engine_version)
+        binaries[_BINARY[lf.engine]] = BinaryFacts(path=Unknown(NOT_IN_LOG), version=version)
     return Facts(target=target, gpu=_gpu_facts(lf), python=python, binaries=binaries, source="log")
+
+
+def _release(version: str | None) -> str | Unknown:
+    """A comparable release number; a source build's `0.1.dev15830+g8d599d76a` (setuptools-scm's fallback) is none."""
+    if not version:
+        return Unknown(NOT_IN_LOG)
+    if _DEV_BUILD.match(version):
+        return Unknown(f"{version} is a development build without a release number ({NOT_IN_LOG})")
+    return version
 
 
 def _model_ref(model: str | None, kb) -> str:
@@ -74,23 +84,17 @@ def host_findings(lf: LogFacts) -> list[Finding]:
     facts = to_facts(lf)
     if facts is None:
         return []
-    from v4doctor.context import Context
-    from v4doctor.doctor import judge, registry
+    from v4doctor.doctor import judge
 
     report = judge(facts)
-    ctx, reg = Context(facts), registry()
     keep = (Severity.ERROR, Severity.WARNING)
-    return [
-        f for f in report.findings
-        if f.severity in keep and not f.id.startswith("V4D0") and not _CRASH.match(f.title) and _read_from_log(f, reg, ctx)
-    ]
+    return [f for f in report.findings if f.severity in keep and not f.id.startswith("V4D0") and not _CRASH.match(f.title) and not _about_absence(f)]
 
 
-def _read_from_log(f: Finding, reg, ctx) -> bool:
-    """False when the check judged a fact the log simply did not show (absent from a log is not absent on the host)."""
-    c = reg.by_id(f.id)
-    if c is None:
-        return True
+def _about_absence(f: Finding) -> bool:
+    """A finding that quotes "not in the log" judged a fact the log simply did not show (absent from a
+    log is not absent on the host: "no NVIDIA GPU (not in the log)" is no finding)."""
+    return NOT_IN_LOG in " ".join([f.title, f.detail, *f.evidence])
     for name in set(c.params) & set(c.accepts_unknown):
         value = ctx.get(name)
         if isinstance(value, Unknown) and NOT_IN_LOG in value.reason:

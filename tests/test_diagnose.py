@@ -1,0 +1,194 @@
+"""diagnose end to end: JSON contract, ranking (first cause, wrappers, consequences), fixes with the
+log's numbers, host checks on LogFacts, the unrecognised-failure fallback, and the CLI contract."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import LOGS, run_cli
+from v4doctor.logs import diagnose_text
+
+TOP_KEYS = {"schema_version", "healthy", "detected", "diagnoses"}
+ITEM_KEYS = {"id", "category", "severity", "confidence", "title", "cause", "fix", "troubleshooting", "evidence", "fix_command"}
+
+
+def log(name: str) -> str:
+    return (LOGS / name).read_text(encoding="utf-8")
+
+
+def test_json_top_level_and_item_keys_are_exactly_the_contract():
+    r = run_cli("diagnose", str(LOGS / "a-vllm-kv-cache-too-small.log"), "--json")
+    data = r.json()
+    assert r.code == 1 and set(data) == TOP_KEYS
+    assert set(data["detected"]) == {"engine", "engine_version", "model", "args"}
+    assert data["diagnoses"] and all(set(d) == ITEM_KEYS for d in data["diagnoses"])
+    assert all(set(e) == {"line", "text"} for d in data["diagnoses"] for e in d["evidence"])
+
+
+def test_kv_cache_numbers_feed_the_corrected_command():
+    """The launch args come from vLLM's non-default args line; the fix sets --max-model-len to vLLM's estimate."""
+    text = log("healthy-vllm-dp8-b200-banner.log") + log("a-vllm-kv-cache-too-small.log")
+    d = diagnose_text(text).to_dict()
+    top = d["diagnoses"][0]
+    assert top["category"] == "kv_cache_too_small" and "13528" in top["fix"]
+    assert top["fix_command"].startswith("vllm serve /root/.cache/huggingface/hub/models--deepseek-ai--DeepSeek-V4-Flash-0731")
+    assert "--max-model-len 13528" in top["fix_command"] and "--data-parallel-size 8" in top["fix_command"]
+    assert d["detected"]["engine_version"] == "0.25.0" and d["detected"]["args"]["kv_cache_dtype"] == "fp8"
+
+
+def test_no_fix_command_without_a_launch_command_in_the_log():
+    d = diagnose_text(log("a-vllm-kv-cache-too-small.log")).to_dict()
+    assert d["diagnoses"][0]["fix_command"] is None and "13528" in d["diagnoses"][0]["fix"]
+
+
+def test_an_echoed_launch_command_is_corrected_in_place():
+    """Synthetic: the command of vllm#40778 echoed before the kv-cache-dtype error of vllm#47174."""
+    cmd = "$ vllm serve /data/pretrained/DeepSeek-V4-Flash --served-model-name DeepSeek-V4-Flash --block-size 256"
+    d = diagnose_text(cmd + "\n" + log("a-vllm-dsv4-kv-cache-dtype-auto.log")).to_dict()
+    top = d["diagnoses"][0]
+    assert top["id"] == "SIG-VLLM-KV-DTYPE-AUTO"
+    assert top["fix_command"] == "vllm serve /data/pretrained/DeepSeek-V4-Flash --served-model-name DeepSeek-V4-Flash --block-size 256 --kv-cache-dtype fp8"
+
+
+def test_oom_diagnosis_quotes_the_sizes():
+    top = diagnose_text(log("a-torch-oom-tried-to-allocate.log")).items[0]
+    assert top.category == "oom_weights"
+    assert "518.00 MiB" in top.title and "4.06 MiB free of 21.67 GiB" in top.cause
+
+
+def test_wrapper_only_wraps_the_error_above_it():
+    """Engine core initialization failed is folded into the cause printed above it, not a diagnosis of its own."""
+    text = log("a-vllm-dsv4-compress-ratios.log") + log("a-vllm-engine-core-init-failed.log")
+    items = diagnose_text(text).items
+    assert [i.category for i in items] == ["arch_unsupported_engine_too_old"]
+    assert "SIG-VLLM-ENGINE-CORE-INIT-FAILED" in items[0].matched
+    assert any("Engine core initialization failed" in t for _, t in items[0].evidence)
+
+
+def test_a_wrapper_alone_is_an_unrecognised_failure_not_a_guess():
+    d = diagnose_text(log("a-vllm-engine-core-init-failed.log"))
+    (item,) = d.items
+    assert item.category == "other" and item.confidence <= 0.3 and not d.healthy
+    assert "does not recognise" in item.cause and item.troubleshooting is None
+
+
+def test_unknown_failure_says_so_with_its_lines():
+    d = diagnose_text(log("a-unrecognised-mlx-server-error.log"))
+    (item,) = d.items
+    assert (item.id, item.category, item.severity) == ("SIG-OTHER", "other", "error")
+    assert item.confidence <= 0.3
+    assert any("CompressedKVCache" in t for _, t in item.evidence)
+
+
+def test_first_cause_wins_over_a_later_one():
+    """A too-old driver printed first explains what follows: it ranks first, the later OOM second."""
+    text = log("a-torch-driver-too-old-11040.log") + log("a-torch-oom-tried-to-allocate.log")
+    cats = [i.category for i in diagnose_text(text).items]
+    assert cats == ["driver_too_old_or_cuda_mismatch", "oom_weights"]
+    text = log("a-torch-oom-tried-to-allocate.log") + log("a-torch-driver-too-old-11040.log")
+    assert [i.category for i in diagnose_text(text).items][0] == "oom_weights"
+
+
+def test_oom_before_an_nccl_timeout_is_the_cause():
+    """Group B's NCCL watchdog signature after a group-A OOM: the OOM ranks first, the NCCL error is explained by it."""
+    nccl = LOGS / "b-nccl-watchdog-timeout.log"
+    if not nccl.exists():
+        pytest.skip("group B's NCCL sample is not in the tree")
+    items = diagnose_text(log("a-torch-oom-tried-to-allocate.log") + nccl.read_text()).items
+    assert items[0].category == "oom_weights"
+    nccl_items = [i for i in items if i.category == "nccl_or_shm"]
+    assert nccl_items and all(i.confidence < items[0].confidence for i in nccl_items)
+
+
+def test_independent_problems_are_all_listed():
+    text = log("a-vllm-tp-heads-not-divisible-v4.log") + log("a-vllm-no-chat-template.log")
+    assert {i.category for i in diagnose_text(text).items} == {"tp_size_mismatch", "tokenizer_or_template"}
+
+
+SYNTHETIC_019 = (
+    # Synthetic: the vLLM banner format of vllm#51454 with version 0.19.0, then the wrapper line of vllm#23176.
+    "INFO 08-07 21:32:22 [api_utils.py:339]  ▄▄ ▄█ █     █     █ ▀▄▀ █  version 0.19.0\n"
+    "INFO 08-07 21:32:22 [api_utils.py:339]   █▄█▀ █     █     █     █  model   deepseek-ai/DeepSeek-V4-Flash\n"
+    "(APIServer pid=1179246) RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {}\n"
+)
+
+
+def test_old_engine_version_in_the_log_is_diagnosed_by_the_host_checks():
+    d = diagnose_text(SYNTHETIC_019)
+    top = d.items[0]
+    assert top.id == "V4D201" and top.category == "arch_unsupported_engine_too_old"
+    assert top.evidence[0][0] == 1 and "0.20.0" in top.title
+    assert "SIG-VLLM-ENGINE-CORE-INIT-FAILED" in top.matched
+
+
+def test_a_development_build_is_not_called_too_old():
+    """No-hit: `version 0.1.dev15830+g8d599d76a` (vllm#40778, a V4 day-0 build) has no release number to compare."""
+    d = diagnose_text(SYNTHETIC_019.replace("0.19.0", "0.1.dev15830+g8d599d76a"))
+    assert all(i.id != "V4D201" for i in d.items)
+
+
+def test_absent_gpu_lines_are_not_a_missing_gpu():
+    """No-hit: a log without GPU lines must not produce "no NVIDIA GPU" from the host checks."""
+    d = diagnose_text(log("healthy-vllm-dp8-b200-banner.log"))
+    assert d.healthy and d.items == []
+
+
+def test_slow_prefill_is_a_warning_and_a_short_prompt_is_not():
+    d = diagnose_text(log("a-llamacpp-slow-long-prefill.log"))
+    assert d.healthy and [(i.category, i.severity) for i in d.items] == [("slow_long_context_prefill", "warning")]
+    assert "67865 tokens at 48.69 tokens/s" in d.items[0].title
+    assert diagnose_text(log("healthy-llamacpp-short-prompt-timing.log")).items == []
+
+
+# ------------------------------------------------------------------ CLI
+def test_cli_stdin_text_and_exit_codes():
+    assert run_cli("diagnose", stdin=log("healthy-vllm-server-started.log")).code == 0
+    assert run_cli("diagnose", "-", stdin=log("a-vllm-no-chat-template.log")).code == 1
+    r = run_cli("diagnose", "--text", log("a-vllm-tp-heads-not-divisible.log"), "--json")
+    assert r.code == 1 and r.json()["diagnoses"][0]["category"] == "tp_size_mismatch"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("diagnose", "/no/such/log"), "cannot read log /no/such/log"),
+        (("diagnose", str(LOGS)), "is a directory"),
+        (("diagnose", "x.log", "--text", "y"), "either FILE or --text"),
+        (("diagnose", "--format", "yaml"), "invalid choice"),
+    ],
+)
+def test_cli_bad_usage_is_one_line_and_exit_2(argv, message):
+    r = run_cli(*argv)
+    assert r.code == 2 and message in r.err and r.err.count("\n") == 1 and not r.out
+
+
+def test_terminal_report_exact_text():
+    from v4doctor.logs.report import terminal_lines
+
+    data = diagnose_text(log("a-vllm-tp-heads-not-divisible-v4.log")).to_dict()
+    text = [t for t, _ in terminal_lines(data)]
+    assert text == [
+        "v4doctor diagnose: engine not recognised",
+        "",
+        "1. ✗ --tensor-parallel-size 3 does not divide the model's 64 attention heads  [SIG-VLLM-TP-HEADS-NOT-DIVISIBLE, tp_size_mismatch, confidence 0.95]",
+        "   cause: Tensor parallelism splits the 64 attention heads across ranks, so the size must divide 64 (V4-Flash has 64 heads, V4-Pro 128).",
+        "   line 3: Value error, Total number of attention heads (64) must be divisible by tensor parallel size (3).",
+        "   fix: Pick a --tensor-parallel-size that divides 64 (1, 2, 4, 8…), or use --data-parallel-size with --enable-expert-parallel, or --pipeline-parallel-size for the remaining GPUs.",
+        "   see: v4doctor explain tp-size-mismatch",
+        "",
+        "1 problem(s) found, most likely root cause first.",
+    ]
+
+
+def test_markdown_escapes_and_keeps_the_evidence():
+    r = run_cli("diagnose", str(LOGS / "a-torch-oom-tried-to-allocate.log"), "--format", "markdown")
+    assert r.code == 1 and r.out.startswith("## v4doctor diagnose")
+    assert "`torch.cuda.OutOfMemoryError: CUDA out of memory." in r.out and "Out of GPU memory \\(tried" in r.out
+
+
+def test_healthy_terminal_report():
+    r = run_cli("diagnose", str(LOGS / "healthy-vllm-kv-cache-report.log"))
+    assert r.code == 0 and "No known problem in this log." in r.out and "v4doctor diagnose: vllm" in r.out
+    assert json.loads(run_cli("diagnose", str(LOGS / "healthy-vllm-kv-cache-report.log"), "--json").out)["healthy"] is True
