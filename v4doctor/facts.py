@@ -138,6 +138,8 @@ class HubFacts:
     cached_bytes: int | Unknown = Unknown("not read")
     incomplete_bytes: int | Unknown = Unknown("not read")
     endpoint: str | Unknown = Unknown("not read")
+    # what the hub said about the target repo (v4doctor/collect/hubremote.py; docs/weights.md)
+    remote: dict[str, Any] | Unknown = Unknown("not collected")
 
 
 # --------------------------------------------------------------------------- target

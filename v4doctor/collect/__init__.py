@@ -24,9 +24,11 @@ def soft(area: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def gather(target: TargetFacts, paths: list[str] | None = None) -> Facts:
     """Read this host once: GPUs, system, Python engines, binaries, Hugging Face, target."""
     from v4doctor import __version__
-    from v4doctor.collect import docker, gpu, hub, software, system
+    from v4doctor.collect import docker, gguf, gpu, hub, hubremote, software, system
 
     hub_facts = soft("huggingface", hub.collect, target)
+    if not isinstance(hub_facts, Unknown):
+        hub_facts.remote = soft("huggingface remote", hubremote.collect, target, hub_facts)
     disk_paths = list(paths or [])
     if not isinstance(hub_facts, Unknown) and not isinstance(hub_facts.cache_dir, Unknown):
         disk_paths.append(hub_facts.cache_dir)
@@ -38,6 +40,7 @@ def gather(target: TargetFacts, paths: list[str] | None = None) -> Facts:
         binaries=soft("binaries", software.collect_binaries) or {},
         hub=hub_facts,
         docker=soft("docker", docker.collect),
+        gguf=soft("gguf", gguf.collect, target),
         source="host",
         collected_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         v4doctor_version=__version__,
