@@ -217,3 +217,14 @@ def test_a_lost_gpu_keeps_its_index_and_the_rest():
     assert facts.devices[2] == GpuDevice(2, *[Unknown("NVML GpuIsLost: nvmlDeviceGetHandleByIndex")] * 4)
     assert facts.devices[3].name == "NVIDIA H200"
     assert _words(facts)[0, 2] == Unknown("NVML GpuIsLost: nvmlDeviceGetHandleByIndex")
+
+
+def test_memory_info_v2_keeps_the_reservation_out_of_used():
+    """DERIVED: v2 numbers for the same H200 as its nvidia-smi -q -x shows them (reserved 616 MiB, used 0 MiB)."""
+    reading = copy.deepcopy(READING)
+    total = READING["calls"]["dev0.memory_total"]["value"]
+    reading["calls"]["dev0.memory_v2"] = {"ok": True, "value": {"total": total, "reserved": 616 * 2**20, "free": total - 616 * 2**20, "used": 0}}
+    dev = _replay(reading)[0].devices[0]
+    assert (dev.memory_total_bytes, dev.memory_used_bytes, dev.memory_reserved_bytes) == (total, 0, 616 * 2**20)
+    assert int(_smi("gpu/fb_memory_usage/used").removesuffix(" MiB")) == dev.memory_used_bytes // 2**20
+    assert int(_smi("gpu/fb_memory_usage/reserved").removesuffix(" MiB")) == dev.memory_reserved_bytes // 2**20
