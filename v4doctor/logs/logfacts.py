@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from v4doctor.redact import MASK
+
 MAX_GPUS = 64
 
 
@@ -41,16 +43,21 @@ _DICT_ITEM = re.compile(rf"'(?P<key>\w+)':\s*(?P<val>{_PY_VALUE})")
 _KW_ITEM = re.compile(rf"\b(?P<key>\w+)=(?P<val>{_PY_VALUE})")
 
 
+_SECRET_KEY = re.compile(r"(?i)token|api_key|apikey|secret|passw")
+
+
 def parse_py_items(text: str, pattern: re.Pattern = _DICT_ITEM) -> dict[str, Any]:
-    """Simple values of a printed Python dict or call. Sample: `{'model': 'x', 'tensor_parallel_size': 2}`."""
+    """Simple values of a printed Python dict or call. Sample: `{'model': 'x', 'tensor_parallel_size': 2}`.
+    A secret-named key (`api_key`, `hf_token`) keeps its name, never its value."""
     import ast
 
     out: dict[str, Any] = {}
     for m in pattern.finditer(text):
         try:
-            out[m["key"]] = ast.literal_eval(m["val"])
+            value = ast.literal_eval(m["val"])
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             continue
+        out[m["key"]] = MASK if value is not None and _SECRET_KEY.search(m["key"]) else value
     return out
 
 

@@ -9,6 +9,8 @@ import codecs
 import re
 from typing import BinaryIO, Iterable, Iterator
 
+from v4doctor.redact import redact_text
+
 CHUNK_CHARS = 1 << 20
 MAX_LINE = 16_384  # characters kept of one line; the rest of a longer line is dropped
 EVIDENCE_CHARS = 400
@@ -41,8 +43,9 @@ def clean_line(line: str) -> str:
 
 
 def evidence_text(line: str) -> str:
-    """A line as shown in evidence: colour codes gone, cut to a readable length."""
-    line = ANSI.sub("", line).rstrip("\n").strip()
+    """A line as shown in evidence: colour codes gone, secrets masked (before the cut, so no half token
+    escapes the patterns), cut to a readable length."""
+    line = redact_text(ANSI.sub("", line).rstrip("\n").strip())
     return line if len(line) <= EVIDENCE_CHARS else line[:EVIDENCE_CHARS] + " …"
 
 

@@ -1,0 +1,135 @@
+"""The reader (prefixes, ANSI, long lines, bad bytes) and LogFacts extraction, on real log lines."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from tests.conftest import LOGS
+from v4doctor.logs import diagnose_file, diagnose_text
+from v4doctor.logs.reader import MAX_LINE, chunks_from_binary, clean_line
+
+# (raw line as posted in a public issue, the message diagnose matches on)
+PREFIXES = [
+    ("(APIServer pid=1) INFO 08-07 23:22:59 [launcher.py:46] Route: /generative_scoring, Methods: POST", "Route: /generative_scoring, Methods: POST"),
+    ("vllm  | (Worker_TP0_EP0 pid=407) ERROR 04-24 18:37:45 [multiproc_executor.py:971] RuntimeError: Assertion error (x): Unsupported architecture",
+     "RuntimeError: Assertion error (x): Unsupported architecture"),
+    ("(EngineCore_DP0 pid=12473) ERROR 11-05 12:19:32 [core.py:708]   File \"llama.py\", line 537, in __init__", "File \"llama.py\", line 537, in __init__"),
+    ("(VllmWorker rank=5 pid=3073)   File \"process.py\", line 314, in _bootstrap", "File \"process.py\", line 314, in _bootstrap"),
+    ("2024-07-31T17:09:32.375215459+08:00 [rank0]: ValueError: Model architectures", "ValueError: Model architectures"),
+    ("[rank3]: torch.OutOfMemoryError: CUDA out of memory.", "torch.OutOfMemoryError: CUDA out of memory."),
+    ("[2025-03-07 09:25:11 TP1] Load weight end. type=DeepseekV3ForCausalLM", "Load weight end. type=DeepseekV3ForCausalLM"),
+    ("[2026-05-01 15:16:08] INFO server_args.py:1215: Use nsa attention backend", "INFO server_args.py:1215: Use nsa attention backend"),
+    ("INFO 04-19 17:25:10 api_server.py:149] vLLM API server version 0.4.0.post1", "vLLM API server version 0.4.0.post1"),
+    ("0.00.998.066 I llama_model_loader: - kv   8: general.quantized_by str = Unsloth", "llama_model_loader: - kv   8: general.quantized_by str = Unsloth"),
+    ("\x1b[32mINFO\x1b[0m 04-24 10:11:12 [file.py:123] message", "message"),
+    ("deepseek-v3_2-exp  | (APIServer pid=145)     super().__init__(", "super().__init__("),
+]
+# no-hit rows: text that only looks like a prefix must stay
+KEPT = [
+    "| NVIDIA-SMI 470.86       Driver Version: 470.86       CUDA Version: 11.4",  # nvidia-smi table, not a compose prefix
+    "Error: unsupported architecture \"DeepseekV3ForCausalLM\"",  # a message, not a level prefix
+    "ValueError: To serve at least one request with the model's max seq len (30000)",
+]
+
+
+@pytest.mark.parametrize("raw, message", PREFIXES)
+def test_prefixes_are_stripped(raw, message):
+    assert clean_line(raw) == message
+
+
+@pytest.mark.parametrize("raw", KEPT)
+def test_messages_are_kept(raw):
+    assert clean_line(raw) == raw
+
+
+def test_vllm_facts_from_a_real_start_up():
+    f = diagnose_file(open(LOGS / "healthy-vllm-dp8-b200-banner.log", "rb")).facts
+    assert (f.engine, f.engine_version) == ("vllm", "0.25.0")
+    assert f.model.endswith("7872f01b1d1fe23eabc4c98b48bffcef5a386062")
+    assert f.args["data_parallel_size"] == 8 and f.args["served_model_name"] == ["deepseek-v4-flash-0731"]
+    assert "attention_config" not in f.args  # a repr that is not a literal is left out, not guessed
+    assert f.lines["engine_version"] == 4
+
+
+def test_memory_lines():
+    f = diagnose_file(open(LOGS / "healthy-vllm-kv-cache-report.log", "rb")).facts
+    assert f.memory == {
+        "kv_cache_available": "11.33 GiB",
+        "kv_cache_tokens": "807,792 tokens",
+        "max_concurrency": "Maximum concurrency for 1,024 tokens per request: 788.86x",
+    }
+    line = "(VllmWorkerProcess pid=282) INFO 03-22 18:52:52 [model_runner.py:1146] Model loading took 19.5904 GB and 724.575245 seconds"
+    assert diagnose_text(line).facts.memory == {"model_loading": "19.5904 GB"}  # vllm#15340
+
+
+@pytest.mark.parametrize(
+    "line, engine, version",
+    [
+        ("INFO 03-17 04:59:18 [api_server.py:972] vLLM API server version 0.7.4.dev497+ga73e183e", "vllm", "0.7.4.dev497+ga73e183e"),  # vllm#14925
+        ("main: build = 3030 (504f0c34)", "llamacpp", "b3030"),  # llama.cpp#7519
+        ("build_info: b8943-4866913c2", "llamacpp", "b8943"),  # llama.cpp#22319
+    ],
+)
+def test_engine_and_version(line, engine, version):
+    f = diagnose_text(line).facts
+    assert (f.engine, f.engine_version) == (engine, version)
+
+
+def test_sglang_server_args():
+    # sglang#3451
+    line = ("[2025-02-09 20:33:04] server_args=ServerArgs(model_path='deepseek-ai/DeepSeek-V2-Lite', tokenizer_path='deepseek-ai/DeepSeek-V2-Lite', "
+            "tokenizer_mode='auto', load_format='auto', trust_remote_code=True, dtype='auto', kv_cache_dtype='auto', quantization_param_path=None")
+    f = diagnose_text(line).facts
+    assert (f.engine, f.model) == ("sglang", "deepseek-ai/DeepSeek-V2-Lite")
+    assert f.args["trust_remote_code"] is True and f.args["kv_cache_dtype"] == "auto"
+
+
+def test_gpus_driver_and_cuda():
+    text = "\n".join([
+        "ggml_cuda_init: found 3 CUDA devices (Total VRAM: 171589 MiB):",  # llama.cpp#22319
+        "  Device 0: NVIDIA RTX PRO 6000 Blackwell Workstation Edition, compute capability 12.0, VMM: yes, VRAM: 97886 MiB",
+        "  Device 1: NVIDIA GeForce RTX 4090, compute capability 8.9, VMM: yes, VRAM: 49139 MiB",
+        "| NVIDIA-SMI 470.86       Driver Version: 470.86       CUDA Version: 11.4",  # Fooocus#1313
+    ])
+    f = diagnose_text(text).facts
+    assert [(g["index"], g["name"], g["cc"], g["vram_mib"]) for g in f.gpus] == [
+        (0, "NVIDIA RTX PRO 6000 Blackwell Workstation Edition", "12.0", "97886"),
+        (1, "NVIDIA GeForce RTX 4090", "8.9", "49139"),
+    ]
+    assert (f.engine, f.driver_version, f.cuda_version) == ("llamacpp", "470.86", "11.4")
+
+
+def test_collect_env_gpu_lines():
+    # vllm#15336 (python collect_env.py)
+    text = "GPU models and configuration:\nGPU 0: NVIDIA A800-SXM4-80GB\nGPU 1: NVIDIA A800-SXM4-80GB\n\nNvidia driver version: 560.35.03\nPyTorch version: 2.6.0+cu124\nCUDA used to build PyTorch: 12.4"
+    f = diagnose_text(text).facts
+    assert [g["name"] for g in f.gpus] == ["NVIDIA A800-SXM4-80GB"] * 2
+    assert (f.driver_version, f.torch_version, f.cuda_version) == ("560.35.03", "2.6.0+cu124", "12.4")
+
+
+def test_line_numbers_count_every_line_across_chunks():
+    body = "INFO filler line\n" * 200_000 + "ValueError: Total number of attention heads (64) must be divisible by tensor parallel size (3).\n"
+    d = diagnose_file(io.BytesIO(body.encode()))
+    assert d.lines == 200_001 and d.items[0].evidence[0][0] == 200_001
+
+
+def test_a_10_mb_line_is_cut_and_the_next_line_still_counts():
+    body = b"x" * (10 << 20) + b" CUDA out of memory.\n" + b"Value error, Total number of attention heads (64) must be divisible by tensor parallel size (3).\n"
+    chunks = list(chunks_from_binary(io.BytesIO(body), read_size=1 << 16))
+    assert max(len(x) for c in chunks for x in c.split("\n")) <= MAX_LINE
+    d = diagnose_file(io.BytesIO(body))
+    assert [i.category for i in d.items] == ["tp_size_mismatch"] and d.items[0].evidence[0][0] == 2
+
+
+def test_bad_bytes_are_replaced_not_fatal():
+    body = b"\xff\xfe\x00garbage\n" + "Value error, Total number of attention heads (64) must be divisible by tensor parallel size (3).\n".encode()
+    d = diagnose_file(io.BytesIO(body))
+    assert d.items[0].category == "tp_size_mismatch" and d.items[0].evidence[0][0] == 2
+
+
+def test_split_utf8_sequence_across_reads():
+    """Reads of 7 bytes split the 2-byte `é` everywhere; the incremental decoder must not replace it."""
+    text = "é" * 4_000 + "\nValueError: Total number of attention heads (52) must be divisible by tensor parallel size (3).\n"
+    assert "".join(chunks_from_binary(io.BytesIO(text.encode()), read_size=7)) == text
