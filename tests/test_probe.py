@@ -197,7 +197,7 @@ def test_cli_json_shape_and_exit_codes():
         text = run_cli("probe", srv.url)
     data = ok.json()
     assert ok.code == 0 and set(data) == {"schema_version", "url", "health", "models", "chat", "findings", "summary"}
-    assert data["chat"]["text"] == "The capital of France is Paris." and data["summary"]["ok"] is True
+    assert data["chat"]["text"] == "The capital of France is Paris." and data["summary"]["healthy"] is True
     assert bad.code == 1 and [f["id"] for f in bad.json()["findings"]] == ["V4D552"]
     assert "serves: deepseek-v4-flash, max_model_len 131,072" in text.out and "The endpoint works." in text.out
 

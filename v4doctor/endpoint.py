@@ -52,7 +52,7 @@ class ProbeResult:
             "models": self.models,
             "chat": self.chat,
             "findings": [f.to_dict() for f in self.findings],
-            "summary": {s.value: counts.get(s.value, 0) for s in Severity} | {"ok": self.exit_code() == 0},
+            "summary": {s.value: counts.get(s.value, 0) for s in Severity} | {"healthy": self.exit_code() == 0},
         }
 
 
