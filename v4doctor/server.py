@@ -31,6 +31,7 @@ from v4doctor.server_guard import Guard, error_body
 
 LOG = logging.getLogger("v4doctor.server")
 MARKDOWN = "text/markdown; charset=utf-8"
+SETTINGS_ENV = "V4DOCTOR_SERVE_SETTINGS"  # how `serve --workers N` hands its settings to each worker process
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Settings:
     max_body_bytes: int = 4 * 1024 * 1024
     timeout_s: float = 10.0
     threads: int = 4
+    workers: int = 1  # processes: the library is pure Python, so more cores need more processes
 
 
 class ApiError(Exception):
@@ -153,6 +155,33 @@ def create_app(settings: Settings | None = None):
     app.add_middleware(Guard, token=settings.token, max_body_bytes=settings.max_body_bytes)
     _warm_up()
     return app
+
+
+def app_from_env():
+    """The app of one `serve --workers N` process: settings from the environment, token re-read from its file."""
+    import json
+    import os
+
+    from v4doctor.commands.serve import read_token
+
+    data = json.loads(os.environ[SETTINGS_ENV])
+    token_file = data.pop("token_file", None)
+    data["token"] = read_token(token_file) if token_file else None
+    log_to_stderr()
+    return create_app(Settings(**data))
+
+
+def log_to_stderr() -> None:
+    """Access log lines (JSON) and server messages go to stderr, one line each."""
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    for name in ("v4doctor.access", "v4doctor.server", "uvicorn.error"):
+        log = logging.getLogger(name)
+        log.handlers[:] = [handler]
+        log.setLevel(logging.INFO)
+        log.propagate = False
 
 
 def _add_error_handlers(app: FastAPI) -> None:

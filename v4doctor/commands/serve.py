@@ -15,6 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-body-bytes", type=int, default=4 * MIB, metavar="N", help="refuse larger request bodies with 413 (default: 4 MiB)")
     p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="answer 504 when a request takes longer (default: 10 s)")
     p.add_argument("--threads", type=int, default=4, metavar="N", help="worker threads for diagnose/check/fix (default: 4)")
+    p.add_argument("--workers", type=int, default=1, metavar="N", help="server processes, to use N cores (default: 1)")
 
 
 def read_token(path: str) -> str:
@@ -44,9 +45,11 @@ def settings_from(args: argparse.Namespace):
         raise UsageError("--timeout must be between 0 and 3600 seconds")
     if not 1 <= args.threads <= 64:
         raise UsageError("--threads must be between 1 and 64")
+    if not 1 <= args.workers <= 64:
+        raise UsageError("--workers must be between 1 and 64")
     token = read_token(args.token_file) if args.token_file else None
     return Settings(host=args.host, port=args.port, token=token, max_body_bytes=args.max_body_bytes,
-                    timeout_s=args.timeout, threads=args.threads)
+                    timeout_s=args.timeout, threads=args.threads, workers=args.workers)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,31 +60,33 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from v4doctor.server import create_app
+        from v4doctor.server import create_app, log_to_stderr
     except ImportError as exc:
         raise UsageError(f"`v4doctor serve` needs the server extra: pip install 'v4doctor[server]' ({exc.name} is missing)") from None
     settings = settings_from(args)
     if settings.token is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"v4doctor: warning: serving on {settings.host} without --token-file: anyone who can reach it can use it", file=sys.stderr)
-    _log_to_stderr()
+    log_to_stderr()
+    common = dict(host=settings.host, port=settings.port, access_log=False, log_config=None, log_level="info", server_header=False)
     try:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False, log_config=None,
-                    log_level="info", server_header=False)
+        if settings.workers > 1:
+            _hand_settings_to_workers(settings, args.token_file)
+            uvicorn.run("v4doctor.server:app_from_env", factory=True, workers=settings.workers, **common)
+        else:
+            uvicorn.run(create_app(settings), workers=1, **common)
     except SystemExit as exc:  # uvicorn exits 1 when it cannot bind, after logging why
         if exc.code:
             raise UsageError(f"cannot serve on {settings.host}:{settings.port} (see the message above)") from None
     return 0
 
 
-def _log_to_stderr() -> None:
-    """Access log lines (JSON) and server messages go to stderr, one line each."""
-    import logging
-    import sys
+def _hand_settings_to_workers(settings, token_file: str | None) -> None:
+    """Worker processes read the settings from the environment; the token stays in its file."""
+    import dataclasses
+    import json
+    import os
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    for name in ("v4doctor.access", "v4doctor.server", "uvicorn.error"):
-        log = logging.getLogger(name)
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        log.propagate = False
+    from v4doctor.server import SETTINGS_ENV
+
+    data = {**dataclasses.asdict(settings), "token": None, "token_file": token_file and os.path.abspath(token_file)}
+    os.environ[SETTINGS_ENV] = json.dumps(data)
