@@ -258,6 +258,7 @@ def _statements(text: str) -> list[list[str]]:
 def parse_text(text: str) -> LaunchSpec:
     """A pasted shell snippet: `export VAR=...` lines, then one launch command (`\\` continued)."""
     env: dict[str, str] = {}
+    others: list[list[str]] = []
     for tokens in _statements(text):
         if tokens[0] == "export":
             for kv in tokens[1:]:
@@ -271,6 +272,9 @@ def parse_text(text: str) -> LaunchSpec:
         if _is_launch(tokens):
             spec = parse_command(tokens)
             return _merge_env(spec, env)
+        others.append(tokens)
+    if len(others) == 1:
+        parse_command(others[0])  # raises the precise "cannot tell the engine of ..." error
     raise UsageError("no launch command found (expected vllm serve, python -m sglang.launch_server, llama-server, ollama or docker run)")
 
 

@@ -38,8 +38,10 @@ def _unknown(arg: Arg, table: flagdb.FlagTable) -> FlagProblem:
     in_other = [t.version for t in _other_versions(table.engine, table.version)
                 if t.version not in table.version.split("/") and t.lookup(arg.option)]
     if in_other:
+        newer = all(_older(table.version.split("/")[-1], v) for v in in_other)
+        what = "added later" if newer else "renamed or removed since"
         return FlagProblem("removed", arg, f"{arg.option} is not a flag of {table.engine} {table.version} "
-                           f"(it exists in {', '.join(in_other)}): renamed or removed")
+                           f"({what}: it exists in {', '.join(in_other)})")
     options = [n for rec in table.flags.values() for n in rec["names"] + rec["negations"] if n.startswith("--")]
     close = difflib.get_close_matches(arg.option.replace("_", "-"), options, n=1, cutoff=0.75)
     hint = f"; did you mean {close[0]}?" if close else ""
