@@ -71,7 +71,13 @@ HITS = [
     ("SIG-HF-REPO-NOT-FOUND", "Repository Not Found for url: https://huggingface.co/vicuna-13b-v1.3/resolve/main/tokenizer.model.", {"repo": "vicuna-13b-v1.3"}),
     ("SIG-HF-HTTP-401-403", "HTTPError: 403 Client Error: Forbidden for url: https://huggingface.co/meta-llama/Meta-Llama-3-8B-Instruct/resolve/main/config.json",
      {"status": "403", "repo": "meta-llama/Meta-Llama-3-8B-Instruct"}),
-    # hf_rate_limit_or_network
+    # https://github.com/huggingface/huggingface_hub/issues/3368 (curl against the hub)
+    ("SIG-HF-INVALID-TOKEN", 'Response: {"error":"Invalid credentials in Authorization header"}', {}),
+    # hf_rate_limit_or_network; https://github.com/huggingface/xet-core/issues/444 (title)
+    ("SIG-HF-XET-CAS-ERROR", "Download issue RuntimeError: Data processing error: CAS service error : IO Error: Timer expired", {"detail": "IO Error: Timer expired"}),
+    # https://github.com/ollama/ollama/issues/6173
+    ("SIG-OLLAMA-PULL-NETWORK", 'Error: pull model manifest: Get "https://registry.ollama.ai/v2/library/gemma2/manifests/2b": net/http: TLS handshake timeout.',
+     {"host": "registry.ollama.ai", "reason": "net/http: TLS handshake timeout."}),
     ("SIG-HF-RATE-LIMIT-429", "requests.exceptions.HTTPError: 429 Client Error: Too Many Requests for URL: https://huggingface.co/meta-llama/Meta-Llama-3-8B/resolve/main/config.json",
      {"url": "https://huggingface.co/meta-llama/Meta-Llama-3-8B/resolve/main/config.json"}),
     ("SIG-HF-CONNECTION-FAILED", "(APIServer pid=1) [2026-05-21 23:55:54] WARNING _http.py:320: '(MaxRetryError(\"HTTPSConnectionPool(host='huggingface.co', port=443): Max retries exceeded with url: /openai/gpt-oss-120b/resolve/main/config.json (Caused by ConnectTimeoutError(<HTTPSConnection(host='huggingface.co', port=443) at 0xf0ff49d14050>, 'Connection to huggingface.co timed out. (connect timeout=10)'))\"), '(Request ID: 092a846c-0a2a-4c7b-9fe6-cc51013bccfa)')' thrown while requesting HEAD https://huggingface.co/openai/gpt-oss-120b/resolve/main/config.json",
@@ -188,6 +194,8 @@ NO_HITS = [
     (ANY, "Failed to load model.", "LM Studio's UI text, no llama.cpp function (source: lmstudio-ai/lmstudio-bug-tracker#2069)"),
     ("SIG-HF-HTTP-401-403", "huggingface_hub.utils._errors.RepositoryNotFoundError: 401 Client Error. (Request ID: Root=1-67ff8411-0b02c71d2dabd17f4c82e40d;760e6e3c-72d4-4e1b-a52c-57badd559390)",
      "the hub's own 401 wording belongs to the repo-not-found signature (source: Jiaxuan-Li/EVCap#10)"),
+    (ANY, "I have problem with pulling manifest, while running \"ollama run dolphin-mixtral:latest\" for the first time I've got \"Error: max retries exceeded: unexpected EOF\" and now I am unable to restart download getting \"Error: pull model manifest: file does not exist\".",
+     "'file does not exist' is a misspelt model name, not the network (source: ollama/ollama#1770)"),
     ("SIG-NVIDIA-CONTAINER-CLI", "nvidia-container-cli: requirement error: unsatisfied condition: cuda>=12.8, please update your driver to a newer version, or use an earlier cuda container",
      "a CUDA requirement error is a driver problem with its own signature"),
 ]
