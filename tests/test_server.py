@@ -109,7 +109,58 @@ def test_fix_is_503_naming_the_feature_when_it_is_missing_else_a_patch(server):
         assert r.status_code == 503 and "launch-plan fixing" in r.json()["error"]
         return
     assert r.status_code == 200, r.text
-    assert {"findings", "before", "after", "diff", "changed"} <= set(r.json())
+    body = r.json()
+    assert body["changed"] is True and "+  --max-model-len 1048576" in body["diff"]
+    assert body["findings"][0]["id"] == "V4D301"
+
+
+def test_fix_answers_what_the_fix_command_computes(server):
+    from v4doctor.server import features
+
+    if not features()["fix"]:
+        pytest.skip("launch-plan fixing is not in this build yet")
+    from v4doctor.launch.fix import propose
+    from v4doctor.server import redact_answer
+
+    compose = (HOSTS.parent / "launch" / "guide-option-b-pro.yaml").read_text()
+    r = post(server, "/v1/fix", {"text": compose, "snapshot": json.loads((HOSTS / "h200-x1.json").read_text())})
+    assert r.status_code == 200, r.text
+    from v4doctor.facts import facts_from_json
+
+    expected = propose(compose, "compose", facts_from_json(json.loads((HOSTS / "h200-x1.json").read_text()))).to_dict()
+    assert r.json() == redact_answer(expected) and r.json()["kind"] == "compose"
+
+
+PLAIN_SECRETS = ("plainsecret99", "plainvalue123", "hunter2hunter2")
+
+
+def test_secrets_in_structured_answers_are_masked_too(server):
+    """redact() sees strings one at a time; argv lists and env dicts carry secrets apart from their names."""
+    text = "MY_API_KEY=plainvalue123 vllm serve deepseek-ai/DeepSeek-V4-Flash --api-key plainsecret99 --max-model-len 2000000"
+    r = post(server, "/v1/fix", {"text": text})
+    if r.status_code == 503:
+        pytest.skip("launch-plan fixing is not in this build yet")
+    md = post(server, "/v1/fix", {"text": text}, headers={"Accept": "text/markdown"})
+    chk = post(server, "/v1/check", {"cmd": text, "snapshot": {**json.loads((HOSTS / "h200-x1.json").read_text()), "docker": {"password": "hunter2hunter2"}}})
+    for answer in (r, md, chk):
+        assert answer.status_code == 200, answer.text
+        assert not any(secret in answer.text for secret in PLAIN_SECRETS)
+    assert "--api-key" in r.text and "MY_API_KEY" in r.text  # the names stay, so the user sees what was masked
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        ({"env": {"HF_TOKEN": "abc", "TOKENIZER_MODE": "deepseek_v4"}}, {"env": {"HF_TOKEN": "[REDACTED]", "TOKENIZER_MODE": "deepseek_v4"}}),
+        (["--hf-token", "abc", "--max-num-batched-tokens", "8192"], ["--hf-token", "[REDACTED]", "--max-num-batched-tokens", "8192"]),
+        ({"token_configured": True, "max_tokens": "5"}, {"token_configured": True, "max_tokens": "5"}),  # not secrets
+        (["--api-key=abc"], ["--api-key=[REDACTED]"]),  # joined form: the text pattern does it
+    ],
+)
+def test_redact_answer_masks_by_name_and_position(data, expected):
+    from v4doctor.server import redact_answer
+
+    assert redact_answer(data) == expected
 
 
 def test_troubleshooting_lists_rows_and_finds_one(server):

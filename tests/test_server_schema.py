@@ -49,7 +49,7 @@ def test_the_description_is_what_the_live_server_serves(live):
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_every_operation_conforms_to_its_openapi_description(case, live):
     from v4doctor.server import features
 

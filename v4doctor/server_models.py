@@ -100,8 +100,11 @@ class DiagnosisOut(_Out):
 
 
 class FixResultOut(_Out):
+    kind: Literal["cmd", "compose"]
     changed: bool
-    findings: list[dict[str, Any]]
+    applied: list[str]
+    findings: list[FindingOut]
+    remaining: list[FindingOut]
     before: str
     after: str
     diff: str

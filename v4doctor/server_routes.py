@@ -13,7 +13,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 
 from v4doctor import __version__, api, render, server_markdown
-from v4doctor.server import ApiError, answer, features, media_type, parse_json, read_body, require_json, wants_markdown
+from v4doctor.server import (
+    ApiError, answer, features, media_type, parse_json, read_body, redact_answer, require_json, wants_markdown,
+)
 from v4doctor.server_models import (
     CheckIn, ChecksOut, DiagnoseIn, DiagnosisOut, ErrorOut, FixIn, FixResultOut, HealthOut, ReportOut, RowsOut,
 )
@@ -52,7 +54,7 @@ def _diagnose(app: FastAPI) -> None:
         md = wants_markdown(request)
 
         def job():
-            data = api.diagnose(text).to_dict()
+            data = redact_answer(api.diagnose(text).to_dict())
             return data, server_markdown.diagnosis(data) if md else None
 
         return answer(*await request.app.state.runner.run(job))
@@ -69,7 +71,7 @@ def _check(app: FastAPI) -> None:
         def job():
             report = api.check(body.snapshot, cmd=body.cmd, compose=body.compose, model=body.model, engine=body.engine,
                                engine_version=body.engine_version, select=body.select, ignore=body.ignore)
-            data = report.to_dict()
+            data = redact_answer(report.to_dict())
             return data, render.markdown(data, report.findings) if md else None
 
         return answer(*await request.app.state.runner.run(job))
@@ -84,7 +86,7 @@ def _fix(app: FastAPI) -> None:
         md = wants_markdown(request)
 
         def job():
-            data = api.fix(body.text, body.kind, body.snapshot).to_dict()
+            data = redact_answer(api.fix(body.text, body.kind, body.snapshot).to_dict())
             return data, server_markdown.fix_result(data) if md else None
 
         return answer(*await request.app.state.runner.run(job))
@@ -98,7 +100,7 @@ def _troubleshooting(app: FastAPI) -> None:
             rows = [r for r in rows if r["id"] == id]
             if not rows:
                 raise ApiError(404, f"no troubleshooting row called {id!r}")
-        data = {"schema_version": 1, "rows": rows}
+        data = redact_answer({"schema_version": 1, "rows": rows})
         return answer(data, server_markdown.rows(data) if wants_markdown(request) else None)
 
 
@@ -110,7 +112,7 @@ def _checks(app: FastAPI) -> None:
         reg = registry()
         rows = [{"id": c.id, "name": c.name, "category": c.category, "title": c.title, "module": c.module,
                  "troubleshooting": c.troubleshooting} for c in reg.checks]
-        data = {"schema_version": 1, "checks": rows, "load_errors": [f.to_dict() for f in reg.load_errors]}
+        data = redact_answer({"schema_version": 1, "checks": rows, "load_errors": [f.to_dict() for f in reg.load_errors]})
         return answer(data, server_markdown.checks(data) if wants_markdown(request) else None)
 
 
