@@ -292,6 +292,7 @@ def _cuda_finding(c: dict[str, Any], need: str, floor: dict[str, Any] | None, gp
     "V4D505",
     title="Engine containers stay up",
     category="docker",
+    troubleshooting="container-restart-loop",
     sources=["https://docs.docker.com/reference/cli/docker/container/logs/"],
 )
 def docker_restart_loop(docker):
