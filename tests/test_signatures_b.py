@@ -211,8 +211,12 @@ def test_no_hit(sig_id, line, reason):
 # ---------------------------------------------------------------- through diagnose: what the user sees
 
 
+def _text(name: str) -> str:
+    return (LOGS / name).read_text(encoding="utf-8")
+
+
 def _diagnose(name: str):
-    return diagnose_text((LOGS / name).read_text(encoding="utf-8"))
+    return diagnose_text(_text(name))
 
 
 def test_shm_failure_is_the_cause_and_the_nccl_error_its_consequence():
@@ -238,6 +242,13 @@ def test_gated_repo_names_the_repo_and_folds_the_generic_line(name, cause_id, re
     item = d.items[0]
     assert item.id == cause_id and "SIG-HF-GATED-REPO" in item.matched
     assert repo in item.title and f"https://huggingface.co/{repo}" in item.fix
+
+
+def test_connection_retries_then_a_cache_miss_report_the_error_first():
+    """Two real fixtures back to back (vLLM's retry warnings, then the hub's cache-miss error): the error leads."""
+    d = diagnose_text(_text("b-hf-connect-timeout-vllm.log") + _text("b-hf-local-entry-not-found.log"))
+    assert [(i.id, i.severity) for i in d.items] == [("SIG-HF-LOCAL-ENTRY-NOT-FOUND", "error"), ("SIG-HF-CONNECTION-FAILED", "warning")]
+    assert not d.healthy and "huggingface.co" in d.items[1].title
 
 
 @pytest.mark.parametrize("name,sig_id,field,text", [
