@@ -57,7 +57,7 @@ def _unsupported(kb, who: str, family: dict, engine: str, engine_version):
 
 
 @check("V4D112", title="GPUs free (no memory held by other processes)", category="gpu", troubleshooting="gpu-busy",
-       sources=["https://docs.nvidia.com/deploy/nvidia-smi/index.html"])
+       sources=["https://manpages.ubuntu.com/manpages/noble/man1/nvidia-smi.1.html"])
 def gpus_not_busy(gpus):
     """Memory already held by other processes is memory the weights and KV cache cannot use."""
     busy = [(g, b) for g in gpus if (b := _busy_bytes(g)) is not None and b >= BUSY_BYTES]
@@ -87,22 +87,22 @@ def _who(g) -> str:
 
 
 @check("V4D113", title="MIG mode off", category="gpu", troubleshooting="mig-enabled",
-       sources=["https://docs.nvidia.com/datacenter/tesla/mig-user-guide/index.html"])
+       sources=["https://docs.nvidia.com/datacenter/tesla/mig-user-guide/getting-started-with-mig.html"])
 def mig_off(gpus):
-    """A MIG-partitioned GPU shows only a slice of its memory, and NCCL does not span MIG instances."""
+    """A MIG-partitioned GPU shows only a slice of its memory to each instance; V4 needs whole GPUs."""
     mig = [g.index for g in gpus if known(g.mig_enabled) and g.mig_enabled]
     if not mig:
         return None
     return error(
         f"MIG mode is on for GPU {', '.join(map(str, mig))}",
-        "Each MIG instance is a fraction of the GPU; DeepSeek V4 needs whole GPUs and NCCL across them.",
+        "Each MIG instance holds only a fraction of the GPU's memory; DeepSeek V4 needs whole GPUs.",
         fix="Disable MIG on those GPUs (needs root; the GPU must be idle), then reset them.",
         commands=[f"sudo nvidia-smi -i {i} -mig 0" for i in mig],
     )
 
 
 @check("V4D114", title="no pending row remaps or retired pages", category="gpu", troubleshooting="row-remap-pending",
-       sources=["https://docs.nvidia.com/deploy/a100-gpu-mem-error-mgmt/index.html"])
+       sources=["https://docs.nvidia.com/deploy/a100-gpu-mem-error-mgmt/error-recovery-and-response-flags.html"])
 def no_pending_remaps(gpus):
     """A pending row remap takes effect only after a GPU reset; a remap failure means the board needs service."""
     findings = []
@@ -114,13 +114,13 @@ def no_pending_remaps(gpus):
                                   fix="Drain the node and have the GPU serviced.", commands=["nvidia-smi -q -d ROW_REMAPPER"]))
         elif (known(rr) and rr.pending) or (known(g.retired_pages_pending) and g.retired_pages_pending):
             findings.append(warning(f"GPU {g.index} ({g.name}): a memory row remap / page retirement is pending",
-                                    "The repair applies only after a GPU reset; until then the bad row can raise ECC errors.",
+                                    "The repair applies at the next GPU reset; NVIDIA says work can continue meanwhile, so reset when the GPU is idle.",
                                     fix="Reset the GPU when it is idle (or reboot).", commands=[f"sudo nvidia-smi -r -i {g.index}"]))
     return findings
 
 
 @check("V4D115", title="GPUs linked by NVLink or PCIe P2P", category="gpu", troubleshooting="no-nvlink-p2p",
-       sources=["https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/troubleshooting.html"])
+       sources=["https://docs.nvidia.com/deeplearning/sdk/nccl-archived/nccl_247/nccl-developer-guide/docs/troubleshooting.html", "https://github.com/NVIDIA/nccl/issues/1127"])
 def gpus_peer_linked(gpu, gpus, engine):
     """Tensor parallelism all-reduces every layer; without NVLink or P2P that traffic goes through host memory."""
     if len(gpus) < 2 or engine not in GPU_ENGINES:

@@ -10,7 +10,7 @@ SHM_FLOOR = 1 * GIB  # v4doctor's floor; Docker's default is 64 MiB, the guide's
 
 
 @check("V4D120", title="/dev/shm large enough for multi-GPU", category="system", troubleshooting="shm-too-small",
-       sources=["https://docs.docker.com/reference/cli/docker/container/run/#ipc", "https://docs.vllm.ai/en/latest/deployment/docker.html"])
+       sources=["https://docs.vllm.ai/en/v0.8.3/deployment/docker.html", "https://github.com/NVIDIA/nccl/issues/290"])
 def shm_for_multi_gpu(system, gpus, engine):
     """NCCL and the engine's worker processes share tensors through /dev/shm; Docker gives only 64 MiB by default."""
     if engine not in GPU_ENGINES or len(gpus) < 2:
