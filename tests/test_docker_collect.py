@@ -59,6 +59,19 @@ def test_secrets_in_container_env_never_reach_the_facts(h200):
     assert _by_name(facts, "v4-flash")["env"]["HF_TOKEN"] == "[set]"
     text = json.dumps(facts)
     assert "hf_aVeryRealLookingTokenValue" not in text and "hunter2" not in text
+    assert "sk-live-0123456789abcdefABCDEF" not in text  # `--api-key VALUE` in the container's command
+    assert _by_name(facts, "v4-flash")["argv"][-2:] == ["--api-key", "[REDACTED]"]
+
+
+@pytest.mark.parametrize("argv,want", [
+    (["--api-key", "k1", "--port", "8000"], ["--api-key", "[REDACTED]", "--port", "8000"]),
+    (["--hf-token=hf_abc", "--token", "t"], ["--hf-token=[REDACTED]", "--token", "[REDACTED]"]),
+    (["--API_KEY=x"], ["--API_KEY=[REDACTED]"]),
+    (["--port", "8000", "--api-key"], ["--port", "8000", "--api-key"]),
+    (["--max-model-len", "4096"], ["--max-model-len", "4096"]),
+])
+def test_secret_flags_are_scrubbed_from_argv(argv, want):
+    assert dc.scrub_argv(argv) == want
 
 
 def test_a_restarting_container_keeps_its_state_and_log_tail(h200):

@@ -36,6 +36,7 @@ CACHE_DIRS = {
 }
 _ENV_KEEP = re.compile(r"^(HF_|HUGGING_FACE_|VLLM_|SGLANG_|NCCL_|CUDA_|NVIDIA_|OLLAMA_|TORCH_|LLAMA_)")
 _SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD", re.I)
+_SECRET_FLAG = re.compile(r"^--?(?:api[-_]key|hf[-_]token|token|password)$", re.I)
 _CU_TAG = re.compile(r"(?:^|-)cu(\d{2})(\d)(?:$|-)")  # -cu129, deepseekv4-cu130
 _REQUIRE_CUDA = re.compile(r"cuda>=(\d+\.\d+)")  # NVIDIA_REQUIRE_CUDA="cuda>=12.9 brand=..."
 
@@ -184,7 +185,7 @@ def _container(api: Any, summary: dict[str, Any]) -> dict[str, Any]:
     ref = cfg.get("Image") or summary.get("Image", "")
     engine = engine_of(ref) or engine_of(summary.get("Image", "")) or "unknown"
     tag = split_image(ref)[1]
-    argv = [*(cfg.get("Entrypoint") or []), *(cfg.get("Cmd") or [])]
+    argv = scrub_argv([*(cfg.get("Entrypoint") or []), *(cfg.get("Cmd") or [])])
     logs = _logs(api, c["Id"])
     return {
         "id": c.get("Id", "")[:12],
@@ -221,6 +222,21 @@ def _cuda_facts(image: dict[str, Any], tag: str) -> dict[str, Any]:
         return {"cuda": tag_cuda(tag), "cuda_source": "image tag"}
     why = image.get("error") or "the image env has no CUDA_VERSION and the tag no -cuXYZ"
     return {"cuda": unknown(why), "cuda_source": None}
+
+
+def scrub_argv(argv: list[str]) -> list[str]:
+    """`--api-key sk-…` / `--hf-token=hf_…` -> the value replaced, so no secret reaches the facts."""
+    out, hide = [], False
+    for tok in argv:
+        flag, eq, _ = tok.partition("=")
+        if hide:
+            out.append("[REDACTED]")
+        elif _SECRET_FLAG.match(flag) and eq:
+            out.append(f"{flag}=[REDACTED]")
+        else:
+            out.append(tok)
+        hide = not hide and not eq and bool(_SECRET_FLAG.match(tok))
+    return out
 
 
 def _kept_env(env: dict[str, str]) -> dict[str, str]:
