@@ -95,12 +95,25 @@ def gguf_split_complete(gguf):
         declared, found = rec.get("split_tensors_count"), rec.get("tensor_count")
         if declared and not rec.get("missing_splits") and found is not None and declared != found:
             problems.append(f"split.tensors.count is {declared} but the shards hold {found} tensors")
-        count = rec.get("split_count")
-        if rec.get("expected_split_count") and count and count != rec["expected_split_count"]:
-            problems.append(f"split.count is {count} but the file names say {rec['expected_split_count']}")
+        problems += _shard_numbering(rec)
         if problems:
             out.append(error(f"{_label(rec)}: the split set is incomplete", "; ".join(problems) + ". llama.cpp refuses to load an incomplete set.",
                              fix="Download the missing shards (same repo, same quant folder), e.g. `hf download <repo> --include '<quant>/*'`.", evidence=problems))
+    return out
+
+
+def _shard_numbering(rec: dict) -> list[str]:
+    """Each shard's own split.no / split.count must agree with its file name (a shard from another set does not)."""
+    from v4doctor.weights.describe import SPLIT_RE
+
+    out = []
+    for f in rec.get("files", []) if rec.get("kind") == "split" else []:
+        m = SPLIT_RE.match(Path(str(f["path"])).name)
+        if not m or f.get("split_count") is None:
+            continue
+        no, count = int(m.group("no")), int(m.group("count"))
+        if f["split_count"] != count or (f.get("split_no") is not None and f["split_no"] + 1 != no):
+            out.append(f"{Path(str(f['path'])).name} says it is shard {(f.get('split_no') or 0) + 1} of {f['split_count']}")
     return out
 
 
@@ -128,10 +141,11 @@ def gguf_not_mixed(gguf):
     """Shards of one set must come from one quant: a Q4 shard next to a Q8 shard is two downloads mixed."""
     out = []
     for rec in gguf:
-        quants = {f.get("name_quant") for f in rec.get("files", []) if f.get("name_quant")}
-        types = {f.get("file_type") for f in rec.get("files", []) if f.get("file_type") is not None}
+        files = rec.get("files", [])
+        quants = {f["name_quant"] for f in files if f.get("name_quant")}
+        types = {f["file_type"] for f in files if f.get("file_type") is not None}
         if len(quants) > 1 or len(types) > 1:
-            seen = ", ".join(sorted(map(str, quants or types)))
+            seen = ", ".join(sorted(map(str, quants if len(quants) > 1 else types)))
             out.append(error(f"{_label(rec)}: shards from different quants ({seen})", "The files of one split set must come from one conversion.",
                              fix="Keep one quant's folder: delete the odd shards and download the matching ones."))
     prefixes = {}
@@ -146,7 +160,7 @@ def gguf_not_mixed(gguf):
 
 @check("V4D406", title="GGUF is not from a known-problem source (fork-only, ds4-only, pre-merge)", category="gguf",
        troubleshooting="guide-gguf-gibberish", sources=["https://hugingapi.com/teamblobfish/DeepSeek-V4-Flash-GGUF?local-app=llama.cpp", "https://hugingapi.com/antirez/deepseek-v4-gguf/blob/main/README.md"])
-def gguf_source_known_problem(gguf, engine, kb):
+def gguf_source_known_problem(gguf, kb):
     """Fork-only and pre-merge conversions fail on mainline llama.cpp; ds4 files are made for antirez's ds4 engine."""
     from v4doctor.weights.sources import identify
 

@@ -101,7 +101,16 @@ def describe_file(head: Header) -> dict[str, Any]:
         "architecture": _str(head.metadata.get("general.architecture")),
         "file_type": _int(head.metadata.get("general.file_type")),
         "name_quant": name_quant(head.path),
+        "main_type": _main_type(head.tensors),
     }
+
+
+def _main_type(tensors: list[TensorInfo]) -> str | None:
+    """The ggml type holding most of a file's bytes (a Q4 shard vs a Q8 shard)."""
+    by_type: Counter[str] = Counter()
+    for t in tensors:
+        by_type[type_name(t.ggml_type)] += tensor_bytes(t) or 0
+    return by_type.most_common(1)[0][0] if by_type else None
 
 
 def describe_model(heads: list[Header], kind: str, given: str) -> dict[str, Any]:
