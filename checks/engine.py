@@ -22,6 +22,8 @@ def engine_version_floor(engine, engine_version, model, gpu_family, kb):
     if _key(engine_version) is None:
         return skipped("engine version floor", f"cannot read the version {engine_version!r}")
     rules = [r for r in kb.records("engine_floor") if r["engine"] == engine and _applies(r, model, gpu_family)]
+    if not rules:
+        return skipped("engine version floor", f"no verified {engine_name(engine)} version floor for {model['name']}")
     never = next((r for r in rules if r.get("max_supported")), None)
     if never is not None:
         return _no_release(engine, engine_version, model, never)

@@ -45,7 +45,8 @@ def _does_not_fit(kb, model, gpus, engine, system, weights: int, usable: float):
     options = _alternatives(kb, model, gpus, engine, system, usable)
     return error(
         f"{_head(model, gpus, weights, usable)}: the weights do not fit",
-        f"The weights alone exceed the GPU memory vLLM/SGLang can use (0.92 of it by default), so loading fails with CUDA out of memory. {guide_text(claims)}".strip(),
+        f"The weights alone exceed the GPU memory the engine can use (v4doctor assumes vLLM's default --gpu-memory-utilization 0.92), "
+        f"so loading fails with CUDA out of memory. {guide_text(claims)}".strip(),
         fix="Options that work: " + "; ".join(options) + "." if options else "Use more or larger GPUs.",
         commands=[f"v4doctor run --model {m}" for m in _smaller(kb, model, usable)[:1]],
         evidence=[f"model.disk_bytes = {weights}", f"sum(gpu.memory_total_bytes) = {int(usable / VLLM_DEFAULT_UTILIZATION)}"],

@@ -142,6 +142,7 @@ add("V4D201", lambda: host("laptop-nogpu", engine="llamacpp", engine_version="b9
 add("V4D201", lambda: host("8xh100-80g", engine_version="0.20.0"), "ok", "0.20.0 is the V4 floor, on Hopper")
 add("V4D201", lambda: host("2xrtxpro6000", engine_version="0.24.0"), "ok", "0.24.0 is the SM120 floor")
 add("V4D201", lambda: host("laptop-nogpu", engine="llamacpp"), "ok", "b9840 is the llama.cpp floor")
+add("V4D201", lambda: host("laptop-nogpu", engine="ollama", engine_version="0.31.1"), "skipped", "no verified Ollama floor for deepseek4")
 
 # --------------------------------------------------------------------------- V4D202 transformers
 add("V4D202", lambda: packages(host("8xh100-80g", engine="sglang"), transformers="5.3.0"), "error",
