@@ -205,10 +205,12 @@ def run(args, port: int, pid: int, bodies: list[bytes]) -> dict:
 
 def report(r: dict) -> None:
     sizes = r["log_bytes"]
-    print(f"POST /v1/diagnose, {r['mix']} logs of {min(sizes) // 1024}-{max(sizes) // 1024} KB, {r['workers']} server process(es), {r['cpus']} CPUs (client and server share them)")
+    print(f"POST /v1/diagnose, {r['mix']} logs of {min(sizes) // 1024}-{max(sizes) // 1024} KB, "
+          f"{r['workers']} server process(es), {r['cpus']} CPUs (client and server share them)")
     print(f"{'conc':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'srv CPU ms/req':>15} {'req/core-s':>11} {'errors':>7}")
     for row in r["levels"]:
-        print(f"{row['concurrency']:>5} {row['rps']:>8} {row['p50_ms']:>8} {row['p99_ms']:>8} {row['server_cpu_ms_per_req']:>15} {row['per_core_rps']:>11} {row['errors']:>7}")
+        cells = [row["concurrency"], row["rps"], row["p50_ms"], row["p99_ms"], row["server_cpu_ms_per_req"], row["per_core_rps"], row["errors"]]
+        print(" ".join(f"{c:>{w}}" for c, w in zip(cells, (5, 8, 8, 8, 15, 11, 7), strict=True)))
     print(f"server RSS: {r['rss_mib_after_warmup']} MiB after warm-up, {r['rss_mib_every_tenth'][-1]} MiB after {r['rss_requests']} more requests "
           f"(growth {r['rss_growth_mib']} MiB; every tenth: {r['rss_mib_every_tenth']})")
 

@@ -14,7 +14,7 @@ import importlib
 from typing import Any, Iterable
 
 from v4doctor.errors import UsageError
-from v4doctor.facts import Facts, FactsError, TargetFacts, Unknown, facts_from_json, known
+from v4doctor.facts import Facts, FactsError, TargetFacts, Unknown, facts_from_json
 
 __all__ = ["diagnose", "check", "fix", "facts_for", "FeatureUnavailable"]
 
