@@ -75,7 +75,8 @@ def layout_matches_gpus(launch, gpus):
                      fixers=["fix-parallel"], evidence=[f"gpus.visible={have}"])
     if lay["tp"] & (lay["tp"] - 1):
         return error(f"TP={lay['tp']} does not divide V4's attention heads (64 Flash / 128 Pro)",
-                     "Tensor parallel splits the heads evenly; use a power of two.", fixers=["fix-parallel"], evidence=[f"gpus.visible={have}"])
+                     "Tensor parallel splits the heads evenly.", fix="Use a power-of-two TP size (1, 2, 4, 8).",
+                     fixers=["fix-parallel"], evidence=[f"gpus.visible={have}"])
     return None
 
 
@@ -223,7 +224,8 @@ def trust_remote_code(launch):
 
 
 @check("V4D315", title="flags known to this engine version", category="flags",
-       sources=["shared/research/engines/vllm-0.33.0-serve-help-all.txt", "tools/gen_flags.py"], accepts_unknown=["engine_version"])
+       troubleshooting="engine-flag-rejected", sources=["shared/research/engines/vllm-0.33.0-serve-help-all.txt", "tools/gen_flags.py"],
+       accepts_unknown=["engine_version"])
 def flags_known(launch, engine_version):
     """Unknown flags ("did you mean"), values outside the choices, and flags renamed or removed in this version."""
     version = rules.version_of(launch, engine_version)
