@@ -46,6 +46,11 @@ def require_known_model(target, kb) -> None:
     """An unknown model id is a usage error (exit 2), not a finding."""
     from v4doctor.facts import known
 
+    if target.engine == "ollama" and not known(target.local_path):
+        from v4doctor.weights.files import ollama_manifest
+
+        if ollama_manifest(target.model) is not None:
+            return  # a local Ollama model name: its GGUF is judged by the gguf checks
     if not known(target.local_path):
         kb.model(target.model)  # raises UnknownModelError, a usage error
 
