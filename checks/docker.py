@@ -398,3 +398,62 @@ def _latest_note(c: dict[str, Any]) -> Any:
         fix="Pin a version tag (e.g. `vllm/vllm-openai:v0.28.0`) so the deploy is reproducible.",
         evidence=[f"docker.containers[{c['name']}].tag=latest"],
     )
+
+
+# --------------------------------------------------------------------------- V4D507
+@check(
+    "V4D507",
+    title="Container commands pass the launch-plan checks",
+    category="docker",
+    sources=["https://docs.docker.com/reference/api/engine/version/v1.57/"],
+)
+def docker_launch_plans(docker, facts):
+    """Each vLLM/SGLang/llama.cpp container's command judged as if passed with `--cmd`, on the GPUs the
+    container was given: the launch checks' problems come back named by container and launch check."""
+    from v4doctor.context import Context
+    from v4doctor.doctor import registry
+    from v4doctor.registry import run_checks
+
+    plan_checks = [c for c in registry().checks if c.category in ("launch", "flags")]
+    out = []
+    for c in _containers(docker, ("vllm", "sglang", "llamacpp")):
+        if _unknown(c.get("launch")):
+            continue
+        for f in run_checks(Context(_container_facts(facts, c)), plan_checks):
+            if f.severity.value in ("error", "warning", "info"):
+                f.evidence = [f"launch check {f.id} ({f.check}) on the command of container {c['name']}", *f.evidence]
+                f.title, f.id, f.category = f"container {c['name']}: {f.title}", "", ""
+                out.append(f)
+    return out
+
+
+def _container_facts(facts: Any, c: dict[str, Any]) -> Any:
+    """The host's facts with the container's command, engine, version and GPUs as the target."""
+    import dataclasses
+
+    launch = c["launch"]
+    version = c.get("engine_version")
+    target = dataclasses.replace(
+        facts.target, cmd=list(c["argv"]), compose_path=Unknown("a container"), compose_text=Unknown("a container"),
+        engine=c["engine"], model=launch.get("model") or facts.target.model,
+        engine_version=version if version and not _unknown(version) else Unknown(f"the tag {c.get('tag')!r} names no version"),
+    )
+    inside = Unknown(f"the host's Python and binaries are not those inside container {c['name']}")
+    return dataclasses.replace(facts, target=target, gpu=_container_gpus(facts.gpu, c), python=inside, binaries={},
+                               docker=Unknown("judged per container"))
+
+
+def _container_gpus(gpu: Any, c: dict[str, Any]) -> Any:
+    """Only the GPUs the container was given (`device_ids: ["0","1"]`, `count: 4`), when that is knowable."""
+    import dataclasses
+
+    devices = getattr(gpu, "devices", None)
+    if not isinstance(devices, list):
+        return gpu
+    ids = [d for r in c.get("device_requests") or [] for d in r.get("device_ids") or []]
+    counts = [r.get("count", 0) for r in c.get("device_requests") or []]
+    if ids and all(i.isdigit() for i in ids):
+        devices = [d for d in devices if str(d.index) in ids]
+    elif counts and all(n > 0 for n in counts):
+        devices = devices[: sum(counts)]
+    return dataclasses.replace(gpu, devices=devices)

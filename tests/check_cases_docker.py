@@ -49,4 +49,6 @@ CASES = [
     ("V4D506", on("4xh200", "h200-host"), "error", "SGLang 0.5.10.post1 is below the 0.5.12 floor for V4"),
     ("V4D506", on("driver570-vllm020-cu130", "r570-host"), "info", "vllm-openai:latest names no version"),
     ("V4D506", on("4xh200", "h200-host", *HEALTHY), "ok", "vLLM 0.28.0 is above the 0.20.0 floor"),
+    ("V4D507", on("driver570-vllm020-cu130", "r570-host"), "error", "the guide's TP1 Flash command: ~149 GiB of weights on one 80 GB GPU"),
+    ("V4D507", on("4xh200", "h200-host"), "ok", "the DP4+EP vLLM command and the SGLang TP4 command pass the launch checks"),
 ]

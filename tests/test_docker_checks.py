@@ -220,3 +220,23 @@ def test_run_reports_docker_findings_from_a_snapshot(engines, tmp_path):
     res = run_cli("run", "--facts", str(path), "--select", "V4D5", "--json")
     ids = {(f["id"], f["severity"]) for f in res.json()["findings"]}
     assert ("V4D504", "error") in ids and res.code == 1
+
+
+def test_container_commands_go_through_the_launch_checks(engines):
+    """The guide's compose command, judged on the GPUs the container sees, with the container's own version."""
+    from check_cases import host
+
+    facts = host("driver570-vllm020-cu130")  # vLLM 0.20.0 installed on the host, not in the container
+    facts.docker = copy.deepcopy(engines["r570-host"])
+    found = [f for f in run_one(Context(facts), checks.docker_launch_plans) if f.severity is not Severity.OK]
+    launch_ids = {f.evidence[0].split()[2] for f in found}
+    assert "V4D303" in launch_ids, "148.7 GiB of Flash weights on one GPU (TP 1)"
+    assert "V4D306" not in launch_ids, "the host's vLLM 0.20.0 is not the container's (tag latest): no fp8-KV rule"
+    assert all(f.id == "V4D507" and f.title.startswith("container guide-vllm-1: ") for f in found)
+
+
+def test_a_container_sees_only_its_own_gpus(engines):
+    facts = Facts(target=TargetFacts(model="flash", engine="vllm"), gpu=_gpu("h200-host"), docker=engines["h200-host"])
+    sub = checks._container_facts(facts, _c(engines["h200-host"], "v4-flash"))
+    assert [d.index for d in sub.gpu.devices] == [0, 1, 2, 3] and sub.target.cmd[:2] == ["vllm", "serve"]
+    assert sub.target.engine_version == "0.28.0" and isinstance(sub.python, Unknown)
