@@ -96,6 +96,15 @@ HITS = [
      {"shard": "model-00002-of-00050.safetensors"}),
     ("SIG-GGUF-OUT-OF-BOUNDS", "llama_model_load: error loading model: tensor 'blk.3.attn_qkv.weight' data is not within the file bounds, model is corrupted or incomplete",
      {"tensor": "blk.3.attn_qkv.weight"}),
+    # https://github.com/modal-labs/modal-examples/issues/837
+    ("SIG-VLLM-NO-WEIGHTS", "Runner failed with exception: RuntimeError('Cannot find any model weights with /llamas/c123ian/irish_eng_transl_2k_test_uuix')",
+     {"model": "/llamas/c123ian/irish_eng_transl_2k_test_uuix"}),
+    # https://github.com/ggml-org/llama.cpp/pull/18884
+    ("SIG-GGUF-FILE-NOT-FOUND", "[44039] E gguf_init_from_file: failed to open GGUF file 'mistral-7b-v0.1.Q8_0.gguf' (errno No such file or directory)",
+     {"path": "mistral-7b-v0.1.Q8_0.gguf"}),
+    ("SIG-GGUF-SPLIT-MISSING", "llama_model_load: error loading model: llama_model_loader: failed to load GGUF split from Kimi-K2-Instruct-BF16-384x14B-Q2_K_S-00002-of-00013.gguf",
+     {"split": "Kimi-K2-Instruct-BF16-384x14B-Q2_K_S-00002-of-00013.gguf"}),
+    ("SIG-GGUF-BAD-SPLIT-FILE", "llama_model_load: error loading model: invalid split file: llama.gguf", {"file": "llama.gguf"}),
     # gguf_bad_file_or_arch; https://github.com/abetlen/llama-cpp-python/issues/1556 (LM Studio's wording)
     ("SIG-LLAMACPP-UNKNOWN-ARCH", "  \"cause\": \"llama.cpp error: 'error loading model architecture: unknown model architecture: 'deepseek2''\",", {"arch": "deepseek2"}),
     ("SIG-LLAMACPP-UNKNOWN-ARCH", "llama_model_load: error loading model: error loading model architecture: unknown model architecture: 'deepseek4'", {"arch": "deepseek4"}),
