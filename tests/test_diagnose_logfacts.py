@@ -118,7 +118,7 @@ def test_line_numbers_count_every_line_across_chunks():
 def test_a_10_mb_line_is_cut_and_the_next_line_still_counts():
     body = b"x" * (10 << 20) + b" CUDA out of memory.\n" + b"Value error, Total number of attention heads (64) must be divisible by tensor parallel size (3).\n"
     chunks = list(chunks_from_binary(io.BytesIO(body), read_size=1 << 16))
-    assert max(len(x) for c in chunks for x in c.split("\n")) <= MAX_LINE
+    assert max(len(x) for c in chunks for x in c.split(b"\n")) <= MAX_LINE
     d = diagnose_file(io.BytesIO(body))
     assert [i.category for i in d.items] == ["tp_size_mismatch"] and d.items[0].evidence[0][0] == 2
 
@@ -130,6 +130,8 @@ def test_bad_bytes_are_replaced_not_fatal():
 
 
 def test_split_utf8_sequence_across_reads():
-    """Reads of 7 bytes split the 2-byte `é` everywhere; the incremental decoder must not replace it."""
+    """Reads of 7 bytes split the 2-byte `é` everywhere: chunks still end on newlines, so no character is cut."""
     text = "é" * 4_000 + "\nValueError: Total number of attention heads (52) must be divisible by tensor parallel size (3).\n"
-    assert "".join(chunks_from_binary(io.BytesIO(text.encode()), read_size=7)) == text
+    chunks = list(chunks_from_binary(io.BytesIO(text.encode()), read_size=7))
+    assert b"".join(chunks) == text.encode() and all(c.endswith(b"\n") for c in chunks)
+    assert [c.decode() for c in chunks]  # every chunk decodes on its own

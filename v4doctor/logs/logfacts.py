@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from v4doctor.redact import MASK
 
@@ -160,28 +160,38 @@ def _simple(name: str) -> Callable[[LogFacts, re.Match, int], None]:
     return record
 
 
+class Extractor(NamedTuple):
+    """One LogFacts reader: a literal prefilter, a regex on the cleaned line, the handler, and the fact it
+    fills (`None`: it accumulates). The scanner stops looking for the literal once that fact is read."""
+
+    literal: str
+    pattern: re.Pattern
+    handle: Callable[[LogFacts, re.Match, int], None]
+    fact: str | None
+
+
 _BUILD = re.compile(r"^(?:main: )?build(?:_info)?(?::| =)\s*b?(?P<build>\d{3,6})\b")
 _V = r"(?P<version>v?\d+\.\d+[\w.+-]*)"
-EXTRACTORS: list[tuple[str, re.Pattern, Callable[[LogFacts, re.Match, int], None]]] = [
-    ("vLLM API server version", re.compile(rf"vLLM API server version {_V}"), _vllm_version),
-    ("█  version ", re.compile(rf"█\s+version\s+{_V}"), _vllm_version),
-    ("non-default args:", re.compile(r"non-default args:\s*(?P<args>\{.*)"), _vllm_args),
-    ("█  model ", re.compile(r"█\s+model\s+(?P<model>\S+)"), _banner_model),
-    ("server_args=ServerArgs(", re.compile(r"server_args=ServerArgs\((?P<args>.*)"), _sglang_args),
-    ("sglang version", re.compile(rf"\bsglang version[:=]?\s*{_V}", re.I), _sglang_version),
-    *[(lit, _BUILD, _llamacpp_build) for lit in ("build = ", "build: ", "build_info: ")],
-    ("loading model '", re.compile(r"load_model: loading model '(?P<model>[^']+)'"), _gguf_model),
-    ("vllm serve ", re.compile(r"(?:^|\$\s*|\s)(?P<cmd>vllm serve\s+\S.*)"), _command),
-    ("sglang.launch_server", re.compile(r"(?:^|\$\s*|\s)(?P<cmd>python3? -m sglang\.launch_server\s.*)"), _command),
-    ("compute capability", re.compile(r"^Device (?P<index>\d+): (?P<name>[^,]+), compute capability (?P<cc>\d+\.\d+)(?:.*VRAM: (?P<vram>\d+) MiB)?"), _gpu),
-    (": NVIDIA ", re.compile(r"(?:^|GPU models and configuration:\s*)GPU (?P<index>\d+): (?P<name>NVIDIA [^(]+?)\s*(?:\(UUID.*)?$"), _gpu),
-    *[(lit, re.compile(re.escape(lit)), _engine(name)) for name, lits in _ENGINE_MARKERS.items() for lit in lits],
-    ("Model loading took", re.compile(r"Model loading took (?P<value>[\d.]+ ?Gi?B)"), _memory("model_loading")),
-    ("Available KV cache memory", re.compile(r"Available KV cache memory: (?P<value>[\d.]+ ?Gi?B)"), _memory("kv_cache_available")),
-    ("GPU KV cache size", re.compile(r"GPU KV cache size: (?P<value>[\d,]+ tokens)"), _memory("kv_cache_tokens")),
-    ("Maximum concurrency", re.compile(r"(?P<value>Maximum concurrency for [\d,]+ tokens per request: [\d.]+x)"), _memory("max_concurrency")),
-    ("Driver Version", re.compile(r"Driver Version: (?P<driver>\d+\.\d+(?:\.\d+)?)(?:\s+CUDA Version: (?P<cuda>\d+\.\d+))?"), _driver),
-    ("Nvidia driver version", re.compile(r"Nvidia driver version: (?P<driver>\d+\.\d+(?:\.\d+)?)"), _driver),
-    ("CUDA used to build PyTorch", re.compile(r"CUDA used to build PyTorch: (?P<value>\d+\.\d+)"), _simple("cuda_version")),
-    ("PyTorch version", re.compile(r"PyTorch version: (?P<value>\d+\.\d+\.\d+\S*)"), _simple("torch_version")),
+EXTRACTORS: list[Extractor] = [
+    Extractor("vLLM API server version", re.compile(rf"vLLM API server version {_V}"), _vllm_version, "engine_version"),
+    Extractor("█  version ", re.compile(rf"█\s+version\s+{_V}"), _vllm_version, "engine_version"),
+    Extractor("non-default args:", re.compile(r"non-default args:\s*(?P<args>\{.*)"), _vllm_args, "args"),
+    Extractor("█  model ", re.compile(r"█\s+model\s+(?P<model>\S+)"), _banner_model, "model"),
+    Extractor("server_args=ServerArgs(", re.compile(r"server_args=ServerArgs\((?P<args>.*)"), _sglang_args, "args"),
+    Extractor("sglang version", re.compile(rf"\bsglang version[:=]?\s*{_V}", re.I), _sglang_version, "engine_version"),
+    *[Extractor(lit, _BUILD, _llamacpp_build, "engine_version") for lit in ("build = ", "build: ", "build_info: ")],
+    Extractor("loading model '", re.compile(r"load_model: loading model '(?P<model>[^']+)'"), _gguf_model, "model"),
+    Extractor("vllm serve ", re.compile(r"(?:^|\$\s*|\s)(?P<cmd>vllm serve\s+\S.*)"), _command, "command"),
+    Extractor("sglang.launch_server", re.compile(r"(?:^|\$\s*|\s)(?P<cmd>python3? -m sglang\.launch_server\s.*)"), _command, "command"),
+    Extractor("compute capability", re.compile(r"^Device (?P<index>\d+): (?P<name>[^,]+), compute capability (?P<cc>\d+\.\d+)(?:.*VRAM: (?P<vram>\d+) MiB)?"), _gpu, None),
+    Extractor(": NVIDIA ", re.compile(r"(?:^|GPU models and configuration:\s*)GPU (?P<index>\d+): (?P<name>NVIDIA [^(]+?)\s*(?:\(UUID.*)?$"), _gpu, None),
+    *[Extractor(lit, re.compile(re.escape(lit)), _engine(name), "engine") for name, lits in _ENGINE_MARKERS.items() for lit in lits],
+    Extractor("Model loading took", re.compile(r"Model loading took (?P<value>[\d.]+ ?Gi?B)"), _memory("model_loading"), "memory.model_loading"),
+    Extractor("Available KV cache memory", re.compile(r"Available KV cache memory: (?P<value>[\d.]+ ?Gi?B)"), _memory("kv_cache_available"), "memory.kv_cache_available"),
+    Extractor("GPU KV cache size", re.compile(r"GPU KV cache size: (?P<value>[\d,]+ tokens)"), _memory("kv_cache_tokens"), "memory.kv_cache_tokens"),
+    Extractor("Maximum concurrency", re.compile(r"(?P<value>Maximum concurrency for [\d,]+ tokens per request: [\d.]+x)"), _memory("max_concurrency"), "memory.max_concurrency"),
+    Extractor("Driver Version", re.compile(r"Driver Version: (?P<driver>\d+\.\d+(?:\.\d+)?)(?:\s+CUDA Version: (?P<cuda>\d+\.\d+))?"), _driver, "driver_version"),
+    Extractor("Nvidia driver version", re.compile(r"Nvidia driver version: (?P<driver>\d+\.\d+(?:\.\d+)?)"), _driver, "driver_version"),
+    Extractor("CUDA used to build PyTorch", re.compile(r"CUDA used to build PyTorch: (?P<value>\d+\.\d+)"), _simple("cuda_version"), "cuda_version"),
+    Extractor("PyTorch version", re.compile(r"PyTorch version: (?P<value>\d+\.\d+\.\d+\S*)"), _simple("torch_version"), "torch_version"),
 ]

@@ -1,21 +1,22 @@
 """Reading a log in bounded pieces: whole-line chunks, long lines cut, bad bytes replaced, ANSI and prefixes stripped.
 
-Memory stays constant: at most one chunk (about 1 MiB) plus one cut line is held.
+Memory stays constant: at most one chunk (about 1 MiB) plus one cut line is held. Chunks stay bytes:
+only the lines the prefilter hits are decoded (bad UTF-8 replaced).
 """
 
 from __future__ import annotations
 
-import codecs
 import re
 from typing import BinaryIO, Iterable, Iterator
 
 from v4doctor.redact import redact_text
 
-CHUNK_CHARS = 1 << 20
-MAX_LINE = 16_384  # characters kept of one line; the rest of a longer line is dropped
+CHUNK_BYTES = 1 << 18
+MAX_LINE = 16_384  # bytes kept of one line; the rest of a longer line is dropped
 EVIDENCE_CHARS = 400
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
+ANSI_BYTES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 # One prefix at the start of a line; stripped repeatedly (a compose prefix, then vLLM's, then a rank).
 _PREFIX = re.compile(
     r"""^(?:
@@ -49,56 +50,43 @@ def evidence_text(line: str) -> str:
     return line if len(line) <= EVIDENCE_CHARS else line[:EVIDENCE_CHARS] + " …"
 
 
-def _cut(line: str) -> str:
-    return line if len(line) <= MAX_LINE else line[:MAX_LINE] + "\n"
-
-
-def chunks_from_lines(lines: Iterable[str]) -> Iterator[str]:
-    """Group lines (with or without their newline) into ~1 MiB chunks of whole lines."""
+def chunks_from_lines(lines: Iterable[str]) -> Iterator[bytes]:
+    """Group lines (with or without their newline) into ~1 MiB UTF-8 chunks of whole lines, each line cut to MAX_LINE."""
     buf: list[str] = []
     size = 0
     for line in lines:
-        if not line.endswith("\n"):
-            line += "\n"
-        line = _cut(line)
+        line = line[:MAX_LINE].rstrip("\n") + "\n"
         buf.append(line)
         size += len(line)
-        if size >= CHUNK_CHARS:
-            yield "".join(buf)
+        if size >= CHUNK_BYTES:
+            yield "".join(buf).encode("utf-8", "replace")
             buf, size = [], 0
     if buf:
-        yield "".join(buf)
+        yield "".join(buf).encode("utf-8", "replace")
 
 
-def chunks_from_binary(fh: BinaryIO, read_size: int = CHUNK_CHARS) -> Iterator[str]:
-    """Decode a byte stream (bad UTF-8 replaced) into chunks of whole lines, long lines cut to MAX_LINE."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    carry = ""
-    skipping = False  # inside a line already cut: drop text until its newline
+def chunks_from_binary(fh: BinaryIO, read_size: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """Read a byte stream in chunks that end on a newline; a line longer than MAX_LINE is cut there (the
+    rest of it skipped), so memory stays bounded whatever the input. Decoding is left to the hit lines."""
+    carry = b""
+    skipping = False  # inside a line already cut: drop bytes until its newline
     while True:
         raw = fh.read(read_size)
-        text = decoder.decode(raw, final=not raw)
-        text = text.replace("\x00", "")
         if skipping:
-            nl = text.find("\n")
+            nl = raw.find(b"\n")
             if nl < 0:
                 if not raw:
                     break
                 continue
-            text, skipping = text[nl + 1:], False
-        text = carry + text
-        end = text.rfind("\n") + 1
-        body, carry = text[:end], text[end:]
+            raw, skipping = raw[nl + 1:], False
+        data = carry + raw
+        end = data.rfind(b"\n") + 1
+        body, carry = data[:end], data[end:]
         if len(carry) > MAX_LINE:
-            body, carry, skipping = body + carry[:MAX_LINE] + "\n", "", True
+            body, carry, skipping = body + carry[:MAX_LINE] + b"\n", b"", True
         if body:
-            yield body if not _has_long(body) else "".join(_cut(x) for x in body.splitlines(keepends=True))
+            yield body
         if not raw:
             break
     if carry:
-        yield _cut(carry + "\n")
-
-
-def _has_long(body: str) -> bool:
-    """Cheap test for a line longer than MAX_LINE inside a chunk (only possible when chunks are larger)."""
-    return len(body) > MAX_LINE and max(map(len, body.split("\n"))) > MAX_LINE
+        yield carry[:MAX_LINE] + b"\n"

@@ -8,19 +8,21 @@ and a few evidence lines, a small ring of recent failure lines, and the LogFacts
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from v4doctor.logs.logfacts import EXTRACTORS, LogFacts
-from v4doctor.logs.reader import ANSI, MAX_LINE, clean_line, evidence_text
+from v4doctor.logs.reader import ANSI_BYTES, MAX_LINE, clean_line, evidence_text
 from v4doctor.logs.signatures import Signature
 
 MAX_EVIDENCE = 3
 # A line that reports a failure even when no signature knows it: an exception, a Python
 # traceback, a llama.cpp `error loading model`, a crash.
 FAILURE_LITERALS = ("Error", "Exception", "Traceback (most recent call last)", "error", "Segmentation fault", "core dumped", "FATAL", "Aborted")
+_FAILURE_BYTES = frozenset(x.encode() for x in FAILURE_LITERALS)
 FAILURE = re.compile(
     r"Traceback \(most recent call last\)|\b[A-Z]\w*(?:Error|Exception)\b(?::|$)|\berror(?:: | loading )|"
     r"Segmentation fault|core dumped|\bFATAL\b|^Aborted"
@@ -36,7 +38,7 @@ class Event:
     groups: dict[str, str]
     evidence: list[tuple[int, str]] = field(default_factory=list)
     context: list[tuple[int, str]] = field(default_factory=list)  # failure lines just above a wrapper
-    count: int = 0
+    count: int = 0  # matches seen while the signature was still searched for (it stops after MAX_EVIDENCE)
 
 
 @dataclass
@@ -49,8 +51,8 @@ class ScanResult:
 
 
 def _compile_prefilter(literals: Iterable[str]):
-    """One pattern that finds any literal; RE2 if available."""
-    alternation = "|".join(re.escape(x) for x in sorted(set(literals), key=len, reverse=True))
+    """One bytes pattern that finds any literal; RE2 if available (on bytes: no offset conversion)."""
+    alternation = b"|".join(re.escape(x.encode()) for x in sorted(set(literals), key=len, reverse=True))
     try:
         import re2  # google-re2
 
@@ -61,8 +63,37 @@ def _compile_prefilter(literals: Iterable[str]):
         return re.compile(alternation)
 
 
+def _index(items: Iterable, key) -> list[tuple[str, list]]:
+    """Group items by their literal, so a hit line tests each literal once."""
+    out: dict[str, list] = {}
+    for item in items:
+        out.setdefault(key(item), []).append(item)
+    return list(out.items())
+
+
+@functools.lru_cache(maxsize=8)
+def _related(literals: tuple[bytes, ...]) -> dict[bytes, tuple[bytes, ...]]:
+    """For each literal, the others a prefilter match on it can hide: those inside it or overlapping its end
+    (finditer reports non-overlapping matches only). Computed once per literal set."""
+    out = {}
+    for y in literals:
+        out[y] = tuple(x for x in literals if x != y and (x in y or _overlaps(y, x)))
+    return out
+
+
+def _overlaps(y: bytes, x: bytes) -> bool:
+    """Some proper suffix of y is a prefix of x."""
+    first = x[:1]
+    i = y.find(first, 1)
+    while i > 0:
+        if x.startswith(y[i:]):
+            return True
+        i = y.find(first, i + 1)
+    return False
+
+
 class Scanner:
-    """Feed chunks of whole lines; `result()` gives what was found."""
+    """Feed byte chunks of whole lines; `result()` gives what was found."""
 
     def __init__(self, signatures: Iterable[Signature]):
         self.signatures = tuple(signatures)
@@ -71,45 +102,84 @@ class Scanner:
         self.failures: list[tuple[int, str]] = []
         self.recent: deque[tuple[int, str]] = deque(maxlen=4)
         self.lines = 0
-        literals = [s.literal for s in self.signatures] + [lit for lit, _, _ in EXTRACTORS] + list(FAILURE_LITERALS)
-        self.prefilter = _compile_prefilter(literals)
+        self.extractors = list(EXTRACTORS)
+        self.active = list(self.signatures)
+        self._compile()
 
-    def feed(self, chunk: str) -> None:
-        """Scan one chunk of whole lines (each ends with a newline)."""
-        if "\x1b" in chunk:
-            chunk = ANSI.sub("", chunk)
-        base, counted, next_start = self.lines, 0, 0
+    def _compile(self) -> None:
+        literals = [s.literal for s in self.active] + [x.literal for x in self.extractors] + list(FAILURE_LITERALS)
+        self.prefilter = _compile_prefilter(literals)
+        sigs, extractors = dict(_index(self.active, lambda s: s.literal)), dict(_index(self.extractors, lambda x: x.literal))
+        self.dispatch = {k.encode(): (sigs.get(k, ()), extractors.get(k, ())) for k in set(sigs) | set(extractors)}
+        if not hasattr(self, "related"):  # computed for the first (largest) literal set; pruning only removes
+            self.related = _related(tuple(sorted({x.encode() for x in literals})))
+            self.candidates: dict[frozenset, frozenset] = {}
+
+    def _candidates(self, found: frozenset) -> frozenset:
+        """The literals to test on a hit line: those found, and those they may hide (memoised per set)."""
+        out = self.candidates.get(found)
+        if out is None:
+            out = self.candidates[found] = found.union(*(self.related.get(f, ()) for f in found))
+        return out
+
+    def _prune(self) -> None:
+        """Stop looking for literals that can add nothing: a fact already read, a signature with its evidence full.
+        A log is mostly the same start-up lines; this keeps the regex work on the lines that still matter."""
+        extractors = [x for x in self.extractors if x.fact is None or x.fact not in self.facts.lines]
+        active = [s for s in self.active if s.id not in self.events or len(self.events[s.id].evidence) < MAX_EVIDENCE]
+        if len(extractors) != len(self.extractors) or len(active) != len(self.active):
+            self.extractors, self.active = extractors, active
+            self._compile()
+
+    def feed(self, chunk: bytes) -> None:
+        """Scan one chunk of whole lines (each ends with a newline); only hit lines are decoded."""
+        if b"\x1b" in chunk:
+            chunk = ANSI_BYTES.sub(b"", chunk)
+        base, counted, start, end, found = self.lines, 0, 0, -1, set()
         for m in self.prefilter.finditer(chunk):
             pos = m.start()
-            if pos < next_start:
+            if pos < end:  # another literal on the line being collected
+                found.add(m.group())
                 continue
-            start = max(chunk.rfind("\n", 0, pos) + 1, pos - MAX_LINE)
-            end = chunk.find("\n", pos)
+            if found:
+                self._line(chunk[start:end].decode("utf-8", "replace"), base + 1, found)
+            start = max(chunk.rfind(b"\n", 0, pos) + 1, pos - MAX_LINE)
+            end = chunk.find(b"\n", pos)
             end = len(chunk) if end < 0 else min(end, pos + MAX_LINE)
-            base += chunk.count("\n", counted, start)
-            counted = start
-            self._line(chunk[start:end], base + 1)
-            next_start = end + 1 if chunk.startswith("\n", end) else end
-        self.lines += chunk.count("\n")
+            base += chunk.count(b"\n", counted, start)
+            counted, found = start, {m.group()}
+        if found:
+            self._line(chunk[start:end].decode("utf-8", "replace"), base + 1, found)
+        self.lines += chunk.count(b"\n")
+        self._prune()
 
-    def _line(self, raw: str, number: int) -> None:
+    def _line(self, raw: str, number: int, found: set[bytes]) -> None:
+        """One hit line: the literals the prefilter saw on it (plus any they may hide) pick what runs."""
         line = clean_line(raw)
-        for sig in self.signatures:
-            m = sig.match(line)
-            if m:
-                self._record(sig, m, raw, number)
-        for literal, pattern, handle in EXTRACTORS:
-            if literal in raw:  # a marker may sit in the prefix clean_line strips ("[launcher.py:46]")
-                m = pattern.search(line) or pattern.search(raw)
-                if m:
-                    handle(self.facts, m, number)
-                    if number in self.facts.lines.values():
-                        self.facts.texts.setdefault(number, evidence_text(raw))
-        if FAILURE.search(line):
+        candidates = self._candidates(frozenset(found))
+        for literal in candidates:
+            sigs, extractors = self.dispatch.get(literal, ((), ()))
+            text = literal.decode()
+            if sigs and text in line:
+                for sig in sigs:
+                    m = sig.pattern.search(line)
+                    if m:
+                        self._record(sig, m, raw, number)
+            if extractors and text in raw:  # a marker may sit in the prefix clean_line strips ("[launcher.py:46]")
+                for x in extractors:
+                    self._extract(x, line, raw, number)
+        if not candidates.isdisjoint(_FAILURE_BYTES) and FAILURE.search(line):
             item = (number, evidence_text(raw))
             if len(self.failures) < MAX_EVIDENCE:
                 self.failures.append(item)
             self.recent.append(item)
+
+    def _extract(self, x, line: str, raw: str, number: int) -> None:
+        m = x.pattern.search(line) or x.pattern.search(raw)
+        if m:
+            x.handle(self.facts, m, number)
+            if number in self.facts.lines.values():
+                self.facts.texts.setdefault(number, evidence_text(raw))
 
     def _record(self, sig: Signature, m: re.Match, raw: str, number: int) -> None:
         event = self.events.get(sig.id)
