@@ -225,3 +225,17 @@ def test_unreadable_file_is_one_line_exit_2(tmp_path):
 def test_missing_path_is_one_line_exit_2(tmp_path):
     r = run_cli("gguf", str(tmp_path / "nope.gguf"))
     assert r.code == 2 and "no such file" in r.err
+
+
+def test_unopenable_file_is_one_line_exit_2(tmp_path):
+    """A unix socket named .gguf: open() fails with a real OSError even for root."""
+    import socket
+
+    path = tmp_path / "sock.gguf"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    try:
+        r = run_cli("gguf", str(path))
+    finally:
+        s.close()
+    assert r.code == 2 and "cannot read" in r.err and r.err.count("\n") == 1

@@ -41,6 +41,13 @@ class Group:
 def find(given: str) -> list[Group]:
     """Resolve one user input to groups of GGUF files; raises WeightsInputError when it names none."""
     path = Path(given).expanduser()
+    try:
+        return _find(path, given)
+    except OSError as exc:
+        raise WeightsInputError(f"cannot read {given}: {exc.strerror or exc}") from None
+
+
+def _find(path: Path, given: str) -> list[Group]:
     if path.is_dir():
         groups = _directory(path, given)
         if not groups:
