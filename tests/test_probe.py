@@ -70,7 +70,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._stream(mode)
 
     def _stream(self, mode: str):
-        events = [e + "\n\n" for e in (ENDPOINT / self.cfg.get("stream", "stream-vllm.sse")).read_text().split("\n\n") if e]
+        events = self.cfg.get("raw_events") or [
+            e + "\n\n" for e in (ENDPOINT / self.cfg.get("stream", "stream-vllm.sse")).read_text().split("\n\n") if e]
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Transfer-Encoding", "chunked")
@@ -226,3 +227,44 @@ def test_real_replies_are_not_garbage(text):
 @pytest.mark.parametrize("text", ["<" * 40, "<<<< <<<< <<<< <<<<", "the the the the the the the the", "1 2 3 4 5 6 7 8 9 0 1 2 3"])
 def test_repeated_token_replies_are_garbage(text):
     assert garbled(text)
+
+
+# --------------------------------------------------------------------------- fuzz: no server input crashes the probe
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from v4doctor.endpoint import _add_event, _measured  # noqa: E402
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(
+                         ["choices", "delta", "content", "reasoning", "usage", "completion_tokens", "finish_reason", "error"]), inner, max_size=4),
+                     max_leaves=10)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_json, max_size=6))
+def test_any_stream_events_are_survived(events):
+    chat = {"text": "", "reasoning": "", "pieces": 0, "finish_reason": None, "usage": None, "_t0": 0.0, "_first": None, "_last": None}
+    for event in events:
+        try:
+            _add_event(chat, event)
+        except (TypeError, AttributeError, ValueError):
+            pass  # _read_stream turns these into "a stream event is not a chat.completion.chunk"
+    chat = _measured(chat, 1.0)
+    assert isinstance(chat["completion_tokens"], int)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_garbled_never_crashes(text):
+    assert garbled(text) is None or isinstance(garbled(text), str)
+
+
+@pytest.mark.parametrize("event,why", [
+    ("data: [1, 2, 3]\n\n", "not a chat.completion.chunk"),
+    ('data: {"choices": 5}\n\n', "not a chat.completion.chunk"),
+    ("data: {not json\n\n", "is not JSON"),
+])
+def test_a_stream_of_non_chunks_is_a_server_error(event, why):
+    with FakeOpenAI(raw_events=[event, "data: [DONE]\n\n"]) as srv:  # synthetic events, not a recording
+        r = probe(srv.url)
+    assert _ids(r) == ["V4D556"] and why in r.findings[0].title

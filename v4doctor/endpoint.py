@@ -202,6 +202,8 @@ def _read_stream(resp, chat: dict[str, Any]) -> None:
             _add_event(chat, event)
     except ValueError as exc:
         chat["error"] = f"a stream event is not JSON ({exc})"
+    except (TypeError, AttributeError):
+        chat["error"] = "a stream event is not a chat.completion.chunk"
     except requests.exceptions.RequestException as exc:
         chat["error"] = f"the stream broke after {chat['pieces']} pieces: {_reason(exc)}"
 
@@ -209,11 +211,11 @@ def _read_stream(resp, chat: dict[str, Any]) -> None:
 def _add_event(chat: dict[str, Any], event: dict[str, Any]) -> None:
     """Sample: {"choices":[{"index":0,"delta":{"content":"Paris"},"finish_reason":null}]}."""
     if event.get("usage"):
-        chat["usage"] = event["usage"]
+        chat["usage"] = dict(event["usage"])
     for choice in event.get("choices") or []:
         delta = choice.get("delta") or {}
-        piece = delta.get("content") or ""
-        thought = delta.get("reasoning_content") or delta.get("reasoning") or ""
+        piece = str(delta.get("content") or "")
+        thought = str(delta.get("reasoning_content") or delta.get("reasoning") or "")
         if piece or thought:
             now = time.monotonic()
             chat["_first"] = chat["_first"] or now
@@ -227,7 +229,8 @@ def _add_event(chat: dict[str, Any], event: dict[str, Any]) -> None:
 def _measured(chat: dict[str, Any], end: float) -> dict[str, Any]:
     t0, first, last = chat.pop("_t0"), chat.pop("_first"), chat.pop("_last")
     usage = chat["usage"] or {}
-    tokens = usage.get("completion_tokens") or chat["pieces"]
+    tokens = usage.get("completion_tokens")
+    tokens = tokens if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0 else chat["pieces"]
     chat["completion_tokens"] = tokens
     chat["ttft_s"] = round(first - t0, 3) if first else None
     chat["duration_s"] = round(end - t0, 3)
