@@ -42,11 +42,14 @@ HITS = [
     ("SIG-NCCL-UNHANDLED-SYSTEM-ERROR", "(VllmWorkerProcess pid=221) ERROR 04-06 20:46:48 [multiproc_worker_utils.py:238] torch.distributed.DistBackendError: NCCL error in: /pytorch/torch/csrc/distributed/c10d/NCCLUtils.hpp:268, unhandled system error (run with NCCL_DEBUG=INFO for details), NCCL version 2.21.5",
      {"nccl_version": "2.21.5"}),
     ("SIG-NCCL-UNHANDLED-SYSTEM-ERROR", "[rank1]: RuntimeError: NCCL error: unhandled system error (run with NCCL_DEBUG=INFO for details)", {}),
+    ("SIG-NCCL-UNHANDLED-CUDA-ERROR", "(pid=909597) RuntimeError: NCCL error in: /opt/conda/conda-bld/pytorch_1603729062494/work/torch/lib/c10d/ProcessGroupNCCL.cpp:784, unhandled cuda error, NCCL version 2.7.8", {}),
     ("SIG-NCCL-WATCHDOG-TIMEOUT", "[rank0]:[E ProcessGroupNCCL.cpp:563] [Rank 0] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=2, OpType=ALLREDUCE, NumelIn=134217728, NumelOut=134217728, Timeout(ms)=600000) ran for 600059 milliseconds before timing out.",
      {"seq": "2", "op": "ALLREDUCE", "timeout_ms": "600000", "ran_ms": "600059"}),
     # https://github.com/hiyouga/LlamaFactory/issues/6269
     ("SIG-NCCL-WATCHDOG-TIMEOUT", "[rank0]:[E1206 18:44:12.715298746 ProcessGroupNCCL.cpp:607] [Rank 0] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=7753, OpType=_REDUCE_SCATTER_BASE, NumelIn=544997376, NumelOut=68124672, Timeout(ms)=600000) ran for 600061 milliseconds before timing out.",
      {"seq": "7753", "op": "_REDUCE_SCATTER_BASE"}),
+    # https://github.com/ggml-org/llama.cpp/issues/3230 (title: llama.cpp's wording)
+    ("SIG-GPU-P2P-UNSUPPORTED", "CUDA error 217 at ggml-cuda.cu:6292: peer access is not supported between these two devices", {}),
     # https://github.com/pangeo-data/pangeo-docker-images/issues/258
     ("SIG-SHM-BUS-ERROR", "ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm).", {}),
     # disk_full
@@ -232,6 +235,12 @@ def test_shm_failure_is_the_cause_and_the_nccl_error_its_consequence():
     d = _diagnose("b-nccl-shm-vllm-h200.log")
     assert [(i.id, i.role) for i in d.items] == [("SIG-NCCL-SHM-NO-SPACE", "cause"), ("SIG-NCCL-UNHANDLED-SYSTEM-ERROR", "consequence")]
     assert "--ipc=host" in d.items[0].fix and not d.healthy
+
+
+def test_missing_p2p_is_the_cause_of_the_nccl_cuda_error_printed_before_it():
+    d = _diagnose("b-p2p-unsupported-nccl.log")
+    assert [(i.id, i.role) for i in d.items] == [("SIG-GPU-P2P-UNSUPPORTED", "cause"), ("SIG-NCCL-UNHANDLED-CUDA-ERROR", "consequence")]
+    assert "--disable-custom-all-reduce" in d.items[0].fix
 
 
 def test_a_lone_watchdog_timeout_is_still_reported_with_its_numbers():
