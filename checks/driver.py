@@ -69,6 +69,7 @@ def _too_old(gpu, build: str, basis: str, floor: dict, kb):
         f"`The NVIDIA driver on your system is too old`. {guide_text(claims)}".strip(),
         fix=f"Upgrade the driver to {floor['branch']} or newer (≥ {floor['min_driver']}), or use CUDA 12.9 builds, which this driver runs.",
         commands=["docker pull vllm/vllm-openai:deepseekv4-cu129", "uv pip install -U vllm --torch-backend=cu129"],
+        fixers=["fix-cuda-image"],
         evidence=[f"gpu.driver_version = {gpu.driver_version}", f"gpu.cuda_driver_version = {driver_cuda}", f"build: {basis}"],
         sources=floor["sources"] + claim_sources(claims),
     )

@@ -49,6 +49,7 @@ def _does_not_fit(kb, model, gpus, engine, system, weights: int, usable: float):
         f"so loading fails with CUDA out of memory. {guide_text(claims)}".strip(),
         fix="Options that work: " + "; ".join(options) + "." if options else "Use more or larger GPUs.",
         commands=[f"v4doctor run --model {m}" for m in _smaller(kb, model, usable)[:1]],
+        fixers=["fix-pro-to-flash"] if _smaller(kb, model, usable)[:1] == ["flash"] else [],
         evidence=[f"model.disk_bytes = {weights}", f"sum(gpu.memory_total_bytes) = {int(usable / VLLM_DEFAULT_UTILIZATION)}"],
         sources=claim_sources(claims),
     )

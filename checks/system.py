@@ -25,5 +25,6 @@ def shm_for_multi_gpu(system, gpus, engine):
         "Multi-GPU vLLM/SGLang exchange data through shared memory; with Docker's 64 MiB default NCCL fails or hangs.",
         fix="Start the container with --ipc=host (or --shm-size 16g); in compose: `ipc: host` or `shm_size: 16gb`.",
         commands=["docker run --ipc=host ...", "docker run --shm-size 16g ..."],
+        fixers=["fix-shm"],
         evidence=[f"system.shm_bytes = {system.shm_bytes}"],
     )

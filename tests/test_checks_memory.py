@@ -56,3 +56,8 @@ def test_offload_suggests_quants_that_fit_and_quotes_the_guide():
     f = _one(host("2xrtx4090", engine="llamacpp"), "V4D212")
     assert "UD-IQ3_XXS" in f.fix.text and "UD-Q4_K_XL" not in f.fix.text
     assert "The guide says V4-Flash runs comfortably on 2× RTX 4090" in f.detail
+
+
+def test_pro_to_flash_fixer_is_offered_when_flash_fits():
+    assert _one(host("8xh100-80g", model="pro"), "V4D210").fix.fixers == ["fix-pro-to-flash"]
+    assert _one(host("1xa100-80g"), "V4D210").fix.fixers == []

@@ -60,3 +60,24 @@ def test_troubleshooting_page_shows_claim_and_correction():
 
 def test_generation_is_deterministic():
     assert gen_docs.pages() == gen_docs.pages()
+
+
+def test_row_fixers_exist():
+    from v4doctor.launch.fixers import FIXERS
+
+    for row in ROWS:
+        missing = [f for f in row.get("fixers", []) if f not in FIXERS]
+        assert not missing, f"row {row['id']} names fixers that do not exist: {missing}"
+
+
+@pytest.mark.parametrize("c", [c for c in CHECKS if c.id[:4] in ("V4D1", "V4D2")], ids=lambda c: c.id)
+def test_fixers_named_by_host_findings_exist(c):
+    """Fixer ids in a host check's fix must be registered (checked on its table cases)."""
+    from check_cases import CASES
+    from v4doctor.doctor import judge
+    from v4doctor.launch.fixers import FIXERS
+
+    for case in CASES.get(c.id, [])[:3]:
+        for f in judge(case.facts(), select=[c.id]).findings:
+            if f.fix:
+                assert set(f.fix.fixers) <= set(FIXERS), (c.id, f.fix.fixers)
