@@ -192,3 +192,14 @@ def test_healthy_terminal_report():
     r = run_cli("diagnose", str(LOGS / "healthy-vllm-kv-cache-report.log"))
     assert r.code == 0 and "No known problem in this log." in r.out and "v4doctor diagnose: vllm" in r.out
     assert json.loads(run_cli("diagnose", str(LOGS / "healthy-vllm-kv-cache-report.log"), "--json").out)["healthy"] is True
+
+
+def test_docs_json_example_follows_the_contract():
+    import re
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "json.md").read_text(encoding="utf-8")
+    section = text[text.index("## `v4doctor diagnose --json`"):]
+    example = json.loads(re.search(r"```json\n(.*?)\n```", section, re.S).group(1))
+    assert set(example) == TOP_KEYS and all(set(d) == ITEM_KEYS for d in example["diagnoses"])
