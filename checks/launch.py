@@ -49,10 +49,12 @@ def max_len_fits_kv(launch, fit):
 
 
 @check("V4D303", title="weights fit the GPUs in this layout", category="launch", troubleshooting="weights-do-not-fit",
-       sources=["https://recipes.vllm.ai/deepseek-ai/DeepSeek-V4-Pro", "https://github.com/vllm-project/vllm/issues/44376"])
-def weights_fit_layout(launch, fit, kb):
-    """Weights per GPU (by TP/PP/DP+EP) plus engine overhead above the usable memory: the engine OOMs loading."""
-    if fit.weights_fit:
+       sources=["https://recipes.vllm.ai/deepseek-ai/DeepSeek-V4-Pro", "https://github.com/vllm-project/vllm/issues/44376"],
+       accepts_unknown=["model"])
+def weights_fit_layout(launch, fit, kb, model):
+    """Weights per GPU (by TP/PP/DP+EP) plus engine overhead above the usable memory: the engine OOMs loading.
+    Not for llama.cpp/Ollama plans that keep weights in RAM (V4D212 judges RAM + VRAM there)."""
+    if fit.weights_fit or rules.offloads(launch, _model(launch, kb, model)):
         return None
     fixers, evidence = ["fix-parallel"], [f"fit.weights_gib_per_gpu={fit.weights_gib_per_gpu:.2f}"]
     if "pro" in (launch.model or "").lower():
@@ -95,11 +97,11 @@ def tokenizer_mode(launch):
 
 @check("V4D306", title="fp8 KV cache where the version needs it", category="flags", troubleshooting="kv-cache-dtype-auto",
        sources=[f"{REVIEW} §2a"], accepts_unknown=["engine_version"])
-def kv_cache_dtype(launch, engine_version):
+def kv_cache_dtype(launch, engine_version, engine):
     """vLLM 0.20-0.28 abort on `auto` KV (AssertionError); every vLLM >= 0.20 refuses a non-fp8 KV dtype on V4's default path."""
     if launch.engine != "vllm":
         return None
-    version = rules.version_of(launch, engine_version)
+    version = rules.version_of(launch, engine_version, engine)
     dtype = str(launch.flag("kv-cache-dtype", "auto"))
     if dtype in rules.FP8_KV:
         return None
@@ -130,10 +132,10 @@ def block_size(launch):
 
 @check("V4D308", title="DSpark checkpoints need vLLM >= 0.25", category="launch", troubleshooting="engine-too-old",
        sources=["https://recipes.vllm.ai/deepseek-ai/DeepSeek-V4-Pro", f"{REVIEW} §1a"], accepts_unknown=["model", "engine_version"])
-def dspark_version(launch, kb, model, engine_version):
+def dspark_version(launch, kb, model, engine_version, engine):
     """0731/0813/*-DSpark checkpoints carry a DSpark draft module (DSparkDraftModel) that vLLM has only since 0.25.0."""
     record = _model(launch, kb, model)
-    version = rules.version_of(launch, engine_version)
+    version = rules.version_of(launch, engine_version, engine)
     if launch.engine != "vllm" or not record or not record.get("dspark") or rules.vt(version) is None:
         return None
     if rules.between(version, "0.25.0"):
@@ -226,9 +228,9 @@ def trust_remote_code(launch):
 @check("V4D315", title="flags known to this engine version", category="flags",
        troubleshooting="engine-flag-rejected", sources=["shared/research/engines/vllm-0.33.0-serve-help-all.txt", "tools/gen_flags.py"],
        accepts_unknown=["engine_version"])
-def flags_known(launch, engine_version):
+def flags_known(launch, engine_version, engine):
     """Unknown flags ("did you mean"), values outside the choices, and flags renamed or removed in this version."""
-    version = rules.version_of(launch, engine_version)
+    version = rules.version_of(launch, engine_version, engine)
     out = []
     for p in validate(launch, version):
         make = error if p.strict else warning

@@ -9,8 +9,6 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from check_cases import devices, host
-
 from v4doctor.collect.target import split_command
 
 LAUNCH = Path(__file__).resolve().parent.parent / "fixtures" / "launch"
@@ -19,6 +17,8 @@ FLASH = "deepseek-ai/DeepSeek-V4-Flash"
 
 def cmd(host_name: str, command: str, engine_version: str | None = None, model: str = "flash"):
     def build():
+        from check_cases import host  # lazily: check_cases imports this module while it loads
+
         facts = host(host_name, model=model, engine_version=engine_version)
         facts.target = dataclasses.replace(facts.target, cmd=split_command(command))
         return facts
@@ -28,6 +28,8 @@ def cmd(host_name: str, command: str, engine_version: str | None = None, model: 
 
 def compose(host_name: str, fixture: str, engine_version: str | None = None):
     def build():
+        from check_cases import host
+
         facts = host(host_name, engine_version=engine_version)
         facts.target = dataclasses.replace(facts.target, compose_path=fixture, compose_text=(LAUNCH / fixture).read_text())
         return facts
@@ -37,6 +39,8 @@ def compose(host_name: str, fixture: str, engine_version: str | None = None):
 
 def busy(builder, used_fraction: float):
     def build():
+        from check_cases import devices
+
         facts = builder()
         total = facts.gpu.devices[0].memory_total_bytes
         return devices(facts, memory_used_bytes=int(total * used_fraction))
@@ -53,6 +57,8 @@ CASES = [
     ("V4D302", cmd("2xrtxpro6000", f"vllm serve {FLASH} -tp 2 --max-model-len 65536"), "ok", "65,536 tokens need ~3.2 GiB, inside the ~5.6 GiB pool"),
     ("V4D303", compose("8xh100-80g", "guide-option-b-flash.yaml"), "error", "the guide's TP=1: 148.66 GiB of Flash on one 80 GB GPU"),
     ("V4D303", cmd("8xh100-80g", f"vllm serve {FLASH} -tp 8"), "ok", "TP=8 puts ~18.6 GiB on each 80 GB GPU"),
+    ("V4D303", cmd("2xrtx4090", "llama-server -m /models/DeepSeek-V4-Flash-UD-Q4_K_XL-00001-of-00005.gguf -ngl 99"), "error", "all 44 layers of a 144 GiB GGUF on 2x24 GB"),
+    ("V4D303", cmd("2xrtx4090", "llama-server -m /models/DeepSeek-V4-Flash-UD-Q4_K_XL-00001-of-00005.gguf -ngl 99 --cpu-moe"), "ok", "experts kept in RAM: V4D212 judges RAM + VRAM"),
     ("V4D304", compose("4xh200", "guide-option-b-pro.yaml"), "error", "TP=8 on a 4-GPU host"),
     ("V4D304", cmd("4xh200", f"vllm serve {FLASH} -tp 3"), "error", "TP=3 does not divide 64 heads"),
     ("V4D304", cmd("4xh200", f"vllm serve {FLASH} -tp 4"), "ok", "TP=4 on 4 GPUs"),
@@ -81,4 +87,6 @@ CASES = [
     ("V4D315", cmd("8xb200", RECIPE, "0.33.0"), "error", "use_fp4_indexer_cache was removed by 0.33 (review §4b)"),
     ("V4D315", cmd("8xb200", RECIPE, "0.26.0"), "ok", "0.26 still has use_fp4_indexer_cache (between the 0.20 and 0.33 flag sets)"),
     ("V4D315", cmd("8xb200", f"vllm serve {FLASH} -tp 8 --max-modle-len 4096", "0.33.0"), "error", "typo: did you mean --max-model-len"),
+    ("V4D315", cmd("4xh200", f"python3 -m sglang.launch_server --model-path {FLASH} --tp-size 4 --enable-deepseek-v4-fp4-indexer", "0.20.0"),
+     "ok", "the 0.20.0 given is vLLM's (the target engine), not SGLang's: SGLang is judged by its newest flag set"),
 ]

@@ -31,7 +31,8 @@ EXPERT_BYTES_PER_PARAM = {"fp4": 4.25 / 8, "mxfp4": 4.25 / 8, "nvfp4": 4.5 / 8, 
 VLLM_FIXED_PER_SEQ_FLASH = 3.2e9
 # Engine overhead per GPU outside weights and KV (CUDA context, NCCL buffers, activation peak at
 # 8192 batched tokens, CUDA graphs). Assumption calibrated on the GH200 and GB10 figures (tests).
-OVERHEAD_GIB = {"vllm": 8.0, "sglang": 6.0, "llamacpp": 4.0, "ollama": 4.0}
+OVERHEAD_GIB = {"vllm": 8.0, "sglang": 0.0, "llamacpp": 4.0, "ollama": 4.0}
+# SGLang's --mem-fraction-static covers weights + KV only; activations and CUDA graphs live in the rest.
 DEFAULT_FRACTION = {"vllm": 0.92,  # vLLM 0.20 and 0.33 default (CacheConfig, --help=all)
                      "sglang": 0.85, "llamacpp": 1.0, "ollama": 1.0}
 

@@ -65,7 +65,10 @@ def _print(result, args) -> None:
         if f.fix and f.fix.text and f.severity is not Severity.INFO:
             console.print(f"    fix: {render.redact_text(f.fix.text)}", markup=False)
     if not result.changed:
-        console.print("nothing to fix", markup=False)
+        blocking = [f for f in result.findings if f.severity in (Severity.ERROR, Severity.WARNING)]
+        console.print("no automatic fix for these findings (see the fixes above)" if blocking else "nothing to fix", markup=False)
+        for note in result.notes:
+            console.print(f"note: {note}", markup=False)
         return
     print(render.redact_text(result.diff), end="")
     if result.kind == "cmd":

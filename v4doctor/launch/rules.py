@@ -22,14 +22,28 @@ BLACKWELL_DC_ONLY = (
 )
 
 
-def version_of(spec: LaunchSpec, engine_version) -> str | None:
-    """The engine version the plan runs: the image tag's, else the given/installed one (same engine)."""
+def version_of(spec: LaunchSpec, engine_version, engine: str | None = None) -> str | None:
+    """The engine version the plan runs: the image tag's, else the given/installed one of the same engine."""
     tagged = image_version(spec.image)
     if tagged:
         return tagged
-    if spec.image:  # latest / nightly / deepseekv4-* : unknown version
+    if spec.image or (engine and engine != spec.engine):  # latest/nightly/deepseekv4-* tags; another engine's version
         return None
     return engine_version if known(engine_version) and engine_version else None
+
+
+def offloads(spec: LaunchSpec, model: dict | None) -> bool:
+    """llama.cpp/Ollama keeping weights in RAM: Ollama always may; llama-server with -ngl below the layers or --cpu-moe."""
+    if spec.engine == "ollama":
+        return True
+    if spec.engine != "llamacpp":
+        return False
+    if any(spec.flag(f) is not None for f in ("cpu-moe", "n-cpu-moe", "override-tensor")):
+        return True
+    ngl = str(spec.flag("gpu-layers", "")).lower()
+    if ngl in ("", "auto"):
+        return True
+    return ngl != "all" and ngl.isdigit() and int(ngl) < int((model or {}).get("layers", 43)) + 1
 
 
 def vt(version: str | None) -> Version | None:
