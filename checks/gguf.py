@@ -167,6 +167,10 @@ def gguf_source_known_problem(gguf, kb):
     out = []
     for rec in gguf:
         source = identify(rec, kb)
+        if source and source["id"] == "unsloth" and rec.get("name_quant") and not rec["name_quant"].startswith("UD-"):
+            out.append(warning(f"{_label(rec)} claims Unsloth ({source['matched_by']}) but is named {rec['name_quant']}",
+                               "Unsloth's V4 repos have only `UD-*` quants (UD-Q4_K_XL, UD-Q8_K_XL ...); the guide's `Q4_K_M` is not among them, so this file came from elsewhere.",
+                               fix="Download `UD-Q4_K_XL` from unsloth/DeepSeek-V4-Flash-GGUF, or check the file's real origin with `v4doctor gguf --hub --hash --repo <repo>`."))
         if not source or source["status"] == "mainline":
             continue
         make = warning if source["status"] == "ds4-only" else error
@@ -271,6 +275,8 @@ def gguf_provenance(gguf):
         elif prov.get("match"):
             m = prov["match"]
             out.append(info(f"{_label(rec)} matches {m['repo']}" + (f"@{m['sha'][:12]}" if m.get("sha") else "") + f" (by {m['by']})"))
+        elif prov.get("ollama"):
+            out.append(info(f"{_label(rec)} is intact: its sha256 matches Ollama's digest", "Which hub repo it came from is not recorded in the blob."))
         else:
             asked = ", ".join(f"{c['repo']} ({c['status']})" for c in prov.get("checked", [])) or prov.get("skipped") or "no candidate repo (pass --repo)"
             out.append(warning(f"{_label(rec)} matches no known published file", f"Asked: {asked}.", fix="Pass `--repo <org/name>` to compare against the repo you downloaded from."))

@@ -160,6 +160,8 @@ CASES = [
     ("V4D406", on("1xa100-80g", lambda: records("blob", "DeepSeek-V4-Flash-Q4_K_M-XL.gguf")), "error", "teamblobfish quant names end in -XL: fork-only"),
     ("V4D406", on("1xa100-80g", lambda: records("ds4", "DeepSeek-V4-Flash-IQ2XXS-w2Q2K-AProjQ8-SExpQ8-OutQ8-chat-v2.gguf")), "warning", "antirez's ds4 file name"),
     ("V4D406", on("1xa100-80g", good, edit=lambda r: r.update(repo="lovedheart/DeepSeek-V4-Flash-GGUF")), "error", "--repo names a pre-merge conversion"),
+    ("V4D406", on("1xa100-80g", lambda: records("guideq4", "DeepSeek-V4-Flash-Q4_K_M.gguf"), edit=lambda r: r.update(repo=UNSLOTH)), "warning",
+     "the guide's Q4_K_M 'from Unsloth': Unsloth has only UD-* quants"),
     ("V4D406", on("1xa100-80g", good), "ok", "Unsloth UD-* quants are mainline"),
     ("V4D406", on("1xa100-80g", lambda: records("plain", "my-flash.gguf", quantized_by=None)), "ok", "an unknown publisher is not a known problem"),
     # V4D407 name vs metadata
