@@ -111,3 +111,52 @@ def test_rows_have_required_fields():
     ids = [r["id"] for r in KB.records("row")]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z0-9-]+", i) for i in ids)
+
+
+@pytest.mark.parametrize("m", KB.models, ids=lambda m: m["key"])
+def test_model_schema(m):
+    for field in ("key", "repo", "name", "format", "family", "kind"):
+        assert m.get(field), (m["key"], field)
+    assert m["format"] in ("safetensors", "gguf")
+    if m["format"] == "safetensors":
+        assert m.get("architecture") in ("DeepseekV4ForCausalLM", "DeepseekV41ForCausalLM")
+    if "disk_bytes" in m:
+        assert isinstance(m["disk_bytes"], int) and m["disk_bytes"] > 10 * GIB
+
+
+@pytest.mark.parametrize("g", KB.records("gpu"), ids=lambda g: g["key"])
+def test_gpu_schema(g):
+    assert re.fullmatch(r"\d+\.\d", g["compute_capability"]) and g["memory_gib"] > 0
+    if "memory_bytes_nvml" in g:
+        # NVML reports a little less than the spec sheet's GB (H100: 81559 MiB for "80GB"), never more than +10%
+        assert 0.85 * g["memory_gib"] * 10**9 < g["memory_bytes_nvml"] < 1.1 * g["memory_gib"] * GIB, g["key"]
+
+
+def test_rules_name_known_engines_families_and_checks():
+    from v4doctor.doctor import registry
+
+    families = {f["key"] for f in KB.records("gpu_family")}
+    check_ids = {c.id for c in registry().checks}
+    for kind in ("engine_floor", "engine_bad", "transformers_rule", "engine_cuda", "image"):
+        for r in KB.records(kind):
+            assert r["engine"] in ("vllm", "sglang", "llamacpp", "ollama"), (kind, r)
+            assert r.get("when_gpu_family", r.get("gpu_family")) in families | {None}, (kind, r)
+    for c in KB.records("guide_claim"):
+        assert set(c.get("checks", [])) <= check_ids, c["id"]
+        if c.get("when_gpu"):
+            assert any(g["key"] == c["when_gpu"] for g in KB.records("gpu")), c["id"]
+        if c.get("when_model"):
+            assert KB.find_model(c["when_model"]), c["id"]
+
+
+def test_every_spec_fixture_names_its_sources():
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import make_spec_fixtures
+
+    assert len(make_spec_fixtures.SPECS) == 9
+    for spec in make_spec_fixtures.SPECS:
+        assert spec.sources and all(s.strip() for s in spec.sources), spec.name
