@@ -152,10 +152,17 @@ def _disk_finding(kb, weights, disk, size: int, cached: int, need: int, headroom
         f"The download is {gib(size)}{approx}{f', {gib(cached)} already cached' if cached else ''}; v4doctor asks for {gib(headroom)} of headroom for "
         f"temporary files. {guide_text(claims)}".strip(),
         fix="Free space, or download to a disk with room (set HF_HOME, or pass --local-dir and `v4doctor run --path DIR`).",
-        commands=[f"df -h {disk.path}", f"hf download {weights['repo']} --local-dir /path/with/space"],
+        commands=[f"df -h {disk.path}", _download_cmd(weights)],
         evidence=[f"system.disks[0].free_bytes = {disk.free_bytes}", f"model.disk_bytes = {size}"],
         sources=weights["sources"] + claim_sources(claims),
     )
+
+
+def _download_cmd(weights) -> str:
+    """`hf download REPO --local-dir DIR`; for a GGUF repo only the quant v4doctor sized (`--include '*UD-Q4_K_XL*'`)."""
+    quant = next((q["name"] for q in weights.get("quants", []) if q.get("bytes") == weights.get("disk_bytes")), None)
+    include = f" --include '*{quant}*'" if weights.get("format") == "gguf" and quant else ""
+    return f"hf download {weights['repo']}{include} --local-dir /path/with/space"
 
 
 @check("V4D212", title="RAM + GPU memory for GGUF offload", category="memory", troubleshooting="ram-too-small-for-offload",

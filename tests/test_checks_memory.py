@@ -49,7 +49,8 @@ def test_disk_counts_cached_bytes_on_the_cache_disk():
 
 def test_disk_for_llamacpp_is_the_gguf():
     f = _one(system(host("laptop-nogpu", engine="llamacpp"), disks=[DiskFacts("/home", 100 * GIB, 500 * GIB)]), "V4D211")
-    assert "unsloth/DeepSeek-V4-Flash-GGUF" in " ".join(f.fix.commands) and "144.44 GiB" in f.detail
+    assert "hf download unsloth/DeepSeek-V4-Flash-GGUF --include '*UD-Q4_K_XL*' --local-dir /path/with/space" in f.fix.commands
+    assert "144.44 GiB" in f.detail
 
 
 def test_offload_suggests_quants_that_fit_and_quotes_the_guide():

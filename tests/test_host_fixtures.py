@@ -42,6 +42,8 @@ EXPECT = {
     ("8xv100", "flash", "llamacpp"): (set(), set(), "llama.cpp runs anywhere"),
     ("driver570-vllm020-cu130", "flash", "vllm"): ({"V4D102"}, set(), "R570 driver, vLLM 0.20 CUDA 13 build"),
     ("driver570-vllm020-cu130", "flash", "llamacpp"): (set(), set(), "llama.cpp is not tied to torch's CUDA 13"),
+    ("h200-x1", "flash", "vllm"): ({"V4D210", "V4D211"}, set(), "real H200 reading: 140 GiB < 149 GiB of Flash; 64 GiB free at /"),
+    ("h200-x1", "flash", "llamacpp"): ({"V4D211"}, set(), "real H200 + 126 GiB RAM hold the Q4 GGUF, but / has 64 GiB free"),
     ("laptop-nogpu", "flash", "vllm"): ({"V4D101"}, set(), "no GPU: vLLM cannot run"),
     ("laptop-nogpu", "pro", "sglang"): ({"V4D101", "V4D211"}, set(), "no GPU, and 200 GB of disk for 865 GB"),
     ("laptop-nogpu", "flash", "llamacpp"): ({"V4D212"}, set(), "CPU-only llama.cpp needs the GGUF in 32 GiB of RAM"),
