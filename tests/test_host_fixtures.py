@@ -26,7 +26,7 @@ EXPECT = {
     ("8xh100-80g", "pro", "sglang"): ({"V4D210"}, set(), "same weights on SGLang"),
     ("8xh100-80g", "flash", "llamacpp"): (set(), set(), "llama.cpp b9840 with a GGUF"),
     ("4xh200", "flash", "sglang"): (set(), set(), "4×H200 is SGLang's verified Flash setup"),
-    ("4xh200", "pro", "vllm"): ({"V4D210"}, set(), "the guide's 4×H200 for Pro: ~526 GiB < 805 GiB"),
+    ("4xh200", "pro", "vllm"): ({"V4D210"}, set(), "the guide's 4×H200 for Pro: ~562 GiB < 805 GiB"),
     ("8xb200", "pro", "vllm"): (set(), set(), "8×B200 is the vLLM blog's Pro setup"),
     ("8xb200", "flash", "sglang"): (set(), set(), "Blackwell, SGLang 0.5.12"),
     ("1xa100-80g", "flash", "vllm"): ({"V4D111", "V4D210"}, set(), "A100: neither the memory nor the architecture"),
