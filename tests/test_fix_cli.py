@@ -45,8 +45,8 @@ def test_fix_write_refuses_a_file_changed_since_it_was_read(pro_compose, monkeyp
 
     real = fixmod.propose
 
-    def propose_then_edit(text, kind, facts=None):
-        result = real(text, kind, facts)
+    def propose_then_edit(text, kind, facts=None, config_text=None):
+        result = real(text, kind, facts, config_text)
         pro_compose.write_text(text + "# edited meanwhile\n")
         return result
 
@@ -125,3 +125,14 @@ def test_fix_as_a_subprocess():
     r = subprocess.run([sys.executable, "-m", "v4doctor", "fix", "--cmd", f"vllm serve {FLASH} --block-size 64"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "--block-size 256" in r.stdout
+
+
+def test_vllm_config_file_is_read_and_judged(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "serve.yaml").write_text("max-model-len: 2000000\ntensor-parallel-size: 8\n")
+    r = run_cli("fix", "--json", "--cmd", f"vllm serve {FLASH} --config serve.yaml", "--facts", H100X8)
+    data = r.json()
+    assert "V4D301" in {f["id"] for f in data["findings"]}
+    assert data["launch_before"]["config_file"] == "serve.yaml"
+    fit = run_cli("fit", "--cmd", f"vllm serve {FLASH} --config serve.yaml", "--facts", H100X8, "--json").json()
+    assert fit["tp"] == 8 and fit["max_model_len"] == 2000000

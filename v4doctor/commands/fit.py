@@ -50,9 +50,15 @@ def _spec(args):
     from v4doctor.collect.target import read_compose
     from v4doctor.launch import parse_compose, parse_text
 
-    if args.compose:
-        return parse_compose(read_compose(args.compose))
-    return parse_text(args.cmd) if args.cmd else None
+    from v4doctor.commands.fix import config_text
+    from v4doctor.launch import with_config
+
+    if not (args.compose or args.cmd):
+        return None
+    text, kind = (read_compose(args.compose), "compose") if args.compose else (args.cmd, "cmd")
+    spec = parse_compose(text) if kind == "compose" else parse_text(text)
+    config = config_text(text, kind)
+    return with_config(spec, config) if config is not None else spec
 
 
 def _apply_overrides(kwargs: dict, args) -> dict:

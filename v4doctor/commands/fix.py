@@ -29,6 +29,23 @@ def _read(args):
     return args.cmd, "cmd"
 
 
+def config_text(text: str, kind: str) -> str | None:
+    """The vLLM `--config FILE.yaml` a command names, read when the file is here (else None)."""
+    from pathlib import Path
+
+    from v4doctor.errors import UsageError
+    from v4doctor.launch import parse_compose, parse_text
+
+    spec = parse_compose(text) if kind == "compose" else parse_text(text)
+    name = spec.flag("config") if spec.engine == "vllm" else None
+    if not isinstance(name, str) or not Path(name).is_file():
+        return None
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read vLLM config {name}: {exc}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     from v4doctor import render
     from v4doctor.launch.fix import propose
@@ -40,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         from v4doctor.doctor import load_facts
 
         facts = load_facts(args.facts)
-    result = propose(text, kind, facts)
+    result = propose(text, kind, facts, config_text(text, kind))
     if args.write and result.changed:
         replace_file(args.compose, result.after, digest(text))
     if args.json:

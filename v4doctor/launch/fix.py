@@ -14,7 +14,7 @@ from typing import Any
 from v4doctor.errors import UsageError
 from v4doctor.facts import Facts, TargetFacts
 from v4doctor.findings import Finding, Severity
-from v4doctor.launch.compose import parse_compose, render_compose
+from v4doctor.launch.compose import parse_compose, render_compose, with_config
 from v4doctor.launch.fixers import FIXERS
 from v4doctor.launch.parse import parse_text
 from v4doctor.launch.spec import LaunchSpec
@@ -107,11 +107,15 @@ def repair(spec: LaunchSpec, facts: Facts | None) -> tuple[LaunchSpec, list[Find
     return current, first, found, applied
 
 
-def propose(text: str, kind: str, facts: Facts | None = None) -> FixResult:
-    """Findings and a corrected plan for a launch command (`kind="cmd"`) or a compose file."""
+def propose(text: str, kind: str, facts: Facts | None = None, config_text: str | None = None) -> FixResult:
+    """Findings and a corrected plan for a launch command (`kind="cmd"`) or a compose file.
+
+    `config_text`: the vLLM `--config FILE.yaml` the command names (judged, never rewritten)."""
     if kind not in ("cmd", "compose"):
         raise UsageError(f"unknown plan kind {kind!r} (cmd or compose)")
     spec = parse_compose(text) if kind == "compose" else parse_text(text)
+    if config_text is not None:
+        spec = with_config(spec, config_text)
     fixed, first, remaining, applied = repair(spec, facts)
     if kind == "compose":
         before, after = text, (render_compose(text, fixed) if fixed != spec else text)
