@@ -102,6 +102,9 @@ HITS = [
     # https://github.com/modal-labs/modal-examples/issues/837
     ("SIG-VLLM-NO-WEIGHTS", "Runner failed with exception: RuntimeError('Cannot find any model weights with /llamas/c123ian/irish_eng_transl_2k_test_uuix')",
      {"model": "/llamas/c123ian/irish_eng_transl_2k_test_uuix"}),
+    # https://github.com/huggingface/text-generation-inference/issues/888
+    ("SIG-MODEL-PATH-NOT-FOUND", "huggingface_hub.utils._validators.HFValidationError: Repo id must be in the form 'repo_name' or 'namespace/repo_name': '/home/userone/Desktop/text-generation-inference/llama_local'. Use `repo_type` argument if needed",
+     {"path": "/home/userone/Desktop/text-generation-inference/llama_local"}),
     # https://github.com/ggml-org/llama.cpp/pull/18884
     ("SIG-GGUF-FILE-NOT-FOUND", "[44039] E gguf_init_from_file: failed to open GGUF file 'mistral-7b-v0.1.Q8_0.gguf' (errno No such file or directory)",
      {"path": "mistral-7b-v0.1.Q8_0.gguf"}),
