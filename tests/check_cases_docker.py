@@ -15,6 +15,7 @@ _DOCKER: dict[str, dict] = {}
 def _engine(scenario: str, drop: tuple[str, ...] = ()) -> dict:
     if scenario not in _DOCKER:
         from test_docker_engine import FakeEngine
+
         from v4doctor.collect.docker import collect
 
         with FakeEngine(scenario) as engine:

@@ -6,14 +6,15 @@ from __future__ import annotations
 import copy
 
 import pytest
-
 from test_docker_engine import FakeEngine
+from v4doctor_checks import docker as checks
+from v4doctor_checks import docker_images
+
 from v4doctor.collect import docker as dc
 from v4doctor.context import Context
 from v4doctor.facts import Facts, GpuDevice, GpuFacts, TargetFacts, Unknown
 from v4doctor.findings import Severity
 from v4doctor.registry import run_one
-from v4doctor_checks import docker as checks
 
 HOSTS = {  # scenario -> (driver, CUDA the driver supports, GPU count)
     "h200-host": ("580.95.05", "13.0", 8),
@@ -212,6 +213,7 @@ def test_run_reports_docker_findings_from_a_snapshot(engines, tmp_path):
     import json
 
     from conftest import run_cli
+
     from v4doctor.facts import facts_to_json
 
     facts = Facts(target=TargetFacts(model="flash", engine="vllm"), gpu=_gpu("r570-host"), docker=engines["r570-host"])
@@ -237,6 +239,6 @@ def test_container_commands_go_through_the_launch_checks(engines):
 
 def test_a_container_sees_only_its_own_gpus(engines):
     facts = Facts(target=TargetFacts(model="flash", engine="vllm"), gpu=_gpu("h200-host"), docker=engines["h200-host"])
-    sub = checks._container_facts(facts, _c(engines["h200-host"], "v4-flash"))
+    sub = docker_images._container_facts(facts, _c(engines["h200-host"], "v4-flash"))
     assert [d.index for d in sub.gpu.devices] == [0, 1, 2, 3] and sub.target.cmd[:2] == ["vllm", "serve"]
     assert sub.target.engine_version == "0.28.0" and isinstance(sub.python, Unknown)

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
 from test_docker_engine import FakeEngine
+
 from v4doctor.collect import docker as dc
 from v4doctor.facts import Facts, TargetFacts, Unknown, facts_from_json, facts_to_json
 

@@ -22,7 +22,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from conftest import FIXTURES
 
 DOCKER_FIXTURES = FIXTURES / "docker"
@@ -147,7 +146,7 @@ class FakeEngine:
     def url(self) -> str:
         return f"unix://{self.socket_path}"
 
-    def __enter__(self) -> "FakeEngine":
+    def __enter__(self) -> FakeEngine:
         handler = type("Handler", (_Handler,), {"root": self.root, "requests": self.requests})
         self._server = _Server(self.socket_path, handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -14,8 +14,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
 from conftest import FIXTURES, run_cli
+
 from v4doctor.endpoint import garbled, probe
 
 ENDPOINT = FIXTURES / "endpoint"
@@ -230,9 +230,10 @@ def test_repeated_token_replies_are_garbage(text):
 
 
 # --------------------------------------------------------------------------- fuzz: no server input crashes the probe
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from v4doctor.endpoint import _add_event, _measured  # noqa: E402
+from v4doctor.endpoint import _add_event, _measured
 
 _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from v4doctor.findings import Finding, Severity, error, info, warning
+from v4doctor.findings import Finding, Severity, error, warning
 
 PROMPT = "In one short sentence: what is the capital of France?"
 MAX_TOKENS = 64
@@ -77,8 +77,7 @@ def probe(url: str, *, model: str | None = None, api_key: str | None = None, tim
     import requests
 
     base = url.rstrip("/")
-    if base.endswith("/v1"):
-        base = base[:-3]
+    base = base.removesuffix("/v1")
     result = ProbeResult(url=url)
     with requests.Session() as s:
         if api_key:

@@ -35,8 +35,8 @@ CACHE_DIRS = {
     "ollama": ("/root/.ollama",),
 }
 _ENV_KEEP = re.compile(r"^(HF_|HUGGING_FACE_|VLLM_|SGLANG_|NCCL_|CUDA_|NVIDIA_|OLLAMA_|TORCH_|LLAMA_)")
-_SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD", re.I)
-_SECRET_FLAG = re.compile(r"^--?(?:api[-_]key|hf[-_]token|token|password)$", re.I)
+_SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD", re.IGNORECASE)
+_SECRET_FLAG = re.compile(r"^--?(?:api[-_]key|hf[-_]token|token|password)$", re.IGNORECASE)
 _CU_TAG = re.compile(r"(?:^|-)cu(\d{2})(\d)(?:$|-)")  # -cu129, deepseekv4-cu130
 _REQUIRE_CUDA = re.compile(r"cuda>=(\d+\.\d+)")  # NVIDIA_REQUIRE_CUDA="cuda>=12.9 brand=..."
 
@@ -126,8 +126,7 @@ def split_image(ref: str) -> tuple[str, str]:
     ref = ref.split("@", 1)[0]
     name, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
     for prefix in ("docker.io/", "index.docker.io/", "registry-1.docker.io/"):
-        if name.startswith(prefix):
-            name = name[len(prefix):]
+        name = name.removeprefix(prefix)
     return name.removeprefix("library/"), tag or "latest"
 
 
