@@ -24,6 +24,7 @@ KEY = "s3cret-probe-key-4711"  # no token shape: only the probe's own scrubbing 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # stream each SSE chunk at once, as a real server does
     cfg: dict
 
     def log_message(self, *args):
