@@ -122,6 +122,9 @@ HITS = [
     ("SIG-GGUF-INVALID-MAGIC", "ValueError: GGUF magic invalid", {}),
     ("SIG-LLAMACPP-LOAD-FAILED", "common_init_from_params: failed to load model '/data2/DeepSeek-V3.1-GGUF/q4_k_m/DeepSeek-V3.1-Q4_K_M.gguf'", {}),
     ("SIG-OLLAMA-UNSUPPORTED-ARCH", ' **_ollama converting model Error: unsupported architecture "DeepseekV4ForCausalLM"_**', {"arch": "DeepseekV4ForCausalLM"}),
+    # https://github.com/huggingface/hub-docs/issues/2702 (the hub's answer to Ollama, as curl printed it)
+    ("SIG-OLLAMA-HF-SHARDED-GGUF", '# {"error":"The specified tag is a sharded GGUF. Ollama does not support this yet. Please use another tag or \\"latest\\". Follow this issue for more info: https://github.com/ollama/ollama/issues/5245"}', {}),
+    ("SIG-OLLAMA-HF-BAD-TAG", 'Error: pull model manifest: 400: The specified tag is not a valid quantization scheme. Please use another tag or "latest"', {}),
     ("SIG-VLLM-GGUF-ARCH-UNSUPPORTED", " ValueError: GGUF model with architecture deepseek2 is not supported yet.", {"arch": "deepseek2"}),
     ("SIG-VLLM-GGUF-PLUGIN-UNKNOWN-TYPE", "RuntimeError: Unknown gguf model_type: deepseek_v4", {"model_type": "deepseek_v4"}),
     # docker_gpu_runtime; https://github.com/NVIDIA/nvidia-docker/issues/1642 (no quotes around the driver)
