@@ -198,6 +198,7 @@ def _offload_finding(kb, gguf, gpus, room: int, size: int, vram: int):
 
 def _smaller_ggufs(kb, gguf, room: int) -> list[str]:
     """Quants (of this repo, or other GGUF repos of the same base) that fit `room` with headroom, largest first."""
-    repos = [m for m in kb.models if m.get("format") == "gguf" and m.get("base") == gguf.get("base") and not m.get("provenance_problem")]
+    repos = [m for m in kb.models if m.get("format") == "gguf" and m.get("base") == gguf.get("base")
+             and not m.get("provenance_problem") and "ds4" not in m.get("note", "")]  # ds4-only files may not load in llama.cpp
     quants = [(q["bytes"], f"{m['repo']} {q['name']} ({gib(q['bytes'])})") for m in repos for q in gguf_quants(m)]
     return [label for size, label in sorted(quants, reverse=True) if size * OFFLOAD_HEADROOM <= room]
