@@ -50,7 +50,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/health":
-            return self._send(200, b"")
+            loading = self.cfg.get("mode") == "loading"
+            return self._send(503, (ENDPOINT / "health-loading-llamacpp.json").read_bytes()) if loading else self._send(200, b"")
         if not self._authorized():
             return None
         if self.path == "/v1/models":
@@ -146,6 +147,7 @@ HITS = [
     ({"mode": "hang", "hang_s": 1.5}, {"timeout": 0.5}, ["V4D556"], "no answer within the timeout"),
     ({"key": KEY}, {}, ["V4D551"], "the server wants a key, none sent"),
     ({"key": KEY}, {"api_key": "wrong-key"}, ["V4D551"], "the wrong key"),
+    ({"mode": "loading"}, {}, ["V4D558"], "llama-server answers /health 503 Loading model"),
 ]
 
 

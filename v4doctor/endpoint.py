@@ -2,7 +2,7 @@
 
 `probe(url)` reads `/health`, `/v1/models` (served names; vLLM also reports `max_model_len`)
 and streams one tiny chat completion, measuring time to first token and tokens/s and keeping
-the reply text; `judge(...)` turns those measurements into findings V4D550–V4D557. The API
+the reply text; `judge(...)` turns those measurements into findings V4D550–V4D558. The API
 key travels only in the Authorization header and is scrubbed from everything returned.
 """
 
@@ -29,6 +29,7 @@ FINDINGS = {  # id -> (name, title, troubleshooting row)
     "V4D555": ("endpoint-garbled", "the reply is text, not repeated-token garbage", "guide-gguf-gibberish"),
     "V4D556": ("endpoint-server-error", "the endpoint serves a completion", None),
     "V4D557": ("endpoint-empty-reply", "the reply has content", None),
+    "V4D558": ("endpoint-not-ready", "the server has finished loading", None),
 }
 
 
@@ -141,7 +142,13 @@ def _body(resp) -> str:
 
 
 def _health(s, base: str, timeout: float) -> dict[str, Any]:
+    """`/health`: 200 when ready; 503 while loading (llama-server: `{"error": {"message": "Loading model"}}`)."""
     resp = _request(s, "GET", base + "/health", timeout)
+    if resp.status_code == 503:
+        raise _Stop(finding("V4D558", warning, f"the server is up but not ready yet: {_body(resp) or 'HTTP 503'}",
+                            "It still loads the model (V4 weights take minutes to read), so it refuses completions for now.",
+                            fix="Wait for the load to finish (`docker logs -f NAME`), then probe again.",
+                            evidence=[f"/health 503: {_body(resp)}"]))
     return {"status": resp.status_code, "ok": resp.ok, "body": _body(resp)}
 
 
