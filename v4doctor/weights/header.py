@@ -34,6 +34,7 @@ DEFAULT_ALIGNMENT = 32  # gguf.GGUF_DEFAULT_ALIGNMENT
 _SCALARS = {0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 5: ("<i", 4),
             6: ("<f", 4), 7: ("<?", 1), 10: ("<Q", 8), 11: ("<q", 8), 12: ("<d", 8)}
 _STRING, _ARRAY = 8, 9
+_U64 = struct.Struct("<Q")
 
 
 class GGUFError(ValueError):
@@ -142,9 +143,27 @@ class _Parser:
             return {"array": item_type, "len": count}
         if count <= KEEP_ARRAY_ITEMS:
             return [self._value(item_type, depth + 1) for _ in range(count)]
-        for _ in range(count):  # strings/arrays: walk their lengths, keep nothing
-            self._value(item_type, depth + 1)
+        if item_type == _STRING:
+            self._skip_strings(count)
+        else:
+            for _ in range(count):  # nested arrays: walk their lengths, keep nothing
+                self._value(item_type, depth + 1)
         return {"array": item_type, "len": count}
+
+    def _skip_strings(self, count: int) -> None:
+        """Step over `count` strings (the 129k-token vocabulary) reading only their lengths."""
+        unpack, buf, size, pos = _U64.unpack_from, self.buf, self.size, self.pos
+        for _ in range(count):
+            if pos + 8 > size:
+                break
+            pos += 8 + unpack(buf, pos)[0]
+            if pos > size:
+                break
+        else:
+            self.pos = pos
+            return
+        self.pos = min(pos, size)
+        raise GGUFError(f"header truncated or corrupt at byte {self.pos}: a string array runs past the end of the file")
 
     def _tensor(self) -> TensorInfo:
         name = self._string(MAX_KEY_BYTES, "a tensor name")
