@@ -203,3 +203,32 @@ def test_docs_json_example_follows_the_contract():
     section = text[text.index("## `v4doctor diagnose --json`"):]
     example = json.loads(re.search(r"```json\n(.*?)\n```", section, re.S).group(1))
     assert set(example) == TOP_KEYS and all(set(d) == ITEM_KEYS for d in example["diagnoses"])
+
+
+def test_free_memory_numbers_give_the_utilization_that_fits():
+    """31.44 of 47.38 GiB free -> 0.66 rounded down, minus a 0.01 margin -> --gpu-memory-utilization 0.65."""
+    text = log("healthy-vllm-dp8-b200-banner.log") + log("a-vllm-free-memory-less-than-utilization.log")
+    top = diagnose_text(text).to_dict()["diagnoses"][0]
+    assert top["id"] == "SIG-VLLM-FREE-MEMORY-LESS" and "to 0.65" in top["fix"]
+    assert "--gpu-memory-utilization 0.65" in top["fix_command"] and "0.95" not in top["fix_command"]
+
+
+@pytest.mark.parametrize(
+    "groups, expected",
+    [
+        ({"free": "7.34", "total": "139.72"}, {"max_util": "0.04"}),
+        ({"free": "0.1", "total": "80"}, {}),  # nothing fits: no number rather than a wrong one
+        ({"free": "x", "total": "80"}, {}),
+    ],
+)
+def test_fitting_utilization(groups, expected):
+    from v4doctor.logs.advice import extend
+
+    assert {k: v for k, v in extend("SIG-VLLM-FREE-MEMORY-LESS", groups).items() if k not in groups} == expected
+
+
+def test_oom_shortfall_units():
+    from v4doctor.logs.advice import extend, size_bytes
+
+    assert size_bytes("518.00 MiB") == 518 * 2**20 and size_bytes("19.5904 GB") == 19.5904e9 and size_bytes("lots") is None
+    assert extend("SIG-TORCH-CUDA-OOM", {"tried": "2.00 GiB", "free": "1.20 GiB"})["short"] == "819.20 MiB"

@@ -129,7 +129,8 @@ def _engine(name: str) -> Callable[[LogFacts, re.Match, int], None]:
 
 
 _ENGINE_MARKERS = {
-    "vllm": ("Starting vLLM API server", "[kv_cache_utils.py:", "[gpu_worker.py:", "[launcher.py:", "vllm.entrypoints", "(EngineCore"),
+    "vllm": ("Starting vLLM API server", "[kv_cache_utils.py:", "[gpu_worker.py:", "[launcher.py:", "vllm.entrypoints", "(EngineCore",
+             "EngineCore failed to start", "[multiproc_executor.py:"),
     "sglang": ("Load weight end.", "sglang.launch_server", "sglang/srt/"),
     "llamacpp": ("llama_model_loader: ", "llama_model_load: ", "ggml_cuda_init: ", "llama_server: ", "main: server is listening", "load_tensors: ", "slot print_timing:", "slot update_slots:"),
     "ollama": ("level=INFO source=",),

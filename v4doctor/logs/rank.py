@@ -13,6 +13,7 @@ import string
 from typing import Iterable
 
 from v4doctor.findings import Finding
+from v4doctor.logs.advice import extend
 from v4doctor.logs.diagnosis import Item
 from v4doctor.logs.logfacts import LogFacts
 from v4doctor.logs.scan import Event, ScanResult
@@ -75,12 +76,12 @@ def rank(scan: ScanResult, findings: Iterable[Finding] = ()) -> list[Item]:
 
 
 def _from_event(e: Event) -> Item:
-    s = e.signature
+    s, groups = e.signature, extend(e.signature.id, e.groups)
     return Item(
         id=s.id, category=s.category, severity=s.severity, confidence=s.confidence,
-        title=fill(s.title, e.groups), cause=fill(s.cause, e.groups), fix=fill(s.fix, e.groups),
+        title=fill(s.title, groups), cause=fill(s.cause, groups), fix=fill(s.fix, groups),
         troubleshooting=s.troubleshooting, evidence=list(e.evidence), line=e.line, role=s.role,
-        matched=[s.id], fix_flags={k: fill(v, e.groups) for k, v in s.fix_flags if all(g in e.groups for g in _fields(v))},
+        matched=[s.id], fix_flags={k: fill(v, groups) for k, v in s.fix_flags if all(g in groups for g in _fields(v))},
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from v4doctor.kb import KnowledgeBase, load
+from v4doctor.logs.advice import computed_names
 
 CATEGORIES = (
     "oom_weights", "kv_cache_too_small", "arch_unsupported_engine_too_old", "trust_remote_code",
@@ -75,12 +76,12 @@ def compile_signature(record: dict[str, Any]) -> Signature:
         pattern = re.compile(record["regex"])
     except re.error as exc:
         raise SignatureError(f"{sid}: regex does not compile: {exc}") from None
-    groups = set(pattern.groupindex)
-    for field in ("cause", "fix", "title"):
-        extra = template_fields(record[field]) - groups
+    names = set(pattern.groupindex) | computed_names(sid)
+    fix_flags = tuple((str(k), str(v)) for k, v in record.get("fix_flags", {}).items())
+    for field, template in [("cause", record["cause"]), ("fix", record["fix"]), ("title", record["title"]), *fix_flags]:
+        extra = template_fields(template) - names
         if extra:
             raise SignatureError(f"{sid}: {field} uses {sorted(extra)}, which the regex does not capture")
-    fix_flags = tuple((str(k), str(v)) for k, v in record.get("fix_flags", {}).items())
     return Signature(
         id=sid, category=record["category"], engines=tuple(record["engines"]), severity=record["severity"],
         literal=record["literal"], pattern=pattern, title=record["title"], cause=record["cause"], fix=record["fix"],
