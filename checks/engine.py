@@ -145,6 +145,7 @@ def _needs_gguf(engine: str, model: dict, kb):
         return error(f"Ollama cannot import {model['repo']} (safetensors)",
                      "Ollama's safetensors import fails with `Error: unsupported architecture \"DeepseekV4ForCausalLM\"`.",
                      fix=f"Import a `deepseek4` GGUF{pick} through a Modelfile (`FROM .`) and `ollama create`.",
+                     commands=["ollama create deepseek-v4-flash -f Modelfile"],
                      troubleshooting="ollama-safetensors-import", sources=["https://github.com/ollama/ollama/issues/17264", "https://github.com/ollama/ollama/issues/17510"])
     return info(f"llama.cpp reads GGUF files: it will need a GGUF of {model['name']}{pick}",
                 "The safetensors checkpoint is for vLLM/SGLang; llama.cpp loads a `deepseek4` GGUF.")

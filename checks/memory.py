@@ -187,18 +187,20 @@ def _offload_finding(kb, gguf, gpus, room: int, size: int, vram: int):
     claims = guide_claims(kb, "V4D212", model=gguf.get("base"), gpu=kb_gpu_key(kb, gpus) if count else None, count=count)
     smaller = _smaller_ggufs(kb, gguf, room)
     make = error if room < size else warning
+    first = [f"hf download {smaller[0][0]} --include '*{smaller[0][1]}*' --local-dir /path/with/space"] if smaller else []
     return make(
         f"RAM + GPU memory ({gib(room)}; {gib(vram)} on GPUs) is {'smaller than' if room < size else 'barely above'} the GGUF {gguf['repo']} ({gib(size)})",
         f"llama.cpp needs the whole file in RAM + VRAM plus KV cache and compute buffers (v4doctor asks for 10% more). {guide_text(claims)}".strip(),
-        fix=("A smaller quant fits: " + ", ".join(smaller) + ".") if smaller else "Add RAM or GPUs.",
+        fix=("A smaller quant fits: " + ", ".join(f"{r} {q} ({gib(b)})" for r, q, b in smaller) + ".") if smaller else "Add RAM or GPUs.",
+        commands=first,
         evidence=[f"system.ram_total_bytes + GPU memory = {room}", f"gguf bytes = {size}"],
         sources=gguf["sources"] + claim_sources(claims),
     )
 
 
-def _smaller_ggufs(kb, gguf, room: int) -> list[str]:
-    """Quants (of this repo, or other GGUF repos of the same base) that fit `room` with headroom, largest first."""
+def _smaller_ggufs(kb, gguf, room: int) -> list[tuple[str, str, int]]:
+    """(repo, quant, bytes) of the same base's GGUFs that fit `room` with headroom, largest first."""
     repos = [m for m in kb.models if m.get("format") == "gguf" and m.get("base") == gguf.get("base")
              and not m.get("provenance_problem") and "ds4" not in m.get("note", "")]  # ds4-only files may not load in llama.cpp
-    quants = [(q["bytes"], f"{m['repo']} {q['name']} ({gib(q['bytes'])})") for m in repos for q in gguf_quants(m)]
-    return [label for size, label in sorted(quants, reverse=True) if size * OFFLOAD_HEADROOM <= room]
+    quants = [(m["repo"], q["name"], q["bytes"]) for m in repos for q in gguf_quants(m)]
+    return sorted((q for q in quants if q[2] * OFFLOAD_HEADROOM <= room), key=lambda q: -q[2])

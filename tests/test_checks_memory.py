@@ -55,7 +55,8 @@ def test_disk_for_llamacpp_is_the_gguf():
 
 def test_offload_suggests_quants_that_fit_and_quotes_the_guide():
     f = _one(host("2xrtx4090", engine="llamacpp"), "V4D212")
-    assert "UD-IQ3_XXS" in f.fix.text and "UD-Q4_K_XL" not in f.fix.text
+    assert "UD-IQ3_XXS" in f.fix.text and "UD-Q4_K_XL" not in f.fix.text and "antirez" not in f.fix.text
+    assert f.fix.commands == ["hf download unsloth/DeepSeek-V4-Flash-GGUF --include '*UD-IQ3_XXS*' --local-dir /path/with/space"]
     assert "The guide says V4-Flash runs comfortably on 2× RTX 4090" in f.detail
 
 
