@@ -184,3 +184,23 @@ def test_image_references(ref, name, tag, engine, version, cuda):
 ])
 def test_image_cuda_from_env(env, cuda):
     assert dc.image_cuda(env) == cuda
+
+
+def test_a_rootless_engine_is_found_when_the_root_socket_is_missing(monkeypatch, tmp_path):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setattr(dc, "DEFAULT_SOCKET", str(tmp_path / "no-root-docker.sock"))
+    with FakeEngine("h200-host") as engine:
+        monkeypatch.setenv("XDG_RUNTIME_DIR", os.path.dirname(engine.socket_path))
+        facts = dc.collect()
+    assert facts["host"] == engine.url and len(facts["containers"]) == 3
+
+
+def test_nothing_local_names_both_sockets(monkeypatch, tmp_path):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setattr(dc, "DEFAULT_SOCKET", str(tmp_path / "docker-root.sock"))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))  # no CLI context configured
+    result = dc.collect()
+    assert isinstance(result, Unknown)
+    assert result.reason == (f"no docker socket at {tmp_path}/docker-root.sock (nor a rootless one at {tmp_path}/docker.sock); "
+                             "is Docker installed and running?")

@@ -47,17 +47,19 @@ def unknown(reason: str) -> dict[str, str]:
 
 
 def collect(base_url: str | None = None, timeout: float = TIMEOUT_S) -> dict[str, Any] | Unknown:
-    """Read the Docker engine at `base_url` (default: $DOCKER_HOST, else the local socket)."""
-    url = base_url or os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
-    missing = _missing_socket(url)
-    if missing is not None:
-        return missing
+    """Read the Docker engine at `base_url`, else $DOCKER_HOST (with its TLS settings), else the local one."""
     try:
         import docker
     except ImportError:
         return Unknown("the docker Python package is not installed (pip install docker)")
+    env = dict(os.environ)
+    env["DOCKER_HOST"] = base_url or env.get("DOCKER_HOST") or local_host(env)
+    url = env["DOCKER_HOST"]
+    missing = _missing_socket(url, env)
+    if missing is not None:
+        return missing
     try:
-        client = docker.DockerClient(base_url=url, version="auto", timeout=timeout)
+        client = docker.DockerClient.from_env(environment=env, version="auto", timeout=timeout)
     except Exception as exc:  # DockerException wraps connection and permission errors
         return _unreachable(url, exc)
     try:
@@ -68,13 +70,33 @@ def collect(base_url: str | None = None, timeout: float = TIMEOUT_S) -> dict[str
         client.close()
 
 
+def local_host(env: dict[str, str]) -> str:
+    """The current `docker context` when it is not the default, else the root socket, else the rootless one."""
+    try:
+        from docker.context import ContextAPI
+
+        ctx = ContextAPI.get_current_context()
+        if ctx is not None and ctx.name != "default" and ctx.Host:
+            return ctx.Host
+    except Exception:  # a broken ~/.docker/config.json must not stop the run
+        pass
+    rootless = _rootless_socket(env)
+    if not os.path.exists(DEFAULT_SOCKET) and os.path.exists(rootless):
+        return f"unix://{rootless}"
+    return f"unix://{DEFAULT_SOCKET}"
+
+
+def _rootless_socket(env: dict[str, str]) -> str:
+    return os.path.join(env.get("XDG_RUNTIME_DIR") or f"/run/user/{os.getuid()}", "docker.sock")
+
+
 def _socket_path(url: str) -> str | None:
     if url.startswith("unix://"):
         return url[len("unix://"):]
     return url if url.startswith("/") else None
 
 
-def _missing_socket(url: str) -> Unknown | None:
+def _missing_socket(url: str, env: dict[str, str]) -> Unknown | None:
     path = _socket_path(url)
     if path is None:
         return None
@@ -85,8 +107,9 @@ def _missing_socket(url: str) -> Unknown | None:
         pass
     except OSError:  # there, but not ours to read: the connect says why (permission denied)
         return None
-    where = "DOCKER_HOST" if os.environ.get("DOCKER_HOST") else "the default socket"
-    return Unknown(f"no docker socket at {path} ({where}); is Docker installed and running?")
+    if os.environ.get("DOCKER_HOST") or path != DEFAULT_SOCKET:
+        return Unknown(f"no docker socket at {path}; is Docker running there?")
+    return Unknown(f"no docker socket at {path} (nor a rootless one at {_rootless_socket(env)}); is Docker installed and running?")
 
 
 def _unreachable(url: str, exc: BaseException) -> Unknown:
