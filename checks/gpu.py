@@ -18,8 +18,11 @@ def gpu_arch_supported(gpus, engine, engine_version, kb):
     """Upstream vLLM/SGLang run V4 on SM90/SM10x (SM12x from vLLM 0.24); vLLM 0.33 does not reject SM80/SM89 up front."""
     if engine not in GPU_ENGINES or not gpus:
         return None
+    ccs = sorted({g.compute_capability for g in gpus if known(g.compute_capability)})
+    if not ccs:
+        return skipped("GPU architecture", f"compute capability unknown, because {gpus[0].compute_capability.reason}")
     findings = []
-    for cc in sorted({g.compute_capability for g in gpus if known(g.compute_capability)}):
+    for cc in ccs:
         found = _judge_cc(kb, cc, [g for g in gpus if g.compute_capability == cc], engine, engine_version)
         if found is not None:
             findings.append(found)

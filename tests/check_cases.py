@@ -99,6 +99,7 @@ add("V4D111", lambda: host("2xrtxpro6000", engine="sglang"), "warning", "SGLang 
 add("V4D111", lambda: host("4xh200"), "ok", "Hopper is the upstream target")
 add("V4D111", lambda: host("2xrtxpro6000"), "ok", "vLLM runs V4 on SM120 (floor is V4D201's job)")
 add("V4D111", lambda: host("1xa100-80g", engine="llamacpp"), "ok", "llama.cpp runs on Ampere")
+add("V4D111", lambda: devices(host("4xh200"), compute_capability=Unknown("NVML NotSupported")), "skipped", "no compute capability read")
 
 # --------------------------------------------------------------------------- V4D112 busy GPUs
 add("V4D112", lambda: devices(host("4xh200"), processes=[GpuProcess(4242, 40 * GIB, "python")]), "warning",
