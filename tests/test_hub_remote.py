@@ -220,3 +220,12 @@ def test_cli_gguf_hub_gated_repo_is_no_match_warning(hub_server, tmp_path):
     data = run_cli("gguf", str(files[0]), "--hub", "--no-host", "--json", "--repo", GGUF_REPO).json()
     (f,) = [f for f in data["findings"] if f["id"] == "V4D411"]
     assert f["severity"] == "warning" and f"{GGUF_REPO} (gated)" in f["detail"]
+
+
+def test_collector_llamacpp_does_not_count_a_safetensors_download(hub_server):
+    from v4doctor.collect import hub, hubremote
+    from v4doctor.collect.target import build_target
+
+    target = build_target("flash", "llamacpp")
+    rec = hubremote.collect(target, hub.collect(target), timeout=2)
+    assert rec["status"] == "ok" and rec["download_bytes"] is None and "GGUF" in rec["download_note"]

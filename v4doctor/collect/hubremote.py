@@ -31,16 +31,18 @@ def collect(target: TargetFacts, hub: HubFacts, *, timeout: float | None = None)
 
     record = client.probe_repo(repo, "main", timeout=timeout or client.HUB_TIMEOUT_S)
     if record["status"] == "ok":
-        record.update(download(record["files"], repo))
+        record.update(download(record["files"], repo, target.engine))
     return record
 
 
-def download(files: list[dict[str, Any]], repo: str) -> dict[str, Any]:
+def download(files: list[dict[str, Any]], repo: str, engine: str = "vllm") -> dict[str, Any]:
     """The files and bytes an engine will fetch from this repo."""
     from v4doctor.kb import load
 
     model = load().find_model(repo) or {}
     if model.get("format") == "gguf" or any(f["path"].endswith(".gguf") for f in files):
         return {"download_bytes": model.get("disk_bytes"), "download_note": "one GGUF quant (the knowledge base's usual pick)"}
+    if engine in ("llamacpp", "ollama"):
+        return {"download_bytes": None, "download_note": f"{engine} loads a GGUF, not this safetensors repo"}
     wanted = [f for f in files if any(fnmatch.fnmatch(f["path"].rsplit("/", 1)[-1], p) for p in ENGINE_PATTERNS)]
     return {"download_files": len(wanted), "download_bytes": sum(f.get("size") or 0 for f in wanted), "download_note": "weights, config and tokenizer files"}
