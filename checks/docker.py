@@ -28,7 +28,9 @@ def _unknown(value: Any) -> bool:
 
 
 def _containers(docker: dict[str, Any], engines: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    return [c for c in docker.get("containers") or [] if not engines or c.get("engine") in engines]
+    """The containers the collector could read (an `unreadable` one vanished between list and inspect)."""
+    found = [c for c in docker.get("containers") or [] if isinstance(c, dict) and "unreadable" not in c]
+    return [c for c in found if not engines or c.get("engine") in engines]
 
 
 def _flags(c: dict[str, Any]) -> dict[str, Any]:

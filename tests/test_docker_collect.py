@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -138,7 +139,7 @@ def _collect_as_nobody(url: str) -> str:
     main = str(Path(dc.__file__).resolve().parents[2])
     code = _AS_NOBODY.format(main=main, site=site, url=url)
     try:
-        run = subprocess.run([python, "-c", code], user="nobody", capture_output=True, text=True, timeout=60, cwd="/")
+        run = subprocess.run([python, "-c", code], user="nobody", capture_output=True, text=True, timeout=60, cwd="/", check=False)
     except (OSError, subprocess.SubprocessError) as exc:
         pytest.skip(f"cannot run a process as nobody here: {exc}")
     if run.returncode != 0:
@@ -204,3 +205,24 @@ def test_nothing_local_names_both_sockets(monkeypatch, tmp_path):
     assert isinstance(result, Unknown)
     assert result.reason == (f"no docker socket at {tmp_path}/docker-root.sock (nor a rootless one at {tmp_path}/docker.sock); "
                              "is Docker installed and running?")
+
+
+def test_a_container_gone_between_list_and_inspect_does_not_hide_the_others(tmp_path):
+    root = tmp_path / "engine"
+    shutil.copytree(FakeEngine("h200-host").root, root)
+    listed = json.loads((root / "containers.json").read_text())
+    listed.append({**listed[0], "Id": "f" * 64, "Names": ["/vanished"]})  # listed, but /containers/{id}/json is a 404
+    (root / "containers.json").write_text(json.dumps(listed))
+    with FakeEngine("h200-host", root=root) as engine:
+        facts = dc.collect(engine.url)
+    gone = [c for c in facts["containers"] if c["name"] == "vanished"]
+    assert gone and gone[0]["unreadable"].startswith("NotFound") and len(facts["containers"]) == 4
+
+    from v4doctor_checks import docker as checks
+
+    from v4doctor.context import Context
+    from v4doctor.registry import checks_in_module, run_one
+
+    ctx = Context(Facts(target=TargetFacts(model="flash", engine="vllm"), docker=facts))
+    for c in checks_in_module(checks):
+        assert all("crashed" not in f.title for f in run_one(ctx, c)), c.id

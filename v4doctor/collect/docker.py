@@ -139,8 +139,18 @@ def read_engine(api: Any, url: str) -> dict[str, Any]:
         "nvidia_runtime": "nvidia" in runtimes,
         "cdi_spec_dirs": list(info.get("CDISpecDirs") or []),
         "cdi_devices": [d.get("ID") for d in info.get("DiscoveredDevices") or [] if d.get("Source") == "cdi"],
-        "containers": [_container(api, s) for s in api.containers(all=True) if engine_of(s.get("Image", ""))],
+        "containers": [_soft_container(api, s) for s in api.containers(all=True) if engine_of(s.get("Image", ""))],
     }
+
+
+def _soft_container(api: Any, summary: dict[str, Any]) -> dict[str, Any]:
+    """One container; one that vanished or answers oddly is kept as `unreadable`, the others still read."""
+    try:
+        return _container(api, summary)
+    except Exception as exc:
+        name = (summary.get("Names") or ["/?"])[0].lstrip("/")
+        return {"name": name, "image": summary.get("Image", ""), "engine": engine_of(summary.get("Image", "")),
+                "unreadable": f"{type(exc).__name__}: {exc}"}
 
 
 # --------------------------------------------------------------------------- images
