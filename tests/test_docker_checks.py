@@ -242,3 +242,21 @@ def test_a_container_sees_only_its_own_gpus(engines):
     sub = docker_images._container_facts(facts, _c(engines["h200-host"], "v4-flash"))
     assert [d.index for d in sub.gpu.devices] == [0, 1, 2, 3] and sub.target.cmd[:2] == ["vllm", "serve"]
     assert sub.target.engine_version == "0.28.0" and isinstance(sub.python, Unknown)
+
+
+def test_run_reads_the_live_engine_as_a_subprocess(tmp_path):
+    """`v4doctor run` as users start it, with DOCKER_HOST pointing at the recorded engine."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    with FakeEngine("h200-host") as engine:
+        env = {**os.environ, "DOCKER_HOST": engine.url, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
+        run = subprocess.run([sys.executable, "-m", "v4doctor", "run", "--select", "V4D5", "--json"],
+                             capture_output=True, text=True, env=env, timeout=120, check=False)
+    found = {(f["id"], f["severity"]) for f in json.loads(run.stdout)["findings"]}
+    assert run.returncode == 1, run.stderr
+    assert {("V4D502", "error"), ("V4D503", "warning"), ("V4D505", "error"), ("V4D506", "error")} <= found
+    assert ("V4D504", "skipped") in found  # no NVML here: the driver is unknown, so that check says so
+    assert "hf_aVeryRealLookingTokenValue" not in run.stdout and "sk-live-0123456789" not in run.stdout

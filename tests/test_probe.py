@@ -272,3 +272,17 @@ def test_a_stream_of_non_chunks_is_a_server_error(event, why):
     with FakeOpenAI(raw_events=[event, "data: [DONE]\n\n"]) as srv:  # synthetic events, not a recording
         r = probe(srv.url)
     assert _ids(r) == ["V4D556"] and why in r.findings[0].title
+
+
+def test_probe_as_a_subprocess(monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    with FakeOpenAI(key=KEY) as srv:
+        env = {**os.environ, "MY_VLLM_KEY": KEY}
+        run = subprocess.run([sys.executable, "-m", "v4doctor", "probe", srv.url, "--api-key-env", "MY_VLLM_KEY",
+                              "--model", "deepseek-v4-flash"], capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "The endpoint works." in run.stdout and "first token after" in run.stdout
+    assert KEY not in run.stdout + run.stderr
