@@ -254,7 +254,7 @@ def judge_models(models: list[dict[str, Any]], want: str | None, planned_len: in
     out = []
     if want and want not in names:
         out.append(finding("V4D552", error, f"the server serves {', '.join(names)}, not {want!r}",
-                           "Clients that send `\"model\": \"" + want + "\"` get 404 `The model ... does not exist`.",
+                           f"Clients that send this name get HTTP 404 (vLLM: The model `{want}` does not exist.).",
                            fix=f"Ask for {names[0]!r}, or restart the server with `--served-model-name {want}`.",
                            evidence=[f"/v1/models: {names}"]))
     card = next((m for m in models if m["id"] == want), models[0])
