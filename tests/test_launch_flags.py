@@ -33,7 +33,9 @@ def test_every_flag_set_records_version_and_how_it_was_made(path):
 def test_committed_engines_cover_current_release_and_v4_floor():
     versions = {e: [t.version for t in flagdb.tables(e)] for e in ("vllm", "sglang", "llamacpp")}
     assert versions["vllm"] == ["0.20.0", "0.33.0"] and "0.5.12" in versions["sglang"] and len(versions["sglang"]) == 2
-    assert versions["llamacpp"]
+    assert versions["llamacpp"] == ["78d2f5246", "0c1e57098"]  # ordered by the llama-cpp-python release that vendors them
+    floor = json.loads((flagdb.FLAGS_DIR / "llamacpp-78d2f5246.json").read_text())
+    assert "LLM_ARCH_DEEPSEEK4" in floor["v4_floor_note"] and floor["llama_cpp_build"] == "78d2f5246"
 
 
 def test_vllm_033_table_regenerates_from_the_help_output(tmp_path, monkeypatch):

@@ -24,6 +24,7 @@ class FlagTable:
     source: str
     method: str
     flags: dict  # key -> record (names, negations, value, nargs, choices, strict, fields)
+    sort_version: str = ""  # orders tables whose version is not PEP 440 (llama.cpp commits)
 
     @functools.cached_property
     def index(self) -> dict[str, tuple[str, bool]]:
@@ -45,13 +46,13 @@ class FlagTable:
 @functools.lru_cache(maxsize=None)
 def _load(path: Path) -> FlagTable:
     d = json.loads(path.read_text(encoding="utf-8"))
-    return FlagTable(d["engine"], d["version"], d["source"], d["method"], d["flags"])
+    return FlagTable(d["engine"], d["version"], d["source"], d["method"], d["flags"], d.get("sort_version", d["version"]))
 
 
 def tables(engine: str) -> list[FlagTable]:
     """Every committed flag set for an engine, oldest version first."""
     found = [_load(p) for p in sorted(FLAGS_DIR.glob(f"{engine}-*.json"))]
-    return sorted(found, key=lambda t: _version_key(t.version))
+    return sorted(found, key=lambda t: _version_key(t.sort_version))
 
 
 def _version_key(text: str) -> tuple:
