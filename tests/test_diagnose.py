@@ -157,6 +157,7 @@ def test_cli_stdin_text_and_exit_codes():
         (("diagnose", str(LOGS)), "is a directory"),
         (("diagnose", "x.log", "--text", "y"), "either FILE or --text"),
         (("diagnose", "--format", "yaml"), "invalid choice"),
+        (("diagnose", "--text", ""), "the log is empty"),
     ],
 )
 def test_cli_bad_usage_is_one_line_and_exit_2(argv, message):

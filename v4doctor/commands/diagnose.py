@@ -27,6 +27,8 @@ def _diagnose(args: argparse.Namespace):
     if args.text is not None:
         return diagnose_text(args.text)
     if args.file in (None, "-"):
+        if args.file is None and sys.stdin.isatty():
+            raise UsageError("no log given: pass a FILE, `-` with a pipe, or --text")
         buffer = getattr(sys.stdin, "buffer", None)
         return diagnose_file(buffer) if buffer is not None else diagnose_stream(sys.stdin)
     try:
@@ -43,7 +45,11 @@ def run(args: argparse.Namespace) -> int:
     from v4doctor.commands._common import output_format
     from v4doctor.logs import report
 
+    from v4doctor.errors import UsageError
+
     diagnosis = _diagnose(args)
+    if diagnosis.lines == 0:
+        raise UsageError("the log is empty: nothing to diagnose")
     data = diagnosis.to_dict()
     fmt = output_format(args)
     if fmt == "json":

@@ -123,10 +123,11 @@ def _fold_finding(items: list[Item], f: Finding, facts: LogFacts) -> None:
 
 
 def _explain_consequences(items: list[Item], cause: Item) -> None:
+    """A consequence is explained by the first cause, whichever process printed first (ranks interleave)."""
     for i in items:
-        if i.role == "consequence" and i.line >= cause.line:
+        if i.role == "consequence":
             i.confidence = round(i.confidence * 0.5, 2)
-            i.cause += f" It follows the earlier {cause.category} failure (line {cause.line}), which explains it."
+            i.cause += f" The {cause.category} failure at line {cause.line} explains it."
 
 
 def _attach_wrapper(causes: list[Item], w: Event) -> None:
