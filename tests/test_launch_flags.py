@@ -35,7 +35,7 @@ def test_committed_engines_cover_current_release_and_v4_floor():
     assert versions["vllm"] == ["0.20.0", "0.33.0"] and "0.5.12" in versions["sglang"] and len(versions["sglang"]) == 2
     assert versions["llamacpp"] == ["78d2f5246", "0c1e57098"]  # ordered by the llama-cpp-python release that vendors them
     floor = json.loads((flagdb.FLAGS_DIR / "llamacpp-78d2f5246.json").read_text())
-    assert "LLM_ARCH_DEEPSEEK4" in floor["v4_floor_note"] and floor["llama_cpp_build"] == "78d2f5246"
+    assert "LLM_ARCH_DEEPSEEK4" in floor["v4_floor_note"] and floor["version"] == "78d2f5246"
 
 
 def test_vllm_033_table_regenerates_from_the_help_output(tmp_path, monkeypatch):
