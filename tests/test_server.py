@@ -298,3 +298,24 @@ def test_a_request_past_the_time_limit_is_504():
         r = requests.post(s.url + "/v1/diagnose", json={"text": big}, timeout=30)
         assert r.status_code == 504 and "time limit of 0.001 s" in r.json()["error"]
         assert requests.get(s.url + "/healthz", timeout=5).status_code == 200  # the server lives on
+
+
+def test_server_log_lines_are_redacted_tracebacks_included():
+    import io
+    import logging
+
+    from v4doctor.server import RedactingFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(RedactingFormatter("%(message)s"))
+    log = logging.getLogger("tests.v4doctor.redacting")
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        raise ValueError(f"bad input {TOKEN}")
+    except ValueError:
+        log.exception("request failed: Authorization: Bearer abcdefghijklmnop")
+    out = stream.getvalue()
+    assert "Traceback" in out and "ValueError" in out
+    assert TOKEN not in out and "abcdefghijklmnop" not in out

@@ -195,12 +195,19 @@ def log_to_stderr() -> None:
     import sys
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(RedactingFormatter("%(message)s"))
     for name in ("v4doctor.access", "v4doctor.server", "uvicorn.error"):
         log = logging.getLogger(name)
         log.handlers[:] = [handler]
         log.setLevel(logging.INFO)
         log.propagate = False
+
+
+class RedactingFormatter(logging.Formatter):
+    """Every server log line, tracebacks included, passes through redaction on its way out."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
 
 
 def _add_error_handlers(app: FastAPI) -> None:
