@@ -135,3 +135,13 @@ def test_split_utf8_sequence_across_reads():
     chunks = list(chunks_from_binary(io.BytesIO(text.encode()), read_size=7))
     assert b"".join(chunks) == text.encode() and all(c.endswith(b"\n") for c in chunks)
     assert [c.decode() for c in chunks]  # every chunk decodes on its own
+
+
+def test_same_diagnosis_without_re2(monkeypatch):
+    """google-re2 is an optimisation: with it hidden, the stdlib prefilter gives the same result."""
+    import sys
+
+    text = (LOGS / "healthy-vllm-dp8-b200-banner.log").read_text() + (LOGS / "a-vllm-kv-cache-too-small.log").read_text()
+    with_re2 = diagnose_text(text).to_dict()
+    monkeypatch.setitem(sys.modules, "re2", None)  # `import re2` now raises ImportError
+    assert diagnose_text(text).to_dict() == with_re2
