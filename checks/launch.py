@@ -39,9 +39,12 @@ def max_len_above_context(launch, kb, model):
        sources=["https://github.com/vllm-project/vllm/issues/44376", "https://github.com/vllm-project/vllm/issues/51041", f"{REVIEW} §5"])
 def max_len_fits_kv(launch, fit):
     """The asked length does not fit the KV pool left after weights and overhead (vLLM: `estimated maximum model length is N`)."""
+    name = length_flag(launch.engine)
+    explicit = name is not None and launch.flag(name) is not None
+    if not (explicit or launch.engine == "vllm"):  # only vLLM defaults to the model's full 1M context
+        return None
     if not fit.weights_fit or fit.max_model_len_fits >= fit.max_model_len:
         return None
-    name = length_flag(launch.engine) or "max-model-len"
     return error(f"--{name} {fit.max_model_len:,} does not fit: the KV budget ({fit.kv_budget_gib_per_gpu:.2f} GiB/GPU) holds about {fit.max_model_len_fits:,} tokens",
                  f"V4 needs ~{fit.kv_bytes_per_token:,.0f} B per token plus ~{fit.fixed_bytes_per_seq / 1e9:.1f} GB per sequence; under TP the KV cache is replicated on every rank.",
                  fix=f"Lower --{name} to {fit.max_model_len_fits} (or add GPUs / use DP+EP, or raise the memory fraction).",

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
     result, gpu_name = compute(args)
     if args.json:
-        data = {"schema_version": 1, "gpu": gpu_name, **result.to_dict()}
+        data = {"schema_version": 1, "gpu": gpu_name, "engine_version": args.engine_version, **result.to_dict()}
         print(render.to_json(data))
         return 0 if result.fits else 1
     _print_table(result, gpu_name)
