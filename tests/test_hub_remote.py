@@ -77,11 +77,17 @@ class _Hub(BaseHTTPRequestHandler):
         self._send(200, out)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads, block_on_close = True, False  # a slow handler must not hold teardown
+
+    def handle_error(self, request, client_address):
+        pass  # the client gave up on the slow answer (the timeout test): a broken pipe is expected
+
+
 @pytest.fixture
 def hub_server(monkeypatch, tmp_path):
     """A local hub; HF_ENDPOINT points at it; no token anywhere."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
-    server.daemon_threads, server.block_on_close = True, False  # a slow handler must not hold teardown
+    server = _Server(("127.0.0.1", 0), _Hub)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
