@@ -153,3 +153,27 @@ def test_fuzz_parse_compose_never_crashes(text):
         parse_compose(text)
     except UsageError:
         pass
+
+
+def test_compose_entrypoint_launcher_stays_in_the_entrypoint():
+    text = ("services:\n  sglang:\n    image: lmsysorg/sglang:latest\n"
+            "    entrypoint: [\"python3\", \"-m\", \"sglang.launch_server\"]\n"
+            f"    command: --model-path {FLASH} --tp-size 4   # four H200\n")
+    spec = parse_compose(text)
+    assert spec.engine == "sglang" and spec.model == FLASH and spec.launcher == ()
+    out = render_compose(text, spec.with_flag("tp-size", "8"))
+    assert "entrypoint: [\"python3\", \"-m\", \"sglang.launch_server\"]" in out and "sglang.launch_server" not in out.split("command:")[1]
+    assert parse_compose(out).flags["tp-size"] == "8"
+
+
+@settings(max_examples=30, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["max-model-len", "tensor-parallel-size", "kv-cache-dtype", "block-size", "served-model-name"]),
+                          st.from_regex(r"[a-z0-9_.]{1,12}", fullmatch=True)), max_size=4))
+def test_fuzz_compose_edits_round_trip(edits):
+    text = (LAUNCH / "guide-option-b-flash.yaml").read_text()
+    spec = parse_compose(text)
+    for name, value in edits:
+        spec = spec.with_flag(name, value)
+    out = render_compose(text, spec)
+    assert parse_compose(out).flags == spec.flags
+    assert out.startswith("# Source:") and out.count("\n") >= text.count("\n")

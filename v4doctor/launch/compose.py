@@ -121,14 +121,17 @@ def parse_compose(text: str) -> LaunchSpec:
     """A docker-compose file: the first service whose image or command is an engine."""
     services = _services(_load(text, "compose file"))
     name, svc, engine = _engine_service(services)
-    tokens = _command_tokens(svc.get("command"))
+    entry = _command_tokens(svc.get("entrypoint"))
+    tokens = entry + _command_tokens(svc.get("command"))
     found = _launcher(tokens)
-    launcher, rest = (tokens[: found[1]], tokens[found[1]:]) if found else ([], tokens)
+    launcher, rest = (tokens[: found[1]], tokens[found[1]:]) if found else (entry, tokens[len(entry):])
     shm = svc.get("shm_size")
-    return _engine_spec(engine, launcher, rest, image=str(svc["image"]) if svc.get("image") else None,
+    spec = _engine_spec(found[0] if found else engine, launcher, rest, image=str(svc["image"]) if svc.get("image") else None,
                         env=_environment(svc.get("environment")), kind="compose", service=name,
                         gpus=_gpu_count(svc), shm_size=str(shm) if shm is not None else None,
                         ipc=str(svc["ipc"]) if svc.get("ipc") else None)
+    # an `entrypoint:` launcher is not the command's to rewrite: argv() then gives exactly the command
+    return replace(spec, launcher=tuple(launcher[len(entry):])) if entry else spec
 
 
 def render_compose(text: str, spec: LaunchSpec) -> str:
