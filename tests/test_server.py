@@ -294,7 +294,7 @@ def test_unauthenticated_big_bodies_are_refused_before_reading():
 
 def test_a_request_past_the_time_limit_is_504():
     big = (KV_LOG.read_text() + "\n") * 3000  # ~2 MB: far more than a millisecond of work
-    with LiveServer(timeout_s=0.001, max_body_bytes=8 * 1024 * 1024) as s:
+    with LiveServer(timeout_s=0.001, body_timeout_s=30, max_body_bytes=8 * 1024 * 1024) as s:
         r = requests.post(s.url + "/v1/diagnose", json={"text": big}, timeout=30)
         assert r.status_code == 504 and "time limit of 0.001 s" in r.json()["error"]
         assert requests.get(s.url + "/healthz", timeout=5).status_code == 200  # the server lives on
@@ -319,3 +319,17 @@ def test_server_log_lines_are_redacted_tracebacks_included():
     out = stream.getvalue()
     assert "Traceback" in out and "ValueError" in out
     assert TOKEN not in out and "abcdefghijklmnop" not in out
+
+
+def test_a_body_that_trickles_in_past_the_time_limit_is_408():
+    import socket
+    import time
+
+    with LiveServer(timeout_s=0.3) as s:
+        host, port = s.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(b"POST /v1/diagnose HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\nonly ten b")
+            started = time.monotonic()
+            answer = conn.recv(4096).decode()
+        assert answer.startswith("HTTP/1.1 408") and "time limit of 0.3 s" in answer
+        assert time.monotonic() - started < 3

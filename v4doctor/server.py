@@ -42,6 +42,7 @@ class Settings:
     token: str | None = None
     max_body_bytes: int = 4 * 1024 * 1024
     timeout_s: float = 10.0
+    body_timeout_s: float | None = None  # time for the body to arrive; None: timeout_s
     threads: int = 4
     workers: int = 1  # processes: the library is pure Python, so more cores need more processes
 
@@ -80,8 +81,18 @@ class Runner:
 
 
 # --------------------------------------------------------------------------- reading requests
-async def read_body(request: Request, limit: int) -> bytes:
-    """The body, read as it streams (chunked too) and refused as soon as it passes the limit."""
+async def read_body(request: Request) -> bytes:
+    """The body, read as it streams (chunked too), refused as soon as it passes the limit,
+    and given up on (408) when it has not all arrived within the time limit."""
+    settings = request.app.state.settings
+    limit_s = settings.body_timeout_s or settings.timeout_s
+    try:
+        return await asyncio.wait_for(_read_limited(request, settings.max_body_bytes), limit_s)
+    except asyncio.TimeoutError:
+        raise ApiError(408, f"the request body did not arrive within the time limit of {limit_s:g} s") from None
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
     chunks, total = [], 0
     async for chunk in request.stream():
         total += len(chunk)

@@ -22,7 +22,7 @@ from v4doctor.server_models import (
 
 _ERRORS = {400: "not JSON, or a malformed multipart body", 401: "missing or wrong bearer token (when the server has one)",
            413: "body over the server's limit", 415: "wrong content type", 422: "valid JSON of the wrong shape, or input the library rejects",
-           404: "no such row", 503: "the library feature is not in this build", 504: "the request ran past the server's time limit"}
+           404: "no such row", 408: "the body did not arrive within the server's time limit", 503: "the library feature is not in this build", 504: "the request ran past the server's time limit"}
 
 
 def _responses(model: type, *codes: int) -> dict[int | str, Any]:
@@ -38,7 +38,7 @@ def _body(model: type, *extra: tuple[str, dict[str, Any]]) -> dict[str, Any]:
 _MULTIPART = ("multipart/form-data", {"schema": {"type": "object", "required": ["file"],
                                                  "properties": {"file": {"type": "string", "format": "binary"}}}})
 _PLAIN = ("text/plain", {"schema": {"type": "string"}})
-_POST_ERRORS = (400, 413, 415, 422, 503, 504)
+_POST_ERRORS = (400, 408, 413, 415, 422, 503, 504)
 
 
 def add_routes(app: FastAPI) -> None:
@@ -65,7 +65,7 @@ def _check(app: FastAPI) -> None:
               summary="Judge a facts snapshot and/or a launch plan: the `run --json` object")
     async def check(request: Request):
         require_json(request)
-        body = parse_json(CheckIn, await read_body(request, request.app.state.settings.max_body_bytes))
+        body = parse_json(CheckIn, await read_body(request))
         md = wants_markdown(request)
 
         def job():
@@ -82,7 +82,7 @@ def _fix(app: FastAPI) -> None:
               summary="Propose a corrected launch command or compose file: findings, patched text and diff")
     async def fix(request: Request):
         require_json(request)
-        body = parse_json(FixIn, await read_body(request, request.app.state.settings.max_body_bytes))
+        body = parse_json(FixIn, await read_body(request))
         md = wants_markdown(request)
 
         def job():
@@ -134,7 +134,7 @@ async def _log_text(request: Request) -> str:
     kind = media_type(request)
     if kind not in ("application/json", "multipart/form-data", "text/plain"):
         raise ApiError(415, "send the log as application/json {\"text\": ...}, multipart/form-data (file) or text/plain")
-    body = await read_body(request, request.app.state.settings.max_body_bytes)
+    body = await read_body(request)
     if kind == "application/json":
         return parse_json(DiagnoseIn, body).text
     if kind == "text/plain":
