@@ -13,6 +13,7 @@ comments, key order and the command's style (folded string or list) are kept.
 
 from __future__ import annotations
 
+import functools
 import io
 import shlex
 from dataclasses import replace
@@ -33,16 +34,20 @@ def _yaml(sequence: int = 2, offset: int = 0):
     return y
 
 
-def _dump(doc: Any, original: str) -> str:
-    """Dump with the list indentation the original uses (the one that round-trips it unchanged)."""
-    styles = [(2, 0), (4, 2), (3, 1)]
-    for seq, off in styles:
+@functools.lru_cache(maxsize=32)
+def _indent_of(original: str) -> tuple[int, int]:
+    """The list indentation that round-trips the original unchanged (else a guess from its text)."""
+    for seq, off in ((2, 0), (4, 2), (3, 1)):
         out = io.StringIO()
         _yaml(seq, off).dump(_load(original, "compose file"), out)
         if out.getvalue() == original:
-            break
-    else:
-        seq, off = _guess_indent(original)
+            return seq, off
+    return _guess_indent(original)
+
+
+def _dump(doc: Any, original: str) -> str:
+    """Dump with the list indentation the original uses."""
+    seq, off = _indent_of(original)
     out = io.StringIO()
     _yaml(seq, off).dump(doc, out)
     return out.getvalue()
