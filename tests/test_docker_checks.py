@@ -260,3 +260,11 @@ def test_run_reads_the_live_engine_as_a_subprocess(tmp_path):
     assert {("V4D502", "error"), ("V4D503", "warning"), ("V4D505", "error"), ("V4D506", "error")} <= found
     assert ("V4D504", "skipped") in found  # no NVML here: the driver is unknown, so that check says so
     assert "hf_aVeryRealLookingTokenValue" not in run.stdout and "sk-live-0123456789" not in run.stdout
+
+
+def test_a_restart_loop_is_explained_by_the_log_diagnosis(engines):
+    """The llama.cpp container's log tail goes through `v4doctor diagnose`; its root cause becomes the finding."""
+    found = [f for f in _run(checks.docker_restart_loop, engines["r570-host"], _gpu("r570-host")) if "guide-llamacpp" in f.title]
+    assert found and found[0].title.startswith("container guide-llamacpp (ghcr.io/ggerganov/llama.cpp:server-cuda) restarted 5 times: ")
+    assert found[0].troubleshooting == "llamacpp-unknown-arch-deepseek4"
+    assert any("unknown model architecture: 'deepseek4'" in e for e in found[0].evidence)
