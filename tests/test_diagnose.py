@@ -233,3 +233,12 @@ def test_oom_shortfall_units():
 
     assert size_bytes("518.00 MiB") == 518 * 2**20 and size_bytes("19.5904 GB") == 19.5904e9 and size_bytes("lots") is None
     assert extend("SIG-TORCH-CUDA-OOM", {"tried": "2.00 GiB", "free": "1.20 GiB"})["short"] == "819.20 MiB"
+
+
+def test_a_host_finding_of_the_same_category_joins_the_signature_with_its_earlier_line():
+    """Synthetic order: old-version banner (lines 1-2), compress_ratios error (vllm#42741), then the wrapper (vllm#23176)."""
+    banner = "\n".join(SYNTHETIC_019.splitlines()[:2]) + "\n"
+    (item,) = diagnose_text(banner + log("a-vllm-dsv4-compress-ratios.log") + log("a-vllm-engine-core-init-failed.log")).items
+    assert item.id == "SIG-DSV4-CONFIG-COMPRESS-RATIOS" and item.category == "arch_unsupported_engine_too_old"
+    assert {"V4D201", "SIG-VLLM-ENGINE-CORE-INIT-FAILED"} <= set(item.matched)
+    assert item.line == 1 and item.evidence[0][0] == 1 and "host checks agree" in item.cause

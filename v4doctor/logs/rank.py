@@ -64,15 +64,20 @@ def rank(scan: ScanResult, findings: Iterable[Finding] = ()) -> list[Item]:
     wrappers = [e for e in events if e.signature.role == "wrapper"]
     for f in findings:
         _fold_finding(items, f, scan.facts)
-    causes = [i for i in items if i.role == "cause" and i.severity == "error"]
+    causes = sorted((i for i in items if i.role == "cause" and i.severity == "error"), key=_position)
     if causes:
         _explain_consequences(items, causes[0])
         for w in wrappers:
             _attach_wrapper(causes, w)
     elif not any(i.severity == "error" for i in items) and (wrappers or scan.failures):
         items.append(_other(wrappers, scan))
-    items.sort(key=lambda i: (_SEVERITY.get(i.severity, 3), _ROLE.get(i.role, 3), i.line or 0, -i.confidence))
+    items.sort(key=lambda i: (_SEVERITY.get(i.severity, 3), _ROLE.get(i.role, 3), _position(i), -i.confidence))
     return items
+
+
+def _position(item: Item) -> int:
+    """Where the log first shows it; a finding tied to no line comes after those that are."""
+    return item.line or 1 << 62
 
 
 def _from_event(e: Event) -> Item:
@@ -113,6 +118,8 @@ def _fold_finding(items: list[Item], f: Finding, facts: LogFacts) -> None:
         same.matched.append(f.id)
         same.confidence = min(1.0, same.confidence + 0.1)
         same.cause += f" The host checks agree: {f.title} [{f.id}]."
+        same.evidence = sorted(set(evidence + same.evidence))[:MAX_ITEM_EVIDENCE]
+        same.line = min(x for x in (line, same.line) if x) if line or same.line else 0
         return
     fix = f.fix.text + "".join(f"\n  $ {c}" for c in f.fix.commands) if f.fix else ""
     items.append(Item(
