@@ -59,14 +59,16 @@ def _run(argv: list[str], out: Path, env: dict | None = None) -> tuple[float, in
     return secs, usage.ru_maxrss, proc.returncode
 
 
-def grep_patterns(path: Path) -> None:
-    """The same literals diagnose prefilters on (signatures, LogFacts extractors, failure markers), as EREs."""
+def grep_patterns(path: Path, fixed: Path) -> None:
+    """The same literals diagnose prefilters on (signatures, LogFacts extractors, failure markers), as EREs
+    (and, for reference, as fixed strings for `grep -F`)."""
     from v4doctor.logs.logfacts import EXTRACTORS
     from v4doctor.logs.scan import FAILURE_LITERALS
     from v4doctor.logs.signatures import load_signatures
 
     literals = {s.literal for s in load_signatures()} | {x.literal for x in EXTRACTORS} | set(FAILURE_LITERALS)
     path.write_text("\n".join(re.sub(r"([.[\]()*+?{}|^$\\])", r"\\\1", x) for x in sorted(literals)) + "\n")
+    fixed.write_text("\n".join(sorted(literals)) + "\n")
 
 
 def main() -> int:
@@ -79,13 +81,14 @@ def main() -> int:
     try:
         log = Path(args.keep) if args.keep else tmp / "bench.log"
         size = build_log(log, args.size_mb, args.error_every)
-        grep_patterns(tmp / "patterns")
+        grep_patterns(tmp / "patterns", tmp / "fixed")
         v4d = [sys.executable, "-m", "v4doctor", "diagnose", str(log), "--json"]
         grep = [shutil.which("grep") or "grep", "-c", "-E", "-f", str(tmp / "patterns"), str(log)]
         results = {
             "v4doctor diagnose": _run(v4d, tmp / "out"),
             "grep -E (LC_ALL=C)": _run(grep, tmp / "out", {**os.environ, "LC_ALL": "C"}),
             "grep -E (UTF-8 locale)": _run(grep, tmp / "out", {**os.environ, "LC_ALL": "C.UTF-8"}),
+            "grep -F (LC_ALL=C)": _run([grep[0], "-c", "-F", "-f", str(tmp / "fixed"), str(log)], tmp / "out", {**os.environ, "LC_ALL": "C"}),
         }
         print(f"log: {size / 1e6:.0f} MB, one error line every {args.error_every} lines")
         for name, (secs, rss_kib, code) in results.items():
