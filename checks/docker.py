@@ -106,9 +106,10 @@ def docker_gpu_runtime(docker, gpus):
     if not out and not toolkit and isinstance(gpus, list) and gpus:
         out.append(warning(
             f"Docker has no NVIDIA runtime and no CDI GPU devices on this {len(gpus)}-GPU host",
-            "`docker info` lists runtimes " + ", ".join(docker.get("runtimes") or []) + "; a GPU container (`--gpus all`, compose "
-            "`driver: nvidia`) is likely to fail with `could not select device driver \"nvidia\" with capabilities: [[gpu]]`.",
-            fix="Install the NVIDIA Container Toolkit and register it with Docker.",
+            "`docker info` lists the runtimes " + ", ".join(docker.get("runtimes") or []) + " and no `nvidia.com/gpu` CDI device, "
+            "so the NVIDIA Container Toolkit looks absent or unconfigured; GPU containers may then fail with "
+            "`could not select device driver \"\" with capabilities: [[gpu]]`.",
+            fix="Check with `docker run --rm --gpus all ubuntu nvidia-smi`; if that fails, install the NVIDIA Container Toolkit and register it.",
             commands=["sudo nvidia-ctk runtime configure --runtime=docker", "sudo systemctl restart docker"],
             evidence=["docker.runtimes", "docker.cdi_devices"],
         ))
