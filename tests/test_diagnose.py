@@ -242,3 +242,14 @@ def test_a_host_finding_of_the_same_category_joins_the_signature_with_its_earlie
     assert item.id == "SIG-DSV4-CONFIG-COMPRESS-RATIOS" and item.category == "arch_unsupported_engine_too_old"
     assert {"V4D201", "SIG-VLLM-ENGINE-CORE-INIT-FAILED"} <= set(item.matched)
     assert item.line == 1 and item.evidence[0][0] == 1 and "host checks agree" in item.cause
+
+
+def test_a_docker_run_command_is_corrected_and_another_engines_command_is_not():
+    """Synthetic: the docker command of vllm#40778 (turn 10) echoed before the kv-cache-dtype error of vllm#47174."""
+    docker = ("PS C:\\Users\\wuwen> docker run --gpus all --ipc=host -p 8005:8005 vllm/vllm-openai:deepseekv4-cu130 "
+              "/models/DeepSeek-V4-Flash --trust-remote-code --block-size 256 --tensor-parallel-size 2")
+    top = diagnose_text(docker + "\n" + log("a-vllm-dsv4-kv-cache-dtype-auto.log")).items[0]
+    assert top.fix_command.startswith("docker run --gpus all") and top.fix_command.endswith("--kv-cache-dtype fp8")
+    sglang = "$ python3 -m sglang.launch_server --model-path deepseek-ai/DeepSeek-V4-Flash --tp 4"
+    top = diagnose_text(sglang + "\n" + log("a-vllm-dsv4-kv-cache-dtype-auto.log")).items[0]
+    assert top.fix_command is None  # a vLLM flag is never added to an SGLang command

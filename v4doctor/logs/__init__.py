@@ -49,5 +49,5 @@ def diagnose_chunks(chunks: Iterator[str], host_checks: bool = True) -> Diagnosi
     argv = base_command(scan.facts)
     for item in items:
         if argv and item.fix_flags:
-            item.fix_command = corrected(argv, item.fix_flags)
+            item.fix_command = corrected(argv, item.fix_flags, item.engines)
     return Diagnosis(scan.facts, items, scan.lines)

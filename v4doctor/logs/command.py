@@ -48,14 +48,17 @@ def vllm_argv(args: dict[str, Any]) -> list[str]:
     return argv
 
 
-def corrected(argv: list[str], flags: dict[str, str]) -> str | None:
-    """The launch command with `flags` set (`{"--max-model-len": "13528"}`; an empty value is a switch), via v4doctor.launch."""
+def corrected(argv: list[str], flags: dict[str, str], engines: tuple[str, ...]) -> str | None:
+    """The launch command with `flags` set (`{"--max-model-len": "13528"}`; an empty value is a switch), via
+    v4doctor.launch; None when the command is not one of the `engines` the flags belong to."""
     from v4doctor.errors import UsageError
     from v4doctor.launch import parse_command
 
     try:
         spec = parse_command(argv)
     except (UsageError, ValueError):  # a command the launch parser does not know: no corrected command, not a crash
+        return None
+    if spec.engine not in engines:
         return None
     for flag, value in flags.items():
         spec = spec.with_flag(flag.lstrip("-"), value if value else True)

@@ -28,6 +28,7 @@ class Item:
     role: str = "cause"
     matched: list[str] = field(default_factory=list)  # every signature / check id folded into it
     fix_flags: dict[str, str] = field(default_factory=dict)
+    engines: tuple[str, ...] = ()  # whose launch flags fix_flags are
 
     def to_dict(self) -> dict[str, Any]:
         return {

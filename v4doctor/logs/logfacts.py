@@ -184,6 +184,8 @@ EXTRACTORS: list[Extractor] = [
     Extractor("loading model '", re.compile(r"load_model: loading model '(?P<model>[^']+)'"), _gguf_model, "model"),
     Extractor("vllm serve ", re.compile(r"(?:^|\$\s*|\s)(?P<cmd>vllm serve\s+\S.*)"), _command, "command"),
     Extractor("sglang.launch_server", re.compile(r"(?:^|\$\s*|\s)(?P<cmd>python3? -m sglang\.launch_server\s.*)"), _command, "command"),
+    Extractor("vllm.entrypoints.openai.api_server ", re.compile(r"(?:^|\$\s*|\s)(?P<cmd>python3? -m vllm\.entrypoints\.openai\.api_server\s.*)"), _command, "command"),
+    Extractor("docker run ", re.compile(r"(?:^|\$\s*|\s)(?P<cmd>docker run\s.*)"), _command, "command"),
     Extractor("compute capability", re.compile(r"^Device (?P<index>\d+): (?P<name>[^,]+), compute capability (?P<cc>\d+\.\d+)(?:.*VRAM: (?P<vram>\d+) MiB)?"), _gpu, None),
     Extractor(": NVIDIA ", re.compile(r"(?:^|GPU models and configuration:\s*)GPU (?P<index>\d+): (?P<name>NVIDIA [^(]+?)\s*(?:\(UUID.*)?$"), _gpu, None),
     *[Extractor(lit, re.compile(re.escape(lit)), _engine(name), "engine") for name, lits in _ENGINE_MARKERS.items() for lit in lits],

@@ -87,6 +87,7 @@ def _from_event(e: Event) -> Item:
         title=fill(s.title, groups), cause=fill(s.cause, groups), fix=fill(s.fix, groups),
         troubleshooting=s.troubleshooting, evidence=list(e.evidence), line=e.line, role=s.role,
         matched=[s.id], fix_flags={k: fill(v, groups) for k, v in s.fix_flags if all(g in groups for g in _fields(v))},
+        engines=s.engines,
     )
 
 
