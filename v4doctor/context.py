@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from v4doctor.facts import Facts, GpuDevice, Unknown, known
+from v4doctor.facts import Facts, GpuDevice, NotApplicable, Unknown, known
 from v4doctor.kb import KnowledgeBase, load
 
 ENGINE_PACKAGES = {"vllm": "vllm", "sglang": "sglang"}
@@ -123,7 +123,7 @@ class Context:
             return parse_command(target.cmd)
         if known(target.compose_text):
             return parse_compose(target.compose_text)
-        return Unknown("no launch command given")
+        return NotApplicable("no launch command given")
 
     @cached_property
     def fit(self) -> Any:

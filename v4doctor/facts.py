@@ -25,6 +25,14 @@ class Unknown:
         return False
 
 
+@dataclass(frozen=True)
+class NotApplicable(Unknown):
+    """A fact that does not apply to this target (no launch command given, not a GGUF).
+
+    Checks that need it stay silent instead of reporting "could not check".
+    """
+
+
 def known(value: Any) -> bool:
     """True when `value` was read (is not an Unknown)."""
     return not isinstance(value, Unknown)
@@ -178,6 +186,8 @@ class Facts:
 # --------------------------------------------------------------------------- codec
 def to_data(obj: Any) -> Any:
     """Turn facts into JSON-ready data; an Unknown becomes {"unknown": reason}."""
+    if isinstance(obj, NotApplicable):
+        return {"unknown": obj.reason, "applies": False}
     if isinstance(obj, Unknown):
         return {"unknown": obj.reason}
     if dataclasses.is_dataclass(obj):
@@ -195,9 +205,9 @@ class FactsError(ValueError):
 
 def from_data(cls: Any, data: Any, path: str = "facts") -> Any:
     """Rebuild typed facts from JSON data, checking types on the way."""
-    if isinstance(data, dict) and set(data) == {"unknown"} and isinstance(data["unknown"], str):
+    if isinstance(data, dict) and set(data) in ({"unknown"}, {"unknown", "applies"}) and isinstance(data["unknown"], str):
         if _allows_unknown(cls):
-            return Unknown(data["unknown"])
+            return (NotApplicable if data.get("applies") is False else Unknown)(data["unknown"])
         raise FactsError(f"{path}: may not be unknown")
     return _build(cls, data, path)
 

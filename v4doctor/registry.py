@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from v4doctor.facts import Unknown
+from v4doctor.facts import NotApplicable, Unknown
 from v4doctor.findings import Finding, Severity
 
 ENTRY_POINT_GROUP = "v4doctor.checks"
@@ -182,6 +182,8 @@ def run_one(ctx: Any, c: Check) -> list[Finding]:
     kwargs = {}
     for name in c.params:
         value = ctx.get(name)
+        if isinstance(value, NotApplicable) and name not in c.accepts_unknown:
+            return []  # the check does not apply to this target: say nothing
         if isinstance(value, Unknown) and name not in c.accepts_unknown:
             return [_stamp(c, Finding("", Severity.SKIPPED, "", c.title, f"{name} unknown, because {value.reason}"))]
         kwargs[name] = value

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from v4doctor.facts import TargetFacts, Unknown, known
+from v4doctor.facts import TargetFacts, NotApplicable, Unknown, known
 
 _MODEL_FLAGS = ("-m", "--model")
 
@@ -20,13 +20,13 @@ def gguf_input(target: TargetFacts) -> str | Unknown:
         path = Path(target.local_path)
         if path.suffix.lower() == ".gguf" or (path.is_dir() and _has_gguf(path)):
             return target.local_path
-        return Unknown(f"the target {target.local_path} is not a GGUF file or a folder of them")
+        return NotApplicable(f"the target {target.local_path} is not a GGUF file or a folder of them")
     from_cmd = _cmd_model(target.cmd) if known(target.cmd) else None
     if from_cmd:
         return from_cmd
     if target.engine == "ollama":
         return target.model
-    return Unknown(f"the target {target.model!r} is not a GGUF (engine {target.engine})")
+    return NotApplicable(f"the target {target.model!r} is not a GGUF (engine {target.engine})")
 
 
 def collect(target: TargetFacts, *, hash_files: bool = False) -> list[dict] | Unknown:
