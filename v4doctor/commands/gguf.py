@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", "-e", default="llamacpp", help="the engine that will load it: llamacpp (default), ollama, vllm, sglang")
     p.add_argument("--engine-version", help="the llama.cpp build (e.g. b9840) if not the installed one")
     p.add_argument("--hub", action="store_true", help="compare sizes with the repo's files on the Hugging Face Hub (network)")
-    p.add_argument("--hash", action="store_true", help="also sha256 every file (reads it all; progress on stderr) and compare with the hub's LFS sha256")
+    p.add_argument("--hash", action="store_true", help="sha256 every file (reads it all; progress on stderr) and compare with the hub's LFS sha256 (implies --hub)")
     p.add_argument("--repo", help="the hub repo the files came from, e.g. unsloth/DeepSeek-V4-Flash-GGUF")
     p.add_argument("--revision", default="main", help="hub revision to compare with (default: main)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per hub request (default: 10)")
@@ -53,7 +53,7 @@ def _read(args: argparse.Namespace) -> list[dict]:
         offline = (os.environ.get("HF_HUB_OFFLINE") or "").upper() in {"1", "ON", "YES", "TRUE"}
         for rec in records:
             rec["repo"] = args.repo
-            rec["provenance"] = provenance(rec, load_kb(), revision=args.revision, offline=offline or not args.hub, timeout=args.timeout)
+            rec["provenance"] = provenance(rec, load_kb(), revision=args.revision, offline=offline, timeout=args.timeout)
     return records
 
 
