@@ -179,14 +179,20 @@ def docker_shm(docker, gpus):
 def docker_model_cache(docker, kb, model):
     """A vLLM/SGLang container downloading from the Hub with no volume at its Hugging Face cache
     (or an Ollama container with none at /root/.ollama): every re-created container downloads the
-    whole checkpoint again (~149 GiB for Flash, ~805 GiB for Pro)."""
+    whole checkpoint again (~149 GiB for Flash, ~805 GiB for Pro). A model given as a path inside the
+    container must sit on a mounted volume."""
     from v4doctor.collect.docker import CACHE_DIRS
 
     out = []
     for c in _containers(docker, (*HF_ENGINES, "ollama")):
         dirs = list(CACHE_DIRS[c["engine"]]) + [v for k, v in (c.get("env") or {}).items() if k in ("HF_HOME", "HF_HUB_CACHE")]
         dests = [m.get("destination", "") for m in c.get("mounts") or []]
-        if any(_covers(d, cache) for d in dests for cache in dirs) or _local_model(c, dests):
+        ref = _model_ref(c)
+        if ref.startswith("/"):  # a path inside the container downloads nothing, but it must be there
+            if not any(_covers(d, ref) for d in dests):
+                out.append(_unmounted_model(c, ref, dests))
+            continue
+        if any(_covers(d, cache) for d in dests for cache in dirs):
             continue
         out.append(warning(
             f"container {c['name']} keeps its weights inside the container ({dirs[0]} is not a volume)",
@@ -204,11 +210,20 @@ def _covers(mount: str, cache: str) -> bool:
     return bool(mount) and (cache == mount or cache.startswith(mount + "/") or mount == cache + "/hub")
 
 
-def _local_model(c: dict[str, Any], dests: list[str]) -> bool:
-    """`--model /models/DeepSeek-V4-Flash` from a mounted directory downloads nothing."""
+def _model_ref(c: dict[str, Any]) -> str:
     launch = c.get("launch")
-    ref = launch.get("model") if isinstance(launch, dict) and not _unknown(launch) else None
-    return bool(ref) and ref.startswith("/") and any(_covers(d, ref) for d in dests)
+    return str((launch.get("model") if isinstance(launch, dict) and not _unknown(launch) else None) or "")
+
+
+def _unmounted_model(c: dict[str, Any], ref: str, dests: list[str]) -> Any:
+    """`--model /models/DeepSeek-V4-Flash` with nothing mounted at /models: the engine will not find it."""
+    return warning(
+        f"container {c['name']} serves {ref}, but no volume is mounted there",
+        "Unless the image itself contains the checkpoint, the engine finds no files at that path "
+        "(vLLM/transformers then try it as a Hub repo id and fail).",
+        fix=f"Mount the host directory that holds the checkpoint, e.g. `-v /path/on/host:{ref.rsplit('/', 1)[0] or '/'}`.",
+        evidence=[f"docker.containers[{c['name']}].launch.model={ref}", f"docker.containers[{c['name']}].mounts={dests}"],
+    )
 
 
 def _download_size(c: dict[str, Any], kb: Any, model: Any) -> str:

@@ -97,6 +97,12 @@ def diagnosed(d, g):
     return d, g
 
 
+def model_path_not_mounted(d, g):
+    c = _c(d, "sglang-v4")
+    c["launch"]["model"] = "/models/DeepSeek-V4-Flash"
+    return d, g
+
+
 def vllm_0191(d, g):
     _c(d, "v4-flash").update(image="vllm/vllm-openai:v0.19.1", tag="v0.19.1", engine_version="0.19.1")
     return d, g
@@ -117,6 +123,8 @@ HITS = [
     (checks.docker_shm, "h200-host", shm_512m, "warning", "4 GPUs with 512 MiB", "raised but still under 1 GiB"),
     (checks.docker_model_cache, "h200-host", keep, "warning", "sglang-v4 keeps its weights", "no volume at the HF cache"),
     (checks.docker_model_cache, "h200-host", ollama_no_volume, "warning", "ollama keeps its weights", "no volume at /root/.ollama"),
+    (checks.docker_model_cache, "h200-host", model_path_not_mounted, "warning", "serves /models/DeepSeek-V4-Flash, but no volume",
+     "a model path inside the container with nothing mounted there"),
     (checks.docker_image_cuda, "r570-host", keep, "error", "CUDA 13.0 build", "guide's :latest (CUDA 13) on R570"),
     (checks.docker_image_cuda, "r570-host", driver_only, "error", "CUDA 13.0 build", "NVML gave only the driver: R570 < 580.65.06"),
     (checks.docker_image_cuda, "r570-host", kb_day0_image, "error", "CUDA 13.0 build", "deepseekv4-cu130 known from the knowledge base"),
