@@ -253,3 +253,18 @@ def test_a_docker_run_command_is_corrected_and_another_engines_command_is_not():
     sglang = "$ python3 -m sglang.launch_server --model-path deepseek-ai/DeepSeek-V4-Flash --tp 4"
     top = diagnose_text(sglang + "\n" + log("a-vllm-dsv4-kv-cache-dtype-auto.log")).items[0]
     assert top.fix_command is None  # a vLLM flag is never added to an SGLang command
+
+
+def test_gpus_named_in_the_log_are_judged_by_the_host_checks():
+    """Synthetic: the vLLM banner format of vllm#51454 with V4-Flash, then collect_env lines of vllm#15336 (A800, SM80)."""
+    text = "\n".join([
+        "INFO 08-07 21:32:22 [api_utils.py:339]  ▄▄ ▄█ █     █     █ ▀▄▀ █  version 0.25.0",
+        "INFO 08-07 21:32:22 [api_utils.py:339]   █▄█▀ █     █     █     █  model   deepseek-ai/DeepSeek-V4-Flash",
+        "GPU models and configuration:",
+        "GPU 0: NVIDIA A800-SXM4-80GB",
+        "GPU 1: NVIDIA A800-SXM4-80GB",
+    ])
+    d = diagnose_text(text)
+    gpu = next(i for i in d.items if i.category == "gpu_arch_unsupported")
+    assert gpu.id.startswith("V4D") and gpu.severity == "error" and gpu.evidence[0] == (4, "GPU 0: NVIDIA A800-SXM4-80GB")
+    assert not d.healthy

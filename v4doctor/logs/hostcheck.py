@@ -62,13 +62,16 @@ def _model_ref(model: str | None, kb) -> str:
 def _gpu_facts(lf: LogFacts) -> GpuFacts | Unknown:
     if not lf.gpus and not lf.driver_version:
         return Unknown(NOT_IN_LOG)
+    from v4doctor.kb import load
+
+    kb = load()
     devices = [
         GpuDevice(
             index=g["index"],
             name=g["name"],
             memory_total_bytes=int(g["vram_mib"]) << 20 if g.get("vram_mib") else Unknown(NOT_IN_LOG),
             memory_used_bytes=Unknown(NOT_IN_LOG),
-            compute_capability=g.get("cc") or Unknown(NOT_IN_LOG),
+            compute_capability=g.get("cc") or _known_cc(kb, g["name"]),
         )
         for g in lf.gpus
     ]
@@ -77,6 +80,12 @@ def _gpu_facts(lf: LogFacts) -> GpuFacts | Unknown:
         cuda_driver_version=lf.cuda_version or Unknown(NOT_IN_LOG),
         devices=devices if devices else Unknown(NOT_IN_LOG),
     )
+
+
+def _known_cc(kb, name: str) -> str | Unknown:
+    """The compute capability the knowledge base gives a GPU named in the log (collect_env prints no cc)."""
+    record = kb.gpu(name)
+    return record["compute_capability"] if record and record.get("compute_capability") else Unknown(NOT_IN_LOG)
 
 
 def host_findings(lf: LogFacts) -> list[Finding]:
