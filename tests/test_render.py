@@ -69,3 +69,19 @@ def test_report_summary_and_exit_codes():
     r.findings = [f for f in r.findings if f.severity is not Severity.ERROR]
     assert r.exit_code("error") == 0 and r.exit_code("warning") == 1
     assert [f["severity"] for f in r.to_dict()["findings"]] == ["warning", "skipped", "ok"]
+
+
+def test_checks_skipped_for_one_reason_share_a_line_without_verbose():
+    reason = "docker unknown, because no docker socket at /var/run/docker.sock"
+    r = Report(target={"model": "flash", "engine": "vllm"},
+               findings=[Finding(f"V4D50{i}", Severity.SKIPPED, "docker", f"docker check {i}", reason) for i in (1, 2, 3)])
+    buf = io.StringIO()
+    print_terminal(terminal_lines(r.to_dict(), r.findings), file=buf, width=100, color=False)
+    assert buf.getvalue().splitlines()[2:5] == [
+        "[?] Docker",
+        "    ? 3 checks could not run  [V4D501, V4D502, V4D503]",
+        f"      {reason}",
+    ]
+    verbose = io.StringIO()
+    print_terminal(terminal_lines(r.to_dict(), r.findings, verbose=True), file=verbose, width=100, color=False)
+    assert verbose.getvalue().count(reason) == 3

@@ -52,13 +52,30 @@ def terminal_lines(report_dict: dict[str, Any], findings: list[Finding], verbose
     for category, items in _groups(findings):
         sev = _group_severity(items)
         lines.append((f"[{SYMBOL[sev]}] {AREAS.get(category, category)}", STYLE[sev]))
-        for f in items:
-            if f.severity is Severity.OK and not verbose:
-                continue
-            lines.extend(_finding_lines(f, verbose))
+        shown = [f for f in items if verbose or f.severity is not Severity.OK]
+        lines.extend(_items_lines(shown, verbose))
     lines.append(("", ""))
     lines.append(_summary_line(report_dict["summary"]))
     return [(redact_text(text), style) for text, style in lines]
+
+
+def _items_lines(items: list[Finding], verbose: bool) -> list[tuple[str, str]]:
+    """One block per finding; without -v, checks skipped for the same reason share one line."""
+    by_reason: dict[str, list[Finding]] = {}
+    for f in items:
+        if f.severity is Severity.SKIPPED and not verbose:
+            by_reason.setdefault(f.detail, []).append(f)
+    out: list[tuple[str, str]] = []
+    for f in items:
+        group = by_reason.get(f.detail, []) if f.severity is Severity.SKIPPED and not verbose else []
+        if len(group) > 1:
+            if f is group[0]:
+                ids = ", ".join(g.id for g in group)
+                out.append((f"    {SYMBOL[Severity.SKIPPED]} {len(group)} checks could not run  [{ids}]", STYLE[Severity.SKIPPED]))
+                out.append((f"      {f.detail}", ""))
+            continue
+        out.extend(_finding_lines(f, verbose))
+    return out
 
 
 def _finding_lines(f: Finding, verbose: bool) -> list[tuple[str, str]]:
