@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from v4doctor.facts import HubFacts, TargetFacts, Unknown, known
+from v4doctor.facts import HubFacts, NotApplicable, TargetFacts, Unknown, known
 
 # The files vLLM / SGLang fetch from a safetensors repo: weights, then config and tokenizer.
 ENGINE_PATTERNS = ("*.safetensors", "*.json", "*.model", "*.tiktoken", "*.txt", "*.jinja", "*.py")
@@ -26,7 +26,7 @@ def collect(target: TargetFacts, hub: HubFacts, *, timeout: float | None = None)
 
     repo = repo_id(target)
     if not known(repo):
-        return Unknown(f"no hub repo to check: {repo.reason}")
+        return NotApplicable(f"no hub repo to check: {repo.reason}")
     from v4doctor.weights import hub as client
 
     record = client.probe_repo(repo, "main", timeout=timeout or client.HUB_TIMEOUT_S)
