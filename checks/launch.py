@@ -59,13 +59,16 @@ def weights_fit_layout(launch, fit, kb, model):
     Not for llama.cpp/Ollama plans that keep weights in RAM (V4D212 judges RAM + VRAM there)."""
     if fit.weights_fit or rules.offloads(launch, _model(launch, kb, model)):
         return None
-    fixers, evidence = ["fix-parallel"], [f"fit.weights_gib_per_gpu={fit.weights_gib_per_gpu:.2f}"]
-    if "pro" in (launch.model or "").lower():
+    fixers, evidence = ["fix-parallel"], [f"fit.weights_gib_per_gpu={fit.weights_gib_per_gpu:.2f}", f"gpus.visible={fit.gpus}"]
+    pro = "pro" in (launch.model or "").lower()
+    if pro:
         fixers.insert(0, "fix-pro-to-flash")
-    return error(f"{fit.model}: {fit.weights_gib_per_gpu:.1f} GiB of weights per GPU + {fit.overhead_gib_per_gpu:.0f} GiB overhead exceed the usable {fit.usable_gib_per_gpu:.1f} GiB",
+    overhead = f" + {fit.overhead_gib_per_gpu:.0f} GiB overhead" if fit.overhead_gib_per_gpu else ""
+    return error(f"{fit.model}: {fit.weights_gib_per_gpu:.1f} GiB of weights per GPU{overhead} exceed the usable {fit.usable_gib_per_gpu:.1f} GiB",
                  f"Layout TP={fit.tp} PP={fit.pp} DP={fit.dp}{' +EP' if fit.ep else ''} on {fit.gpus} GPU(s) of {fit.gpu_mem_gib:g} GiB. "
                  "The guide's '1x 80GB for Flash' and 'Pro BF16 3.2 TB' are wrong: Flash is 148.66 GiB, Pro 805.35 GiB (FP4 experts + FP8).",
-                 fix="Use more GPUs (tensor parallel over all of them), or the smaller checkpoint (Flash).", fixers=fixers, evidence=evidence)
+                 fix="Use more GPUs (tensor parallel over all of them)" + (", or the smaller checkpoint (Flash)." if pro else "."),
+                 fixers=fixers, evidence=evidence)
 
 
 @check("V4D304", title="parallel layout matches the GPUs", category="launch", troubleshooting="tp-size-mismatch",

@@ -164,3 +164,11 @@ def test_fixers_are_pure():
     out = FIXERS["fix-block-size"](spec, finding)
     assert spec.flags["block-size"] == "64" and out.flags["block-size"] == "256"
     assert dataclasses.replace(out) == out
+
+
+def test_fix_parallel_spreads_the_guides_flash_compose_over_all_gpus():
+    fx = facts("8xh100-80g", "0.33.0")
+    r = propose((LAUNCH / "guide-option-b-flash.yaml").read_text(), "compose", fx)
+    assert r.applied == ["fix-parallel"]
+    assert changes(r) == (["--tensor-parallel-size 1"], ["--tensor-parallel-size 8"])
+    settled(r, "compose", fx, "V4D303")
