@@ -98,7 +98,7 @@ def hub_disk_for_download(hub, system):
     if left > free:
         return error(f"not enough disk for the download: {left / GB:.1f} GB needed, {free / GB:.1f} GB free", detail + ".",
                      fix="Free space, or point HF_HOME / HF_HUB_CACHE at a larger disk before downloading.", evidence=[detail])
-    return None
+    return info(f"download fits: {left / GB:.1f} GB still to fetch, {free / GB:.1f} GB free", detail + ".")
 
 
 @check("V4D424", title="no half-finished downloads in the cache", category="hub",

@@ -56,8 +56,11 @@ CASES = [
     ("V4D422", hubbed(), "skipped", "offline is skipped, not an error"),
     # V4D423 disk for the download
     ("V4D423", hubbed(OK), "error", "160 GB to fetch, 68.7 GB free"),
-    ("V4D423", hubbed(OK, cached=100 * 10**9), "ok", "100 GB already cached: 60 GB left fits in 68.7 GB"),
-    ("V4D423", hubbed(OK, free=500 * 10**9), "ok", "500 GB free"),
+    ("V4D423", hubbed(OK, cached=100 * 10**9), "info", "100 GB already cached: 60 GB left fits in 68.7 GB"),
+    ("V4D423", hubbed(OK, free=500 * 10**9), "info", "500 GB free: the numbers, no problem"),
+    ("V4D423", hubbed(_failed("gated", 401)), "ok", "no file list from a gated repo: nothing to compare (V4D421 reports it)"),
+    ("V4D423", hubbed({**OK, "download_bytes": None, "download_note": "llamacpp loads a GGUF, not this safetensors repo"}), "ok",
+     "llama.cpp will not download this safetensors repo"),
     # V4D424 incomplete downloads
     ("V4D424", hubbed(OK, incomplete=12 * 10**9), "warning", "12 GB of .incomplete blobs"),
     ("V4D424", hubbed(OK), "ok", "nothing half-downloaded"),
