@@ -161,7 +161,7 @@ def docker_shm(docker, gpus):
             "NCCL and the engine's worker processes exchange data through /dev/shm; at Docker's default size "
             "multi-GPU start-up fails with bus errors or NCCL shared-memory errors.",
             fix="Recreate the container with `--ipc=host` (compose `ipc: host`) or `--shm-size 16g` (compose `shm_size: 16gb`).",
-            fixers=["compose-shm"],
+            fixers=["fix-shm"],
             evidence=[f"docker.containers[{c['name']}].shm_size_bytes={shm}", f"docker.containers[{c['name']}].ipc_mode={c.get('ipc_mode')}"],
         ))
     return out

@@ -76,7 +76,7 @@ def _cuda_finding(c: dict[str, Any], need: str, floor: dict[str, Any] | None, gp
         f"(`nvidia-container-cli: requirement error: unsatisfied condition: cuda>={need}`){minimum}.",
         fix=f"Upgrade the NVIDIA driver{' to ≥ ' + floor['min_driver'] if floor else ''}, or use an image built for the "
         "host's CUDA (vLLM and SGLang publish `-cu129` tags; CUDA 12.9 needs driver ≥ 575.51.03).",
-        fixers=["image-cu129"],
+        fixers=["fix-cuda-image"],
         evidence=evidence,
     )
 
@@ -138,11 +138,12 @@ def _older(version: str, minimum: str) -> bool:
 
 
 def _latest_note(c: dict[str, Any]) -> Any:
+    pin = "a build-numbered tag (b9840 or later for V4)" if c["engine"] == "llamacpp" else "a version tag (e.g. `vllm/vllm-openai:v0.28.0`)"
     return info(
         f"container {c['name']} runs {c['image']}: the engine version depends on when the image was pulled",
         f"The tag `{c.get('tag')}` moves and names no version; an image pulled before the model's engine floor keeps it.",
-        fix="Pin a version tag (e.g. `vllm/vllm-openai:v0.28.0`) so the deploy is reproducible.",
-        evidence=[f"docker.containers[{c['name']}].tag=latest"],
+        fix=f"Pin {pin} so the deploy is reproducible.",
+        evidence=[f"docker.containers[{c['name']}].tag={c.get('tag')}"],
     )
 
 
