@@ -41,8 +41,8 @@ def gguf_architecture(gguf, kb):
     out = []
     for rec in gguf:
         arch = rec.get("architecture")
-        if arch == "deepseek4" or (rec.get("sidecar") and arch is None):
-            continue
+        if arch == "deepseek4" or (arch is None and (rec.get("sidecar") or 1 in rec.get("missing_splits", []))):
+            continue  # no shard 1, no metadata: V4D403 reports the missing shard
         known_arch = _arch(kb, arch)
         v4_named = bool(V4_NAME.search(f"{rec.get('name') or ''} {_label(rec)}"))
         if known_arch and known_arch.get("v4_mislabel") and v4_named:

@@ -77,6 +77,12 @@ def _missing_shard(folder: Path) -> Path:
     return shards[0]
 
 
+def _no_first_shard(folder: Path) -> Path:
+    shards = make_gguf(folder / "DeepSeek-V4-Flash-UD-Q4_K_XL.gguf", split_max_tensors=3)
+    shards[0].unlink()
+    return shards[1]
+
+
 def _swapped_shard(folder: Path) -> Path:
     """Shard 2 replaced by shard 2 of another conversion (4 layers instead of 3): tensor counts no longer add up."""
     shards = make_gguf(folder / "a" / "DeepSeek-V4-Flash-UD-Q4_K_XL.gguf", split_max_tensors=3)
@@ -139,6 +145,7 @@ CASES = [
     ("V4D401", on("1xa100-80g", lambda: records("ds41", "DeepSeek-V4.1-Flash-Q4_K_M.gguf", arch="deepseek41", name="DeepSeek-V4.1-Flash")), "error", "V4.1 is another architecture"),
     ("V4D401", on("1xa100-80g", lambda: records("llama", "Llama-3-8B-Q4_K_M.gguf", arch="llama", name="Llama 3")), "error", "not DeepSeek at all"),
     ("V4D401", on("1xa100-80g", good), "ok", "deepseek4 is the V4 architecture"),
+    ("V4D401", on("1xa100-80g", lambda: loaded("noshard1", _no_first_shard)), "ok", "shard 1 (the metadata) is missing: V4D403's finding, not a wrong architecture"),
     # V4D402 llama.cpp build
     ("V4D402", on("1xa100-80g", good, version="b9000"), "error", "b9000 predates deepseek4 (b9840)"),
     ("V4D402", on("1xa100-80g", good, no_binaries=True), "warning", "no llama-server on PATH: no build was read"),
