@@ -173,6 +173,11 @@ def test_healthy_variants_stay_silent(cfg, kwargs, why):
     assert r.findings == [], why
 
 
+def test_a_url_requests_cannot_use_is_unreachable_not_a_crash():
+    r = probe("http://exa mple.invalid:8000", timeout=2)
+    assert _ids(r) == ["V4D550"]
+
+
 def test_connection_refused_is_unreachable():
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))

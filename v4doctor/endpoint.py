@@ -121,6 +121,8 @@ def _request(s, method: str, url: str, timeout: float, **kw):
     except requests.exceptions.Timeout:
         raise _Stop(finding("V4D556", error, f"{url} did not answer within {timeout:g} s",
                             "The server accepted the connection but sent no response.", fix="Check the server's log; it may still be loading or be stuck.")) from None
+    except requests.exceptions.RequestException as exc:  # an invalid URL, too many redirects, a bad TLS setup
+        raise _Stop(_unreachable(url, _reason(exc))) from None
 
 
 def _reason(exc: BaseException) -> str:
