@@ -55,7 +55,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._authorized():
             return None
         if self.path == "/v1/models":
-            return self._send(200, (ENDPOINT / self.cfg.get("models", "models-vllm.json")).read_bytes())
+            body = self.cfg.get("models_bytes") or (ENDPOINT / self.cfg.get("models", "models-vllm.json")).read_bytes()
+            return self._send(200, body)
         return self._send(404, b'{"detail":"Not Found"}')
 
     def do_POST(self):
@@ -171,6 +172,15 @@ def test_healthy_variants_stay_silent(cfg, kwargs, why):
     with FakeOpenAI(**cfg) as srv:
         r = probe(srv.url, **kwargs)
     assert r.findings == [], why
+
+
+def test_a_huge_body_is_read_only_up_to_the_limit():
+    from v4doctor import endpoint
+
+    huge = b'{"object": "list", "data": [' + b" " * (endpoint.MAX_BODY * 3) + b"]}"  # synthetic: 3 MiB of padding
+    with FakeOpenAI(models_bytes=huge) as srv:
+        r = probe(srv.url, timeout=10)
+    assert _ids(r) == ["V4D556"] and "did not return an OpenAI model list" in r.findings[0].title
 
 
 def test_a_url_requests_cannot_use_is_unreachable_not_a_crash():

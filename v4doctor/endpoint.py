@@ -19,6 +19,7 @@ from v4doctor.findings import Finding, Severity, error, warning
 PROMPT = "In one short sentence: what is the capital of France?"
 MAX_TOKENS = 64
 SLOW_FIRST_TOKEN_S = 10.0
+MAX_BODY = 1 << 20  # a hostile or broken server cannot make the probe read more than 1 MiB of a body
 VLLM_MODEL_CARD = "https://github.com/vllm-project/vllm/blob/main/vllm/entrypoints/openai/protocol.py"
 FINDINGS = {  # id -> (name, title, troubleshooting row)
     "V4D550": ("endpoint-unreachable", "the endpoint answers", None),
@@ -113,7 +114,7 @@ def _request(s, method: str, url: str, timeout: float, **kw):
     import requests
 
     try:
-        return s.request(method, url, timeout=timeout, **kw)
+        return s.request(method, url, timeout=timeout, stream=True, **kw)
     except requests.exceptions.ConnectTimeout:
         raise _Stop(_unreachable(url, f"no connection within {timeout:g} s")) from None
     except requests.exceptions.ConnectionError as exc:
@@ -139,8 +140,16 @@ def _unreachable(url: str, why: str) -> Finding:
                    fix="Check that the server runs (`docker ps`, `docker logs NAME`) and listens on 0.0.0.0 with the port published (`-p 8000:8000`).")
 
 
+def _text(resp) -> str:
+    """The body, read once and at most MAX_BODY bytes (every request is streamed)."""
+    if not hasattr(resp, "_v4d_text"):
+        raw = resp.raw.read(MAX_BODY, decode_content=True) or b""
+        resp._v4d_text = raw.decode(resp.encoding or "utf-8", "replace")
+    return resp._v4d_text
+
+
 def _body(resp) -> str:
-    return resp.text[:300].replace("\n", " ")
+    return _text(resp)[:300].replace("\n", " ")
 
 
 def _health(s, base: str, timeout: float) -> dict[str, Any]:
@@ -158,7 +167,7 @@ def _models(s, base: str, timeout: float) -> list[dict[str, Any]]:
     resp = _request(s, "GET", base + "/v1/models", timeout)
     _raise_for_status(resp, "/v1/models")
     try:
-        data = resp.json().get("data") or []
+        data = json.loads(_text(resp)).get("data") or []
         return [{"id": m["id"], "root": m.get("root"), "max_model_len": m.get("max_model_len"), "owned_by": m.get("owned_by")} for m in data]
     except (ValueError, AttributeError, KeyError, TypeError):
         raise _Stop(finding("V4D556", error, "/v1/models did not return an OpenAI model list", f"body: {_body(resp)}")) from None
@@ -183,7 +192,7 @@ def _chat(s, base: str, model: str | None, timeout: float) -> dict[str, Any]:
                "temperature": 0, "stream": True, "stream_options": {"include_usage": True}}
     chat: dict[str, Any] = {"model": model, "text": "", "reasoning": "", "pieces": 0, "finish_reason": None,
                             "usage": None, "done": False, "error": None, "_t0": time.monotonic(), "_first": None, "_last": None}
-    resp = _request(s, "POST", base + "/v1/chat/completions", timeout, json=payload, stream=True)
+    resp = _request(s, "POST", base + "/v1/chat/completions", timeout, json=payload)
     _raise_for_status(resp, "/v1/chat/completions")
     try:
         _read_stream(resp, chat)
