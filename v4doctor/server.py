@@ -37,6 +37,8 @@ SETTINGS_ENV = "V4DOCTOR_SERVE_SETTINGS"  # how `serve --workers N` hands its se
 
 @dataclass(frozen=True)
 class Settings:
+    """What `v4doctor serve` was started with (see its --help)."""
+
     host: str = "127.0.0.1"
     port: int = 8080
     token: str | None = None
@@ -48,6 +50,8 @@ class Settings:
 
 
 class ApiError(Exception):
+    """An answer other than 200: its status, a one-line message, and what was wrong where."""
+
     def __init__(self, status: int, message: str, problems: list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.status, self.message, self.problems = status, message, problems or []
@@ -76,7 +80,7 @@ class Runner:
         except (UsageError, FactsError, UnknownModelError) as exc:  # bad input
             raise ApiError(422, str(exc)) from None
         except Exception as exc:
-            LOG.error("internal error: %s", redact_text(f"{type(exc).__name__}: {exc}"))
+            LOG.error("internal error: %s", redact_text(f"{type(exc).__name__}: {exc}"))  # whatever handler logs it
             raise ApiError(500, f"internal error: {type(exc).__name__}") from None
 
 
@@ -244,7 +248,8 @@ def _warm_up() -> None:
 
     load()
     registry()
-    features()
+    if features()["diagnose"]:
+        api.diagnose("warm-up\n")  # compiles the log signatures now, not in the first request
 
 
 def features() -> dict[str, bool]:
