@@ -48,6 +48,17 @@ def busy(builder, used_fraction: float):
     return build
 
 
+def doubled(builder):
+    """The recorded host with its GPUs listed twice (4x H200 -> 8x H200): derived, not a recording."""
+    def build():
+        facts = builder()
+        devs = facts.gpu.devices
+        facts.gpu.devices = devs + [dataclasses.replace(d, index=d.index + len(devs)) for d in devs]
+        return facts
+
+    return build
+
+
 RECIPE = (LAUNCH / "recipe-flash-blackwell-dp8.sh").read_text().split("\n", 3)[3]
 
 CASES = [
@@ -60,6 +71,9 @@ CASES = [
      "Ollama sizes its own context; no length was asked for"),
     ("V4D303", compose("8xh100-80g", "guide-option-b-flash.yaml"), "error", "the guide's TP=1: 148.66 GiB of Flash on one 80 GB GPU"),
     ("V4D303", cmd("8xh100-80g", f"vllm serve {FLASH} -tp 8"), "ok", "TP=8 puts ~18.6 GiB on each 80 GB GPU"),
+    ("V4D303", doubled(cmd("4xh200", "vllm serve deepseek-ai/DeepSeek-V4-Pro --enable-expert-parallel --data-parallel-size 8 "
+                               "--max-model-len 200000 --max-num-seqs 16", model="pro")), "warning",
+     "the recipe's Pro DP8+EP on 8x H200: weights (122.9 GiB/GPU) fit, only the overhead assumption tips it: a warning, not an error"),
     ("V4D303", cmd("2xrtx4090", "llama-server -m /models/DeepSeek-V4-Flash-UD-Q4_K_XL-00001-of-00005.gguf -ngl 99"), "error", "all 44 layers of a 144 GiB GGUF on 2x24 GB"),
     ("V4D303", cmd("2xrtx4090", "llama-server -m /models/DeepSeek-V4-Flash-UD-Q4_K_XL-00001-of-00005.gguf -ngl 99 --cpu-moe"), "ok", "experts kept in RAM: V4D212 judges RAM + VRAM"),
     ("V4D304", compose("4xh200", "guide-option-b-pro.yaml"), "error", "TP=8 on a 4-GPU host"),

@@ -31,7 +31,7 @@ EXPERT_BYTES_PER_PARAM = {"fp4": 4.25 / 8, "mxfp4": 4.25 / 8, "nvfp4": 4.5 / 8, 
 VLLM_FIXED_PER_SEQ_FLASH = 3.2e9
 # Engine overhead per GPU outside weights and KV (CUDA context, NCCL buffers, activation peak at
 # 8192 batched tokens, CUDA graphs). Assumption calibrated on the GH200 and GB10 figures (tests).
-OVERHEAD_GIB = {"vllm": 8.0, "sglang": 0.0, "llamacpp": 4.0, "ollama": 4.0}
+OVERHEAD_GIB = {"vllm": 10.0, "sglang": 0.0, "llamacpp": 4.0, "ollama": 4.0}
 # SGLang's --mem-fraction-static covers weights + KV only; activations and CUDA graphs live in the rest.
 DEFAULT_FRACTION = {"vllm": 0.92,  # vLLM 0.20 and 0.33 default (CacheConfig, --help=all)
                      "sglang": 0.85, "llamacpp": 1.0, "ollama": 1.0}
@@ -84,22 +84,25 @@ def expert_params(model: dict) -> float | None:
     return float(layers * model["n_routed_experts"] * 3 * model["hidden_size"] * model["moe_intermediate_size"])
 
 
-def weight_split(model: dict, base: dict | None = None) -> tuple[float, float, list[str]]:
-    """(total bytes, expert bytes, notes) of a checkpoint; a re-quant without a size borrows its base's non-expert part."""
-    notes = []
+def weight_split(model: dict, base: dict | None = None, mtp: bool = False) -> tuple[float, float, list[str]]:
+    """(loaded bytes, expert bytes, notes); the MTP layer's experts load only with MTP speculative decoding.
+
+    A re-quant without a recorded size borrows its base's non-expert part."""
     ref = model if model.get("disk_bytes") else base
     if ref is None or not ref.get("disk_bytes"):
         raise ValueError(f"no size on disk for {model.get('name', model.get('key'))} or its base")
     params = expert_params(model) or expert_params(ref)
     if params is None:
         return float(ref["disk_bytes"]), 0.0, ["no expert/non-expert split (config fields missing): all weights treated as sharded"]
-    ref_expert = params * EXPERT_BYTES_PER_PARAM.get(str(ref.get("expert_dtype", "fp4")), 4.25 / 8)
-    non_expert = max(float(ref["disk_bytes"]) - ref_expert, 0.0)
-    expert = params * EXPERT_BYTES_PER_PARAM.get(str(model.get("expert_dtype", ref.get("expert_dtype", "fp4"))), 4.25 / 8)
-    notes.append(f"expert weights derived: {params / 1e9:.1f}B params x {model.get('expert_dtype', ref.get('expert_dtype'))} "
-                 f"= {expert / GIB:.1f} GiB; non-expert = checkpoint size - that = {non_expert / GIB:.1f} GiB")
+    dtype = str(model.get("expert_dtype", ref.get("expert_dtype", "fp4")))
+    non_expert = max(float(ref["disk_bytes"]) - params * EXPERT_BYTES_PER_PARAM.get(str(ref.get("expert_dtype", "fp4")), 4.25 / 8), 0.0)
+    layers = model.get("layers", ref.get("layers", 43))
+    loaded = params if mtp else params * layers / (layers + 1)
+    expert = loaded * EXPERT_BYTES_PER_PARAM.get(dtype, 4.25 / 8)
+    notes = [f"expert weights derived: {loaded / 1e9:.1f}B params x {dtype} = {expert / GIB:.1f} GiB "
+             f"({'with' if mtp else 'without'} the MTP layer's experts); non-expert = checkpoint - all experts = {non_expert / GIB:.1f} GiB"]
     if ref is not model:
-        notes.append(f"size estimated from {ref.get('name')} with experts at {model.get('expert_dtype')}")
+        notes.append(f"size estimated from {ref.get('name')} with experts at {dtype}")
     return non_expert + expert, expert, notes
 
 
@@ -135,10 +138,10 @@ def fixed_bytes_per_seq(model: dict, engine: str, kv_format: str) -> float:
 # --------------------------------------------------------------------------- the fit
 def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp: int = 1, dp: int = 1, pp: int = 1,
         ep: bool = False, kv_format: str = "fp8", indexer: str = "fp8", fraction: float | None = None,
-        max_model_len: int | None = None, max_num_seqs: int = 1, base: dict | None = None,
+        max_model_len: int | None = None, max_num_seqs: int = 1, base: dict | None = None, mtp: bool = False,
         overhead_gib: float | None = None, kv_pool_gib: float | None = None) -> FitResult:
     """The memory fit of one plan. `kv_pool_gib` overrides the computed pool (an engine's own printed number)."""
-    total, expert, notes = weight_split(model, base)
+    total, expert, notes = weight_split(model, base, mtp)
     per_gpu = weights_per_gpu(total, expert, tp, dp, pp, ep) / GIB
     frac = fraction if fraction is not None else DEFAULT_FRACTION.get(engine, 0.9)
     overhead = OVERHEAD_GIB.get(engine, 8.0) if overhead_gib is None else overhead_gib

@@ -79,6 +79,8 @@ def plan(spec: LaunchSpec) -> dict[str, Any]:
     out = layout(spec)
     out["kv_format"] = kv_format(spec)
     out["indexer"] = indexer_dtype(spec) if spec.engine in ("vllm", "sglang") else out["kv_format"]
+    spec_cfg = str(spec.flag("speculative-config", "")) + str(spec.flag("speculative-algorithm", ""))
+    out["mtp"] = any(m in spec_cfg.lower() for m in ("mtp", "dspark", "nextn", "eagle"))
     frac = _FRACTION.get(spec.engine)
     if frac and spec.flag(frac) is not None:
         out["fraction"] = float(spec.number(frac, 0.9))
