@@ -86,6 +86,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if i == 1 and self.cfg.get("first_token_delay"):
                 time.sleep(self.cfg["first_token_delay"])
+            if i >= 1 and self.cfg.get("drip_s"):  # every event late, each within the read timeout
+                time.sleep(self.cfg["drip_s"])
             data = event.encode()
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
@@ -149,6 +151,7 @@ HITS = [
     ({"key": KEY}, {}, ["V4D551"], "the server wants a key, none sent"),
     ({"key": KEY}, {"api_key": "wrong-key"}, ["V4D551"], "the wrong key"),
     ({"mode": "loading"}, {}, ["V4D558"], "llama-server answers /health 503 Loading model"),
+    ({"drip_s": 0.15}, {"timeout": 0.5}, ["V4D556"], "a stream that never ends within the overall timeout"),
 ]
 
 

@@ -195,17 +195,21 @@ def _chat(s, base: str, model: str | None, timeout: float) -> dict[str, Any]:
     resp = _request(s, "POST", base + "/v1/chat/completions", timeout, json=payload)
     _raise_for_status(resp, "/v1/chat/completions")
     try:
-        _read_stream(resp, chat)
+        _read_stream(resp, chat, chat["_t0"] + timeout)
     finally:
         resp.close()
     return _measured(chat, time.monotonic())
 
 
-def _read_stream(resp, chat: dict[str, Any]) -> None:
+def _read_stream(resp, chat: dict[str, Any], deadline: float) -> None:
+    """Read `data:` events until `[DONE]`, an error event, a broken stream or the overall deadline."""
     import requests
 
     try:
         for line in resp.iter_lines(decode_unicode=True):
+            if time.monotonic() > deadline:
+                chat["error"] = f"the stream did not end within the timeout ({chat['pieces']} pieces so far)"
+                return
             if not line or not line.startswith("data:"):
                 continue
             data = line[5:].strip()
