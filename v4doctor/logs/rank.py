@@ -143,7 +143,7 @@ def _attach_wrapper(causes: list[Item], w: Event) -> None:
     above = [c for c in causes if c.line <= w.line]
     target = above[-1] if above else causes[0]
     target.matched.append(w.signature.id)
-    target.evidence = (target.evidence + w.evidence[:1])[:MAX_ITEM_EVIDENCE]
+    target.evidence = sorted(set(target.evidence + w.evidence[:1]))[:MAX_ITEM_EVIDENCE]
 
 
 def _other(wrappers: list[Event], scan: ScanResult) -> Item:
