@@ -100,6 +100,8 @@ class DiagnosisOut(_Out):
 
 
 class FixResultOut(_Out):
+    schema_version: int
+    written: Literal[False]
     kind: Literal["cmd", "compose"]
     changed: bool
     applied: list[str]

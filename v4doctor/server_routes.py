@@ -86,7 +86,8 @@ def _fix(app: FastAPI) -> None:
         md = wants_markdown(request)
 
         def job():
-            data = redact_answer(api.fix(body.text, body.kind, body.snapshot).to_dict())
+            result = api.fix(body.text, body.kind, body.snapshot)
+            data = redact_answer({"schema_version": 1, "written": False, **result.to_dict()})  # as `fix --json`; never written
             return data, server_markdown.fix_result(data) if md else None
 
         return answer(*await request.app.state.runner.run(job))
