@@ -226,3 +226,20 @@ def test_a_container_gone_between_list_and_inspect_does_not_hide_the_others(tmp_
     ctx = Context(Facts(target=TargetFacts(model="flash", engine="vllm"), docker=facts))
     for c in checks_in_module(checks):
         assert all("crashed" not in f.title for f in run_one(ctx, c)), c.id
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=80), st.dictionaries(st.sampled_from(["CUDA_VERSION", "NVIDIA_REQUIRE_CUDA", "PATH"]), st.text(max_size=40)))
+def test_image_parsers_never_crash(ref, env):
+    name, tag = dc.split_image(ref)
+    assert isinstance(name, str) and tag
+    engine = dc.engine_of(ref)
+    if engine:
+        assert dc.tag_version(engine, tag) is None or dc.tag_version(engine, tag)[0].isalnum()
+    assert dc.tag_cuda(tag) is None or dc.tag_cuda(tag).count(".") == 1
+    assert dc.image_cuda(env) is None or dc.image_cuda(env).count(".") == 1
+    assert "[REDACTED]" not in " ".join(dc.scrub_argv([ref])) or ref.startswith("-")
