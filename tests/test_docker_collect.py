@@ -228,8 +228,8 @@ def test_a_container_gone_between_list_and_inspect_does_not_hide_the_others(tmp_
         assert all("crashed" not in f.title for f in run_one(ctx, c)), c.id
 
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @settings(max_examples=300, deadline=None)
