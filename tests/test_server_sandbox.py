@@ -101,10 +101,14 @@ def test_endpoints_never_open_a_path_named_in_the_input(server, sandbox, tmp_pat
             requests.post(server.url + "/v1/check", json={"cmd": f"vllm serve {tmp_path}", "model": str(secret)}, timeout=30),
             requests.post(server.url + "/v1/diagnose", json={"text": f"Loading model from {secret}\n"}, timeout=30),
             requests.post(server.url + "/v1/fix", json={"text": f"vllm serve {tmp_path} --config {secret}"}, timeout=30),
+            requests.post(server.url + "/v1/fix", json={"text": f"vllm serve {tmp_path}", "snapshot": _snapshot_naming(str(secret))},
+                          headers={"Accept": "text/markdown"}, timeout=30),
+            requests.post(server.url + "/v1/check", json={"snapshot": _snapshot_naming(str(secret)), "compose": f"services:\n  v:\n    volumes: ['{tmp_path}:/m']\n"},
+                          headers={"Accept": "text/markdown"}, timeout=30),
         ]
     finally:
         _watched.difference_update(paths)
-    assert [a.status_code < 500 or a.status_code == 503 for a in answers] == [True] * 4
+    assert [a.status_code < 500 or a.status_code == 503 for a in answers] == [True] * len(answers)
     assert not any("secret-config" in a.text for a in answers)
     assert _opened == [], "an endpoint opened a file named in its input"
     assert list(sandbox.DENIED) == [], "an endpoint tried to reach the host (refused by the sandbox)"
