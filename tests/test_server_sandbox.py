@@ -95,6 +95,7 @@ def test_endpoints_never_open_a_path_named_in_the_input(server, sandbox, tmp_pat
     paths = {str(tmp_path), str(secret), str(tmp_path / "docker-compose.yml")}
     _watched.update(paths)
     _opened.clear()
+    compose = f"services:\n  v:\n    volumes: ['{tmp_path}:/m']\n"
     try:
         answers = [
             requests.post(server.url + "/v1/check", json={"snapshot": _snapshot_naming(str(tmp_path))}, timeout=30),
@@ -103,7 +104,7 @@ def test_endpoints_never_open_a_path_named_in_the_input(server, sandbox, tmp_pat
             requests.post(server.url + "/v1/fix", json={"text": f"vllm serve {tmp_path} --config {secret}"}, timeout=30),
             requests.post(server.url + "/v1/fix", json={"text": f"vllm serve {tmp_path}", "snapshot": _snapshot_naming(str(secret))},
                           headers={"Accept": "text/markdown"}, timeout=30),
-            requests.post(server.url + "/v1/check", json={"snapshot": _snapshot_naming(str(secret)), "compose": f"services:\n  v:\n    volumes: ['{tmp_path}:/m']\n"},
+            requests.post(server.url + "/v1/check", json={"snapshot": _snapshot_naming(str(secret)), "compose": compose},
                           headers={"Accept": "text/markdown"}, timeout=30),
         ]
     finally:
