@@ -35,7 +35,7 @@ def docker_image_cuda(docker, gpu, kb):
 
 def _kb_image(kb: Any, c: dict[str, Any]) -> dict[str, Any]:
     """The knowledge base's record for this image: by exact name, else by tag pattern."""
-    from v4doctor.collect.docker import split_image
+    from v4doctor.collect.docker_images import split_image
 
     name, tag = split_image(c["image"])
     for r in kb.records("image"):
