@@ -31,7 +31,7 @@ def _by_name(facts, name):
 
 def test_engine_runtime_and_cdi_devices_are_read(h200):
     facts, requests = h200
-    assert facts["server_version"] == "29.6.1" and facts["api_version"] == "1.52"
+    assert facts["server_version"] == "29.6.1" and facts["api_version"] == "1.55"
     assert facts["nvidia_runtime"] is True and "nvidia" in facts["runtimes"]
     assert facts["cdi_devices"][:2] == ["nvidia.com/gpu=0", "nvidia.com/gpu=1"]
     assert {"/version", "/info", "/containers/json"} <= set(requests)

@@ -55,7 +55,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, body: bytes, status: int = 200, ctype: str = "application/json"):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
-        self.send_header("Api-Version", "1.52")
+        self.send_header("Api-Version", "1.55")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -173,7 +173,7 @@ def test_the_real_sdk_reads_version_info_and_containers(h200_engine):
     client = docker.DockerClient(base_url=h200_engine.url, version="auto", timeout=5)
     try:
         assert client.ping() is True
-        assert client.api.api_version == "1.52"
+        assert client.api.api_version == "1.55"
         assert "nvidia" in client.info()["Runtimes"]
         names = [c["Names"][0] for c in client.api.containers(all=True)]
         assert names == ["/v4-flash", "/sglang-v4", "/ollama", "/postgres"]
