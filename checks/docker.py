@@ -15,6 +15,7 @@ GIB = 1024**3
 DOCKER_DEFAULT_SHM = 64 * 1024**2  # moby/moby#29492: "The default size for /dev/shm is 64MB"
 SHM_ENOUGH = 1 * GIB
 RESTART_LOOP = 3
+_STOPPED = (130, 137, 143)  # SIGINT, SIGKILL, SIGTERM: `docker stop` / Ctrl-C, not a crash (unless OOM-killed)
 HF_ENGINES = ("vllm", "sglang")
 _TP = ("tensor-parallel-size", "tp-size", "tp", "tensor_parallel_size")
 _DP = ("data-parallel-size", "dp-size", "dp", "data_parallel_size")
@@ -242,13 +243,14 @@ def _download_size(c: dict[str, Any], kb: Any, model: Any) -> str:
     sources=["https://docs.docker.com/reference/cli/docker/container/logs/"],
 )
 def docker_restart_loop(docker):
-    """A container in a restart loop (restarting, or restarted 3+ times) or exited with an error:
-    its last log lines go through `v4doctor diagnose`, and the top diagnosis becomes the cause."""
+    """A container in a restart loop (restarting, or restarted 3+ times), exited with an error, or
+    OOM-killed (exit codes 130/137/143 of a plain `docker stop` are not crashes): its last log lines
+    go through `v4doctor diagnose`, and the top diagnosis becomes the cause."""
     out = []
     for c in _containers(docker):
         st = c["state"]
         looping = st.get("restarting") or (c.get("restart_count") or 0) >= RESTART_LOOP
-        crashed = st.get("status") == "exited" and st.get("exit_code") not in (0, None)
+        crashed = st.get("status") == "exited" and st.get("exit_code") not in (0, None, *_STOPPED) or st.get("oom_killed")
         if looping or crashed:
             what = f"restarted {c.get('restart_count', 0)} times" if looping else f"exited with code {st.get('exit_code')}"
             out.append(_crash_finding(c, what + (" (killed by the out-of-memory killer)" if st.get("oom_killed") else "")))

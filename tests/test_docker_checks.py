@@ -88,6 +88,16 @@ def crashed(d, g):
     return d, g
 
 
+def oom_killed(d, g):
+    _c(d, "v4-flash")["state"].update(status="exited", running=False, exit_code=137, oom_killed=True)
+    return d, g
+
+
+def stopped(d, g):
+    _c(d, "v4-flash")["state"].update(status="exited", running=False, exit_code=143)
+    return d, g
+
+
 def diagnosed(d, g):
     c = _c(d, "sglang-v4")
     c["diagnosis"] = {"healthy": False, "diagnoses": [{
@@ -131,6 +141,7 @@ HITS = [
     (checks.docker_restart_loop, "h200-host", keep, "error", "restarted 12 times", "SGLang in a restart loop"),
     (checks.docker_restart_loop, "h200-host", crashed, "error", "exited with code 1", "vLLM exited with an error"),
     (checks.docker_restart_loop, "h200-host", diagnosed, "error", "transformers does not know deepseek_v4", "the diagnosis names the cause"),
+    (checks.docker_restart_loop, "h200-host", oom_killed, "error", "killed by the out-of-memory killer", "exit 137 with OOMKilled"),
     (checks.docker_engine_version, "h200-host", keep, "error", "sglang 0.5.10.post1", "SGLang before 0.5.12"),
     (checks.docker_engine_version, "h200-host", vllm_0191, "error", "vllm 0.19.1", "vLLM before 0.20.0"),
     (checks.docker_engine_version, "h200-host", dspark_on_024, "error", "older than 0.25.0", "DSpark checkpoint on vLLM 0.24"),
@@ -194,6 +205,7 @@ NO_HITS = [
     (checks.docker_image_cuda, "h200-host", keep, "CUDA 13.0 and 12.9 images on a CUDA 13.0 (R580) driver"),
     (checks.docker_restart_loop, "h200-host", only_healthy, "running containers with no restarts"),
     (checks.docker_restart_loop, "no-toolkit-host", keep, "a container refused at creation is V4D501's, not a crash loop"),
+    (checks.docker_restart_loop, "h200-host", lambda d, g: stopped(only_healthy(d, g)[0], g), "exit 143 is `docker stop`, not a crash"),
     (checks.docker_engine_version, "h200-host", only_healthy, "vLLM 0.28.0 is above the 0.20.0 floor; ollama has no floor here"),
     (checks.docker_engine_version, "h200-host", day0_sglang, "day-0 V4 image names no version; v4-flash is above its floor"),
 ]
