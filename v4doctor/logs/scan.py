@@ -1,20 +1,19 @@
 """One streaming pass over a log: a combined literal prefilter over each chunk, regexes only on hit lines.
 
-The prefilter is one alternation of every literal (signatures, LogFacts extractors, generic
-failure markers), run with RE2 when `google-re2` is installed (a DFA: hundreds of MB/s) and
-with Python's `re` otherwise. Only a bounded amount is kept: per signature its first match
-and a few evidence lines, a small ring of recent failure lines, and the LogFacts.
+The prefilter (`prefilter.py`) finds every literal of the signatures, the LogFacts extractors
+and the generic failure markers at once. Only a bounded amount is kept: per signature its first
+match and a few evidence lines, a small ring of recent failure lines, and the LogFacts.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterable, NamedTuple
+from typing import Iterable
 
 from v4doctor.logs.logfacts import EXTRACTORS, LogFacts
+from v4doctor.logs.prefilter import compile_prefilter, related
 from v4doctor.logs.reader import ANSI_BYTES, MAX_LINE, clean_line, evidence_text
 from v4doctor.logs.signatures import Signature
 
@@ -50,75 +49,12 @@ class ScanResult:
     lines: int
 
 
-def _compile_prefilter(literals: Iterable[str]):
-    """One bytes pattern that finds any literal: RE2 if available (a DFA; on bytes, no offset conversion),
-    else one `bytes.find` sweep per literal, which beats a stdlib alternation several times over."""
-    encoded = sorted({x.encode() for x in literals}, key=len, reverse=True)
-    try:
-        import re2  # google-re2
-
-        opts = re2.Options()
-        opts.max_mem = 64 << 20
-        return re2.compile(b"|".join(re.escape(x) for x in encoded), opts)
-    except Exception:  # not installed, or a pattern RE2 refuses
-        return _FindPrefilter(encoded)
-
-
-class _Hit(NamedTuple):
-    pos: int
-    literal: bytes
-
-    def start(self) -> int:
-        return self.pos
-
-    def group(self) -> bytes:
-        return self.literal
-
-
-class _FindPrefilter:
-    """The stdlib fallback: every occurrence of every literal, in order (overlaps included)."""
-
-    def __init__(self, literals: list[bytes]):
-        self.literals = literals
-
-    def finditer(self, chunk: bytes) -> list[_Hit]:
-        hits = []
-        for lit in self.literals:
-            i = chunk.find(lit)
-            while i >= 0:
-                hits.append(_Hit(i, lit))
-                i = chunk.find(lit, i + 1)
-        hits.sort()
-        return hits
-
-
 def _index(items: Iterable, key) -> list[tuple[str, list]]:
     """Group items by their literal, so a hit line tests each literal once."""
     out: dict[str, list] = {}
     for item in items:
         out.setdefault(key(item), []).append(item)
     return list(out.items())
-
-
-@functools.lru_cache(maxsize=8)
-def _related(literals: tuple[bytes, ...]) -> dict[bytes, tuple[bytes, ...]]:
-    """For each literal, the others a prefilter match on it can hide: those inside it or overlapping its end
-    (finditer reports non-overlapping matches only). Computed once per literal set."""
-    out = {}
-    for y in literals:
-        out[y] = tuple(x for x in literals if x != y and (x in y or _overlaps(y, x)))
-    return out
-
-
-def _overlaps(y: bytes, x: bytes) -> bool:
-    """Some proper suffix of y is a prefix of x."""
-    first = x[:1]
-    i = y.find(first, 1)
-    while i > 0:
-        if x.startswith(y[i:]):
-            return True
-        i = y.find(first, i + 1)
-    return False
 
 
 class Scanner:
@@ -137,11 +73,11 @@ class Scanner:
 
     def _compile(self) -> None:
         literals = [s.literal for s in self.active] + [x.literal for x in self.extractors] + list(FAILURE_LITERALS)
-        self.prefilter = _compile_prefilter(literals)
+        self.prefilter = compile_prefilter(literals)
         sigs, extractors = dict(_index(self.active, lambda s: s.literal)), dict(_index(self.extractors, lambda x: x.literal))
         self.dispatch = {k.encode(): (sigs.get(k, ()), extractors.get(k, ())) for k in set(sigs) | set(extractors)}
         if not hasattr(self, "related"):  # computed for the first (largest) literal set; pruning only removes
-            self.related = _related(tuple(sorted({x.encode() for x in literals})))
+            self.related = related(tuple(sorted({x.encode() for x in literals})))
             self.candidates: dict[frozenset, frozenset] = {}
 
     def _candidates(self, found: frozenset) -> frozenset:
