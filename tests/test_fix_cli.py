@@ -136,3 +136,13 @@ def test_vllm_config_file_is_read_and_judged(tmp_path, monkeypatch):
     assert data["launch_before"]["config_file"] == "serve.yaml"
     fit = run_cli("fit", "--cmd", f"vllm serve {FLASH} --config serve.yaml", "--facts", H100X8, "--json").json()
     assert fit["tp"] == 8 and fit["max_model_len"] == 2000000
+
+
+def test_fit_a_gguf_defaults_to_llama_cpp_f16_kv_and_the_base_layout():
+    j = run_cli("fit", "--model", "teamblobfish-flash-gguf", "--gpus", "2xRTX-PRO-6000", "--json").json()
+    assert (j["engine"], j["kv_format"], j["kv_bytes_per_token"]) == ("llamacpp", "f16", 6880.0)
+
+
+def test_fit_a_model_without_a_kv_layout_is_a_usage_error():
+    r = run_cli("fit", "--model", "v4.1-flash", "--gpus", "8xH200")
+    assert r.code == 2 and "no CSA/HCA layer counts" in r.err

@@ -147,8 +147,11 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
     overhead = OVERHEAD_GIB.get(engine, 8.0) if overhead_gib is None else overhead_gib
     usable = frac * gpu_mem_gib
     pool = kv_pool_gib if kv_pool_gib is not None else usable - per_gpu - overhead
-    bpt = kv_bytes_per_token(model, kv_format, indexer, padded=engine == "vllm")
-    fixed = fixed_bytes_per_seq(model, engine, kv_format)
+    kv_model = model if model.get("csa_layers") or not base else base  # a GGUF/re-quant record may carry only its base's layout
+    bpt = kv_bytes_per_token(kv_model, kv_format, indexer, padded=engine == "vllm")
+    if bpt <= 0:
+        raise ValueError(f"{model.get('name', model.get('key'))}: the knowledge base has no CSA/HCA layer counts for its KV cache")
+    fixed = fixed_bytes_per_seq(kv_model, engine, kv_format)
     asked = max_model_len or int(model.get("context", CONTEXT_V4))
     pools = dp
     seqs_per_pool = max(math.ceil(max_num_seqs / pools), 1)
@@ -164,7 +167,7 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
     notes.append("KV is replicated on every TP rank (1 KV head); each DP rank has its own pool")
     return FitResult(
         model=model.get("name", model.get("key", "?")), engine=engine, gpus=gpus, gpu_mem_gib=gpu_mem_gib, tp=tp, dp=dp, pp=pp,
-        ep=ep, kv_format=kv_format if indexer == "fp8" else f"{kv_format}+{indexer}-indexer", fraction=frac,
+        ep=ep, kv_format=kv_format if indexer in ("fp8", kv_format) else f"{kv_format}+{indexer}-indexer", fraction=frac,
         weights_gib_total=total / GIB, expert_gib_total=expert / GIB, weights_gib_per_gpu=per_gpu,
         overhead_gib_per_gpu=overhead, usable_gib_per_gpu=usable, kv_budget_gib_per_gpu=pool, kv_bytes_per_token=bpt,
         fixed_bytes_per_seq=fixed, kv_pools=pools, kv_tokens=kv_tokens, max_num_seqs=max_num_seqs, max_model_len=asked,

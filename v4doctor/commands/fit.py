@@ -106,12 +106,15 @@ def compute(args):
     if model is None:
         raise UsageError(f"model {spec.model!r} is not in the knowledge base; give --model")
     count, mem, name = _host_gpus(args, spec, kb)
-    engine = (args.engine or (spec.engine if spec else "vllm")).lower()
+    default = "llamacpp" if model.get("format") == "gguf" else "vllm"
+    engine = (args.engine or (spec.engine if spec else default)).lower()
     kwargs = _apply_overrides(plan(spec) if spec else {}, args)
     if spec is None and args.tp is None and args.dp is None and args.pp is None:
         kwargs["tp"] = count  # spelled out without a layout: tensor parallel over every GPU
     if engine in ("llamacpp", "ollama"):
         engine, kwargs["tp"] = "llamacpp", count
+        kwargs.setdefault("kv_format", "f16")  # llama.cpp's default KV type
+        kwargs["indexer"] = kwargs["kv_format"]
     base = kb.find_model(model["base"]) if model.get("base") else None
     try:
         return fit(model, gpus=count, gpu_mem_gib=mem, engine=engine, base=base, **kwargs), name
