@@ -268,3 +268,11 @@ def test_gpus_named_in_the_log_are_judged_by_the_host_checks():
     gpu = next(i for i in d.items if i.category == "gpu_arch_unsupported")
     assert gpu.id.startswith("V4D") and gpu.severity == "error" and gpu.evidence[0] == (4, "GPU 0: NVIDIA A800-SXM4-80GB")
     assert not d.healthy
+
+
+def test_an_unrecognised_long_traceback_keeps_its_first_and_last_lines():
+    """Synthetic: a traceback of many error lines; the evidence keeps where it started and the final exception."""
+    lines = ["Traceback (most recent call last):"] + [f'  File "x{i}.py", line {i}, in f\nRuntimeError: step {i} failed' for i in range(20)]
+    item = diagnose_text("\n".join(lines) + "\nZeroDivisionError: division by zero\n").items[0]
+    assert item.category == "other" and len(item.evidence) == 6
+    assert item.evidence[0][1].startswith("Traceback") and item.evidence[-1][1] == "ZeroDivisionError: division by zero"
