@@ -145,3 +145,10 @@ def test_same_diagnosis_without_re2(monkeypatch):
     with_re2 = diagnose_text(text).to_dict()
     monkeypatch.setitem(sys.modules, "re2", None)  # `import re2` now raises ImportError
     assert diagnose_text(text).to_dict() == with_re2
+
+
+def test_windows_line_endings():
+    text = (LOGS / "healthy-vllm-dp8-b200-banner.log").read_text() + (LOGS / "a-vllm-kv-cache-too-small.log").read_text()
+    d = diagnose_file(io.BytesIO(text.replace("\n", "\r\n").encode()))
+    assert d.facts.engine_version == "0.25.0" and d.facts.args["moe_backend"] == "deep_gemm_mega_moe"
+    assert d.items[0].fix_command.endswith("--max-model-len 13528") and "\r" not in d.items[0].evidence[0][1]
