@@ -6,7 +6,7 @@ local target); the rest of `hub` is the local cache and settings (v4doctor/colle
 
 from __future__ import annotations
 
-from v4doctor.api_check import check, error, info, known, skipped, warning
+from v4doctor.api_check import NotApplicable, check, error, info, known, skipped, warning
 
 GB = 10**9
 SIZES = "DeepSeek-V4-Flash is ~160 GB (148.66 GiB, 46 shards), not 570 GB; V4-Pro ~865 GB (805.35 GiB), not 3.2 TB"
@@ -16,6 +16,8 @@ NETWORK = ("rate_limited", "timeout", "server_error", "network_error")
 
 def _remote(hub, title):
     """The hub's answer, or a `skipped` finding saying why there is none."""
+    if isinstance(hub.remote, NotApplicable):
+        return None, hub.remote  # a local checkpoint: nothing to ask the hub
     if not known(hub.remote):
         return None, skipped(title, f"hub not asked, because {hub.remote.reason}")
     return hub.remote, None
@@ -26,7 +28,7 @@ def _remote(hub, title):
 def hub_repo_exists(hub):
     """A misspelt repo id or a revision that is not on the hub fails every engine at download time."""
     remote, skip = _remote(hub, "model repo exists and the revision resolves")
-    if skip:
+    if skip is not None:
         return skip
     if remote["status"] == "not_found":
         return error(f"{remote['repo']} does not exist on {remote['endpoint']}", remote.get("message", ""), fix="Check the repo id (e.g. deepseek-ai/DeepSeek-V4-Flash); `v4doctor explain` lists the known ones.")
@@ -42,7 +44,7 @@ def hub_repo_exists(hub):
 def hub_access(hub):
     """401/403 from the hub: a gated repo whose terms were not accepted, a private repo, or no token."""
     remote, skip = _remote(hub, "the token can read the repo (gated / private)")
-    if skip:
+    if skip is not None:
         return skip
     if remote["status"] not in ("gated", "unauthorized"):
         return None
@@ -59,7 +61,7 @@ def hub_access(hub):
 def hub_network(hub):
     """429, 5xx and timeouts are transient: warn with retry advice instead of failing the plan."""
     remote, skip = _remote(hub, "the hub answers (no rate limit, timeout or server error)")
-    if skip:
+    if skip is not None:
         return skip
     status = remote["status"]
     if status not in NETWORK:
@@ -84,7 +86,7 @@ def _free_at(system, path):
 def hub_disk_for_download(hub, system):
     """The bytes still to download (repo files the engine fetches, minus what is cached) vs free space at the cache."""
     remote, skip = _remote(hub, "free disk at HF_HOME holds the download")
-    if skip:
+    if skip is not None:
         return skip
     need = remote.get("download_bytes")
     if remote["status"] != "ok" or not need:

@@ -110,3 +110,19 @@ def test_builtin_checks_come_through_entry_points():
     assert not reg.load_errors, [f.detail for f in reg.load_errors]
     assert all(c.module.startswith("v4doctor_checks.") for c in reg.checks)
     assert len({c.id for c in reg.checks}) == len(reg.checks)
+
+
+@check("V4D905", title="applies only sometimes", category="hub")
+def _sometimes(hub):
+    """Returns NotApplicable when the fact it needs does not concern this target."""
+    from v4doctor.facts import NotApplicable
+
+    return NotApplicable("a local checkpoint: nothing to ask the hub") if hub == "local" else None
+
+
+def test_not_applicable_facts_and_results_make_a_check_silent():
+    from v4doctor.facts import NotApplicable
+
+    assert run_checks(_Ctx(gpus=NotApplicable("not a GGUF")), [_needs_gpus]) == []
+    assert run_checks(_Ctx(hub="local"), [_sometimes]) == []
+    assert [f.severity for f in run_checks(_Ctx(hub="remote"), [_sometimes])] == [Severity.OK]

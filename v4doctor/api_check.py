@@ -9,8 +9,8 @@
             return error("what is wrong (with the value)", "why it matters", fix="what to do")
 """
 
-from v4doctor.facts import Unknown, known
+from v4doctor.facts import NotApplicable, Unknown, known
 from v4doctor.findings import Finding, Fix, Severity, error, info, ok, skipped, warning
 from v4doctor.registry import check
 
-__all__ = ["check", "error", "warning", "info", "ok", "skipped", "Finding", "Fix", "Severity", "Unknown", "known"]
+__all__ = ["check", "error", "warning", "info", "ok", "skipped", "Finding", "Fix", "Severity", "Unknown", "NotApplicable", "known"]

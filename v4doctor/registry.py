@@ -191,6 +191,8 @@ def run_one(ctx: Any, c: Check) -> list[Finding]:
         result = c.func(**kwargs)
     except Exception as exc:  # one bad check never stops a run
         return [_stamp(c, Finding("", Severity.ERROR, "", f"check {c.id} ({c.name}) crashed", f"{type(exc).__name__}: {exc}"))]
+    if isinstance(result, NotApplicable):
+        return []  # the check found that it does not apply to this target
     if result is None:
         result = []
     elif isinstance(result, Finding):
