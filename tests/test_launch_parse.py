@@ -177,3 +177,8 @@ def test_fuzz_compose_edits_round_trip(edits):
     out = render_compose(text, spec)
     assert parse_compose(out).flags == spec.flags
     assert out.startswith("# Source:") and out.count("\n") >= text.count("\n")
+
+
+def test_engine_env_keeps_the_variables_that_change_a_start():
+    spec = parse_text(f"export PATH=/x:$PATH\nCUDA_VISIBLE_DEVICES=0,1 NCCL_P2P_DISABLE=1 EDITOR=vi vllm serve {FLASH}")
+    assert spec.to_dict()["engine_env"] == {"CUDA_VISIBLE_DEVICES": "0,1", "NCCL_P2P_DISABLE": "1"}

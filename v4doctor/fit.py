@@ -136,6 +136,26 @@ def fixed_bytes_per_seq(model: dict, engine: str, kv_format: str) -> float:
 
 
 # --------------------------------------------------------------------------- the fit
+def _kv_layout(model: dict, base: dict | None, engine: str, kv_format: str, indexer: str) -> tuple[float, float]:
+    """(bytes per token, fixed bytes per sequence); a GGUF/re-quant record may carry only its base's layout."""
+    kv_model = model if model.get("csa_layers") or not base else base
+    bpt = kv_bytes_per_token(kv_model, kv_format, indexer, padded=engine == "vllm")
+    if bpt <= 0:
+        raise ValueError(f"{model.get('name', model.get('key'))}: the knowledge base has no CSA/HCA layer counts for its KV cache")
+    return bpt, fixed_bytes_per_seq(kv_model, engine, kv_format)
+
+
+def _capacity(pool_gib: float, bpt: float, fixed: float, *, context: int, asked: int, dp: int, pp: int,
+              max_num_seqs: int, engine: str) -> tuple[int, float]:
+    """(largest max-model-len at `max_num_seqs`, concurrency at the asked length) for one pool per DP rank."""
+    pool_bytes = max(pool_gib, 0.0) * GIB * pp  # PP: a stage holds only its layers' KV, so a token costs 1/pp per GPU
+    seqs_per_pool = max(math.ceil(max_num_seqs / dp), 1)
+    len_fits = min(int(max((pool_bytes / seqs_per_pool - fixed) / bpt, 0)), context)
+    if engine == "vllm":
+        len_fits = len_fits // BLOCK * BLOCK
+    return len_fits, dp * pool_bytes / (asked * bpt + fixed)
+
+
 def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp: int = 1, dp: int = 1, pp: int = 1,
         ep: bool = False, kv_format: str = "fp8", indexer: str = "fp8", fraction: float | None = None,
         max_model_len: int | None = None, max_num_seqs: int = 1, base: dict | None = None, mtp: bool = False,
@@ -147,21 +167,11 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
     overhead = OVERHEAD_GIB.get(engine, 8.0) if overhead_gib is None else overhead_gib
     usable = frac * gpu_mem_gib
     pool = kv_pool_gib if kv_pool_gib is not None else usable - per_gpu - overhead
-    kv_model = model if model.get("csa_layers") or not base else base  # a GGUF/re-quant record may carry only its base's layout
-    bpt = kv_bytes_per_token(kv_model, kv_format, indexer, padded=engine == "vllm")
-    if bpt <= 0:
-        raise ValueError(f"{model.get('name', model.get('key'))}: the knowledge base has no CSA/HCA layer counts for its KV cache")
-    fixed = fixed_bytes_per_seq(kv_model, engine, kv_format)
-    asked = max_model_len or int(model.get("context", CONTEXT_V4))
-    pools = dp
-    seqs_per_pool = max(math.ceil(max_num_seqs / pools), 1)
-    pool_bytes = max(pool, 0.0) * GIB * pp  # PP: a stage holds only its layers' KV, so a token costs 1/pp per GPU
-    len_fits = int(max((pool_bytes / seqs_per_pool - fixed) / bpt, 0))
-    len_fits = min(len_fits, int(model.get("context", CONTEXT_V4)))
-    if engine == "vllm":
-        len_fits = len_fits // BLOCK * BLOCK
-    concurrency = pools * pool_bytes / (asked * bpt + fixed) if asked else 0.0
-    kv_tokens = int(concurrency * asked)
+    bpt, fixed = _kv_layout(model, base, engine, kv_format, indexer)
+    context = int(model.get("context", CONTEXT_V4))
+    asked = max_model_len or context
+    len_fits, concurrency = _capacity(pool, bpt, fixed, context=context, asked=asked, dp=dp, pp=pp,
+                                      max_num_seqs=max_num_seqs, engine=engine)
     weights_fit = per_gpu + overhead < usable
     notes.append(f"engine overhead assumed {overhead:.1f} GiB/GPU (CUDA context, NCCL, activations, CUDA graphs)")
     notes.append("KV is replicated on every TP rank (1 KV head); each DP rank has its own pool")
@@ -170,8 +180,8 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
         ep=ep, kv_format=kv_format if indexer in ("fp8", kv_format) else f"{kv_format}+{indexer}-indexer", fraction=frac,
         weights_gib_total=total / GIB, expert_gib_total=expert / GIB, weights_gib_per_gpu=per_gpu,
         overhead_gib_per_gpu=overhead, usable_gib_per_gpu=usable, kv_budget_gib_per_gpu=pool, kv_bytes_per_token=bpt,
-        fixed_bytes_per_seq=fixed, kv_pools=pools, kv_tokens=kv_tokens, max_num_seqs=max_num_seqs, max_model_len=asked,
-        max_model_len_fits=len_fits, concurrency_at_max_len=concurrency, weights_fit=weights_fit,
+        fixed_bytes_per_seq=fixed, kv_pools=dp, kv_tokens=int(concurrency * asked), max_num_seqs=max_num_seqs,
+        max_model_len=asked, max_model_len_fits=len_fits, concurrency_at_max_len=concurrency, weights_fit=weights_fit,
         fits=weights_fit and pool > 0 and len_fits >= asked, notes=notes,
     )
 

@@ -16,9 +16,8 @@ import shlex
 
 from v4doctor.errors import UsageError
 from v4doctor.launch import flags as flagdb
-from v4doctor.launch.spec import Arg, LaunchSpec
+from v4doctor.launch.spec import Arg, LaunchSpec, interesting_env  # noqa: F401 (re-exported)
 
-ENV_PREFIXES = ("CUDA_", "VLLM_", "HF_", "NCCL_", "HUGGING", "SGLANG_", "TORCH_", "PYTORCH_", "OLLAMA_", "LLAMA_", "NVIDIA_")
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _NUMBER = re.compile(r"^-\d")
 _PY_MODULES = {
@@ -85,15 +84,9 @@ def parse_args(engine: str, tokens: list[str]) -> list[Arg]:
             continue
         option, eq, joined = tok.partition("=") if tok.startswith("--") else (tok, "", "")
         hit = _lookup(engine, option)
-        if hit is None:  # unknown flag: take one value if one follows (the validator reports it)
-            key = option.lstrip("-").replace("_", "-") if engine == "vllm" else option.lstrip("-")
-            if eq:
-                args.append(Arg(key, option, (joined,), joined=True))
-            elif i < len(tokens) and not _is_option(tokens[i]):
-                args.append(Arg(key, option, (tokens[i],)))
-                i += 1
-            else:
-                args.append(Arg(key, option))
+        if hit is None:
+            arg, i = _unknown_arg(engine, option, joined if eq else None, tokens, i)
+            args.append(arg)
             continue
         key, sub, negated, takes_value = hit
         if eq:
@@ -105,6 +98,16 @@ def parse_args(engine: str, tokens: list[str]) -> list[Arg]:
         values, i = _take_values(engine, key, option, tokens, i)
         args.append(Arg(key, option, values, sub=sub))
     return args
+
+
+def _unknown_arg(engine: str, option: str, joined: str | None, tokens: list[str], i: int) -> tuple[Arg, int]:
+    """A flag no known version has: it takes one value if one follows (the validator reports it)."""
+    key = option.lstrip("-").replace("_", "-") if engine == "vllm" else option.lstrip("-")
+    if joined is not None:
+        return Arg(key, option, (joined,), joined=True), i
+    if i < len(tokens) and not _is_option(tokens[i]):
+        return Arg(key, option, (tokens[i],)), i + 1
+    return Arg(key, option), i
 
 
 def _take_values(engine: str, key: str, option: str, tokens: list[str], i: int) -> tuple[tuple[str, ...], int]:
@@ -291,8 +294,3 @@ def _merge_env(spec: LaunchSpec, env: dict[str, str]) -> LaunchSpec:
     from dataclasses import replace
 
     return replace(spec, env={**env, **spec.env}) if env else spec
-
-
-def interesting_env(env: dict[str, str]) -> dict[str, str]:
-    """The variables that change how an engine starts (CUDA_VISIBLE_DEVICES, VLLM_*, HF_*, NCCL_*...)."""
-    return {k: v for k, v in env.items() if k.startswith(ENV_PREFIXES)}

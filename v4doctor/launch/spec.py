@@ -11,6 +11,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 ENGINES = ("vllm", "sglang", "llamacpp", "ollama")
+ENV_PREFIXES = ("CUDA_", "VLLM_", "HF_", "NCCL_", "HUGGING", "SGLANG_", "TORCH_", "PYTORCH_", "OLLAMA_", "LLAMA_", "NVIDIA_")
+
+
+def interesting_env(env: dict[str, str]) -> dict[str, str]:
+    """The variables that change how an engine starts (CUDA_VISIBLE_DEVICES, VLLM_*, HF_*, NCCL_*...)."""
+    return {k: v for k, v in env.items() if k.startswith(ENV_PREFIXES)}
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,7 @@ class LaunchSpec:
     def to_dict(self) -> dict[str, Any]:
         return {
             "engine": self.engine, "model": self.model, "flags": self.flags, "env": dict(self.env),
+            "engine_env": interesting_env(self.env),
             "image": self.image, "kind": self.kind, "gpus": self.gpus, "shm_size": self.shm_size,
             "ipc": self.ipc, "service": self.service, "config_file": self.config_file,
             "argv": self.argv(),
