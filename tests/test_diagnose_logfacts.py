@@ -152,3 +152,12 @@ def test_windows_line_endings():
     d = diagnose_file(io.BytesIO(text.replace("\n", "\r\n").encode()))
     assert d.facts.engine_version == "0.25.0" and d.facts.args["moe_backend"] == "deep_gemm_mega_moe"
     assert d.items[0].fix_command.endswith("--max-model-len 13528") and "\r" not in d.items[0].evidence[0][1]
+
+
+def test_an_echoed_command_names_engine_model_and_args():
+    """The command of vllm PR #55914 (fixture) gives the engine, the model and its flags; secret flags are masked."""
+    d = diagnose_file(open(LOGS / "a-vllm-megamoe-needs-ep.log", "rb")).to_dict()["detected"]
+    assert (d["engine"], d["model"]) == ("vllm", "deepseek-ai/DeepSeek-V4-Pro-0813")
+    assert d["args"]["tokenizer-mode"] == "deepseek_v4" and d["args"]["moe-backend"] == "deep_gemm_mega_moe"
+    f = diagnose_text("$ vllm serve deepseek-ai/DeepSeek-V4-Flash --api-key abc123secret --hf-token hf_x").facts
+    assert f.command_args["api-key"] == "[REDACTED]" and f.command_args["hf-token"] == "[REDACTED]"

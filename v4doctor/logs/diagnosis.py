@@ -60,7 +60,7 @@ class Diagnosis:
     @property
     def detected(self) -> dict[str, Any]:
         f = self.facts
-        return {"engine": f.engine, "engine_version": f.engine_version, "model": f.model, "args": dict(f.args)}
+        return {"engine": f.engine, "engine_version": f.engine_version, "model": f.model, "args": dict(f.args or f.command_args)}
 
     def matched(self) -> set[str]:
         """Every signature and check id that contributed to a diagnosis."""

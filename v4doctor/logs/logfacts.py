@@ -22,6 +22,7 @@ class LogFacts:
     model: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
     command: str | None = None
+    command_args: dict[str, Any] = field(default_factory=dict)  # the echoed command's flags (the engine's own args win)
     gpus: list[dict[str, Any]] = field(default_factory=list)
     memory: dict[str, str] = field(default_factory=dict)
     cuda_version: str | None = None
@@ -43,7 +44,7 @@ _DICT_ITEM = re.compile(rf"'(?P<key>\w+)':\s*(?P<val>{_PY_VALUE})")
 _KW_ITEM = re.compile(rf"\b(?P<key>\w+)=(?P<val>{_PY_VALUE})")
 
 
-_SECRET_KEY = re.compile(r"(?i)token|api_key|apikey|secret|passw")
+_SECRET_KEY = re.compile(r"(?i)(?:^|[_.-])token(?:$|[_.-])|api[_-]?key|secret|passw")  # not tokenizer_mode
 
 
 def parse_py_items(text: str, pattern: re.Pattern = _DICT_ITEM) -> dict[str, Any]:
@@ -57,8 +58,13 @@ def parse_py_items(text: str, pattern: re.Pattern = _DICT_ITEM) -> dict[str, Any
             value = ast.literal_eval(m["val"])
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             continue
-        out[m["key"]] = MASK if value is not None and _SECRET_KEY.search(m["key"]) else value
-    return out
+        out[m["key"]] = value
+    return masked(out)
+
+
+def masked(args: dict[str, Any]) -> dict[str, Any]:
+    """Secret-named keys (`api_key`, `--hf-token`) keep their name, never their value."""
+    return {k: MASK if v not in (None, False) and _SECRET_KEY.search(k) else v for k, v in args.items()}
 
 
 # --------------------------------------------------------------------------- extractors
@@ -109,6 +115,24 @@ def _gguf_model(f: LogFacts, m: re.Match, line: int) -> None:
 def _command(f: LogFacts, m: re.Match, line: int) -> None:
     """A launch command echoed in the log: `vllm serve deepseek-ai/DeepSeek-V4-Flash --tensor-parallel-size 8`."""
     f.set("command", m["cmd"].strip(), line)
+    spec = _launch_spec(m["cmd"])
+    if spec is not None:
+        f.set("engine", spec.engine, line)
+        f.set("model", spec.model, line)
+        f.set("command_args", masked(spec.flags), line)
+
+
+def _launch_spec(cmd: str):
+    """The launch plan of an echoed command (v4doctor.launch), or None when it does not parse."""
+    import shlex
+
+    from v4doctor.errors import UsageError
+    from v4doctor.launch import parse_command
+
+    try:
+        return parse_command(shlex.split(cmd))
+    except (UsageError, ValueError):  # a cut or unbalanced line: the command stays text only
+        return None
 
 
 def _gpu(f: LogFacts, m: re.Match, line: int) -> None:
