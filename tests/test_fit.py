@@ -125,8 +125,8 @@ def test_gh200_13528_is_vllms_own_over_estimate_not_the_storage():
     """github.com/vllm-project/vllm/issues/44376: with 5.44 GiB of KV, vLLM's pre-check said 30,000 tokens
     need 6.66 GiB and `the estimated maximum model length is 13528`; the issue attributes this to a
     fallback to MHA dimensions. From the same 5.44 GiB pool the V4 storage (3,915 B/token + 3.2e9 B per
-    sequence) holds ~674K tokens, so v4doctor does not reproduce 13528 (off by design, ~50x); the fix
-    it proposes for such a log (diagnose) uses the engine's printed number instead."""
+    sequence) holds ~674K tokens, so v4doctor does not reproduce 13528 (off by design, ~50x). Where a log
+    prints the engine's own number, DESIGN.md says to prefer it."""
     r = fit(FLASH, gpus=2, gpu_mem_gib=96, tp=2, ep=True, max_model_len=30000, kv_pool_gib=5.44)
     assert r.fits and 600_000 < r.max_model_len_fits < 700_000
     assert 6.66 * GIB / 30000 > 50 * r.kv_bytes_per_token  # vLLM's estimate: ~238 KB/token (MHA-sized)
