@@ -161,3 +161,34 @@ def test_an_echoed_command_names_engine_model_and_args():
     assert d["args"]["tokenizer-mode"] == "deepseek_v4" and d["args"]["moe-backend"] == "deep_gemm_mega_moe"
     f = diagnose_text("$ vllm serve deepseek-ai/DeepSeek-V4-Flash --api-key abc123secret --hf-token hf_x").facts
     assert f.command_args["api-key"] == "[REDACTED]" and f.command_args["hf-token"] == "[REDACTED]"
+
+
+class _Endless:
+    """A read()-able stream that makes `size` bytes of real log lines on the fly (nothing held)."""
+
+    def __init__(self, lines: list[bytes], size: int):
+        self.lines, self.left, self.i = lines, size, 0
+
+    def read(self, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n and self.left > 0:
+            line = self.lines[self.i % len(self.lines)]
+            self.i += 1
+            out += line
+            self.left -= len(line)
+        return bytes(out)
+
+
+def test_memory_stays_bounded_over_a_long_stream():
+    """20 MB streamed through diagnose: the Python heap peak stays a small constant, not the log's size."""
+    import tracemalloc
+
+    lines = [x.encode() + b"\n" for x in (LOGS / "healthy-vllm-kv-cache-report.log").read_text().splitlines() if not x.startswith("#")]
+    lines.append(b"Value error, Total number of attention heads (64) must be divisible by tensor parallel size (3).\n")
+    diagnose_file(_Endless(lines, 1 << 20))  # warm up: imports and compiled patterns are not the log's memory
+    tracemalloc.start()
+    d = diagnose_file(_Endless(lines, 20 << 20))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert d.items[0].category == "tp_size_mismatch" and d.lines > 100_000
+    assert peak < 8 << 20, f"peak {peak / 2**20:.1f} MiB"
