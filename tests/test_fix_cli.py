@@ -76,8 +76,11 @@ def test_fix_healthy_says_nothing_to_fix():
 
 
 def test_fix_redacts_tokens_in_the_command():
-    r = run_cli("fix", "--cmd", f"HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz123456 vllm serve {FLASH} -tp 8 --block-size 64", "--facts", H100X8)
-    assert "hf_abcdefghijklmnopqrstuvwxyz123456" not in r.out
+    cmd = f"HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz123456 vllm serve {FLASH} -tp 8 --block-size 64 --api-key sk-secretsecretsecret123"
+    for extra in ((), ("--json",)):
+        r = run_cli("fix", "--cmd", cmd, "--facts", H100X8, *extra)
+        assert r.code == 0 and "--block-size 256" in r.out
+        assert "hf_abcdefghijklmnopqrstuvwxyz123456" not in r.out and "sk-secretsecretsecret123" not in r.out
 
 
 @pytest.mark.parametrize("argv,message", [
