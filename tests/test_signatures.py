@@ -98,3 +98,8 @@ def test_a_broken_record_is_rejected_with_its_id():
     record = dict(signature_records(load())[0], category="not_a_category")
     with pytest.raises(SignatureError, match="category"):
         compile_signature(record)
+
+
+@pytest.mark.parametrize("sig", SIGNATURES, ids=lambda s: s.id)
+def test_troubleshooting_row_exists(sig):
+    assert load().row(sig.troubleshooting) is not None, f"{sig.id}: no troubleshooting row {sig.troubleshooting!r}"
