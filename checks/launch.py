@@ -166,15 +166,13 @@ def blackwell_only_flags(launch, gpu_family):
 
 
 @check("V4D310", title="container shared memory for multi-GPU", category="launch", troubleshooting="shm-too-small",
-       sources=["https://docs.vllm.ai/en/latest/deployment/docker.html", "https://github.com/moby/moby/issues/29492"], accepts_unknown=["gpus"])
-def container_shm(launch, gpus):
+       sources=["https://docs.vllm.ai/en/latest/deployment/docker.html", "https://github.com/moby/moby/issues/29492"])
+def container_shm(launch):
     """A multi-GPU engine in Docker without `ipc: host` or a shm size gets Docker's 64 MB /dev/shm; NCCL and the workers need more."""
-    if not launch.image or launch.ipc == "host" or launch.shm_size:
-        return None
+    if not launch.image or launch.ipc == "host" or launch.shm_size or launch.engine not in ("vllm", "sglang"):
+        return None  # llama.cpp splits layers inside one process: no worker processes sharing /dev/shm
     lay = layout(launch)
-    host = len(gpus) if known(gpus) else 0
-    multi = lay["tp"] * lay["pp"] * lay["dp"] > 1 or (launch.engine == "llamacpp" and host > 1)
-    if not multi:
+    if lay["tp"] * lay["pp"] * lay["dp"] <= 1:
         return None
     where = "ipc: host" if launch.kind == "compose" else "--ipc=host"
     return error("multi-GPU container without ipc host or a shm size: /dev/shm is Docker's 64 MB default",

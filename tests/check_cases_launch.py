@@ -93,6 +93,8 @@ CASES = [
     ("V4D309", cmd("8xb200", RECIPE, "0.26.0"), "ok", "the recipe's Blackwell override on B200"),
     ("V4D310", cmd("8xh100-80g", f"docker run --gpus all vllm/vllm-openai:v0.33.0 --model {FLASH} -tp 8"), "error", "8-GPU container on Docker's 64 MB /dev/shm"),
     ("V4D310", compose("8xh100-80g", "guide-option-b-flash.yaml"), "ok", "the guide sets shm_size 16gb"),
+    ("V4D310", cmd("2xrtx4090", "docker run --gpus all -p 8080:8080 ghcr.io/ggerganov/llama.cpp:server-cuda -m /models/DeepSeek-V4-Flash-Q4_K_M.gguf -ngl 99"),
+     "ok", "llama.cpp splits layers over GPUs inside one process: no /dev/shm traffic"),
     ("V4D311", busy(cmd("4xh200", f"vllm serve {FLASH} -tp 4"), 0.30), "error", "30% held by others; vLLM wants 0.92"),
     ("V4D311", busy(cmd("4xh200", f"vllm serve {FLASH} -tp 4 --gpu-memory-utilization 0.6"), 0.30), "ok", "0.6 fits in the 70% free"),
     ("V4D312", cmd("4xh200", "vllm serve /models/DeepSeek-V4-Flash-UD-Q4_K_XL.gguf -tp 4"), "error", "vLLM cannot serve V4 GGUF"),
