@@ -111,8 +111,8 @@ def kv_cache_dtype(launch, engine_version, engine):
         return None
     version = rules.version_of(launch, engine_version, engine)
     dtype = str(launch.flag("kv-cache-dtype", "auto"))
-    if dtype in rules.FP8_KV:
-        return None
+    if dtype.startswith("fp8"):
+        return None  # every fp8* value is rewritten to fp8_ds_mla (review §2a)
     if dtype == "auto":
         if not rules.between(version, "0.20.0", "0.29.0"):
             return None  # 0.33 maps auto to fp8_ds_mla; unknown version: no guess
@@ -217,7 +217,7 @@ def image_cuda_driver(launch, gpu):
     alt = rules.cu129_tag(launch.image)
     return error(f"{launch.image} is a CUDA 13.0 build; driver {gpu.driver_version} (R{major}) supports CUDA 12.x",
                  "CUDA 13.0 needs driver >= 580.65.06 (`found version 12080` on R570).",
-                 fix=f"Use {alt}" if alt else "Upgrade the driver to R580+, or pin a `-cu129` image tag.",
+                 fix=f"Use {alt}." if alt else "Upgrade the driver to R580+, or pin a release's CUDA 12.9 build (`vX.Y.Z-cu129`).",
                  fixers=["fix-cuda-image"] if alt else [])
 
 

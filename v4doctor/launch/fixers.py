@@ -90,7 +90,7 @@ def tokenizer_mode(spec: LaunchSpec, finding: Finding) -> LaunchSpec:
 @fixer("fix-kv-cache-dtype")
 def kv_cache_dtype(spec: LaunchSpec, finding: Finding) -> LaunchSpec:
     """Set --kv-cache-dtype fp8 (required on vLLM 0.20-0.28; the only V4 layout on the default path)."""
-    return spec if spec.flag("kv-cache-dtype") in rules.FP8_KV else spec.with_flag("kv-cache-dtype", "fp8")
+    return spec if str(spec.flag("kv-cache-dtype", "")).startswith("fp8") else spec.with_flag("kv-cache-dtype", "fp8")
 
 
 @fixer("fix-block-size")

@@ -11,7 +11,6 @@ from v4doctor.launch.plan import image_version
 from v4doctor.launch.spec import LaunchSpec
 
 V4_TOKENIZER_MODES = ("auto", "deepseek_v4", "deepseek_v41")
-FP8_KV = ("fp8", "fp8_e4m3", "fp8_ds_mla")
 FLASH_REPO = "deepseek-ai/DeepSeek-V4-Flash"
 # Flags whose kernels exist only on Blackwell data-center GPUs (SM10x); review §2c, §4b/4c, v4-facts §3.2.
 BLACKWELL_DC_ONLY = (
@@ -84,6 +83,8 @@ def cuda13_image(image: str | None) -> bool:
         return True
     if "cu12" in tag:
         return False
+    if tag in ("latest", "nightly"):
+        return True  # the default build has been CUDA 13.0 since vLLM 0.20.0
     v = vt(image_version(image))
     return v is not None and v >= Version("0.20.0")
 
