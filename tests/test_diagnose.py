@@ -276,3 +276,23 @@ def test_an_unrecognised_long_traceback_keeps_its_first_and_last_lines():
     item = diagnose_text("\n".join(lines) + "\nZeroDivisionError: division by zero\n").items[0]
     assert item.category == "other" and len(item.evidence) == 6
     assert item.evidence[0][1].startswith("Traceback") and item.evidence[-1][1] == "ZeroDivisionError: division by zero"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # Synthetic no-hit rows: a logger tagged these INFO/WARNING, so the exception name they quote is no failure.
+        "WARNING 06-17 00:26:46 [utils.py:2597] Failed to import optional module: ImportError: libfoo.so",
+        "(APIServer pid=1) INFO 08-07 23:22:59 [api.py:46] Retrying after TimeoutError:",
+        "0.00.337.657 W srv  llama_server: ValueError: deprecated option",
+        "[2026-05-01 15:16:08] WARNING server_args.py:1248: RuntimeError: fallback used",
+    ],
+)
+def test_warnings_that_quote_an_exception_are_not_failures(line):
+    d = diagnose_text(line)
+    assert d.healthy and d.items == []
+
+
+def test_the_same_exception_at_error_level_is_a_failure():
+    d = diagnose_text("ERROR 06-17 00:26:46 [core.py:515] ImportError: libfoo.so")
+    assert not d.healthy and d.items[0].category == "other"

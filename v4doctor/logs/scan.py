@@ -22,6 +22,12 @@ MAX_EVIDENCE = 3
 # traceback, a llama.cpp `error loading model`, a crash.
 FAILURE_LITERALS = ("Error", "Exception", "Traceback (most recent call last)", "error", "Segmentation fault", "core dumped", "FATAL", "Aborted")
 _FAILURE_BYTES = frozenset(x.encode() for x in FAILURE_LITERALS)
+# A line its own logger tagged INFO/WARNING/DEBUG is no failure, whatever exception name it quotes
+# (vLLM `WARNING 04-24 10:11:12 [x.py:1]`, SGLang `[…] WARNING`, llama.cpp `0.00.998.066 W `, Python `WARNING:`).
+NOT_AN_ERROR_LEVEL = re.compile(
+    r"(?:^|[\s)\]])(?:INFO|WARNING|WARN|DEBUG)\s+\d\d-\d\d\s|^\[[^\]]*\]\s(?:INFO|WARNING|DEBUG)\s|"
+    r"^\d+\.\d\d\.\d{3}\.\d{3}\s[IWD]\s|^(?:INFO|WARNING|DEBUG):"
+)
 FAILURE = re.compile(
     r"Traceback \(most recent call last\)|\b[A-Z]\w*(?:Error|Exception)\b(?::|$)|\berror(?:: | loading )|"
     r"Segmentation fault|core dumped|\bFATAL\b|^Aborted"
@@ -133,7 +139,7 @@ class Scanner:
             if extractors and text in raw:  # a marker may sit in the prefix clean_line strips ("[launcher.py:46]")
                 for x in extractors:
                     self._extract(x, line, raw, number)
-        if not candidates.isdisjoint(_FAILURE_BYTES) and FAILURE.search(line):
+        if not candidates.isdisjoint(_FAILURE_BYTES) and FAILURE.search(line) and not NOT_AN_ERROR_LEVEL.search(raw):
             item = (number, evidence_text(raw))
             if len(self.failures) < MAX_EVIDENCE:
                 self.failures.append(item)
