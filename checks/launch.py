@@ -67,7 +67,7 @@ def weights_fit_layout(launch, fit, kb, model):
     # Weights alone fit: only v4doctor's overhead assumption tips it over, so say so instead of blocking.
     make = warning if fit.weights_gib_per_gpu < fit.usable_gib_per_gpu else error
     return make(f"{fit.model}: {fit.weights_gib_per_gpu:.1f} GiB of weights per GPU{overhead} exceed the usable {fit.usable_gib_per_gpu:.1f} GiB",
-                 f"Layout TP={fit.tp} PP={fit.pp} DP={fit.dp}{' +EP' if fit.ep else ''} on {fit.gpus} GPU(s) of {fit.gpu_mem_gib:g} GiB. "
+                 f"Layout TP={fit.tp} PP={fit.pp} DP={fit.dp}{' +EP' if fit.ep else ''} on {fit.gpus} GPU(s) of {fit.gpu_mem_gib:.1f} GiB. "
                  "The guide's '1x 80GB for Flash' and 'Pro BF16 3.2 TB' are wrong: Flash is 148.66 GiB, Pro 805.35 GiB (FP4 experts + FP8).",
                  fix="Use more GPUs (tensor parallel over all of them)" + (", or the smaller checkpoint (Flash)." if pro else "."),
                  fixers=fixers, evidence=evidence)

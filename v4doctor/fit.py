@@ -191,7 +191,7 @@ def rows(r: FitResult) -> list[tuple[str, str, str]]:
     return [
         ("weights (checkpoint)", f"{r.weights_gib_total:.2f} GiB", f"experts {r.expert_gib_total:.2f} GiB (derived)"),
         ("weights per GPU", f"{r.weights_gib_per_gpu:.2f} GiB", f"TP={r.tp} PP={r.pp} DP={r.dp}{' +EP' if r.ep else ''}"),
-        ("usable per GPU", f"{r.usable_gib_per_gpu:.2f} GiB", f"{r.fraction:g} x {r.gpu_mem_gib:g} GiB"),
+        ("usable per GPU", f"{r.usable_gib_per_gpu:.2f} GiB", f"{r.fraction:g} x {r.gpu_mem_gib:.1f} GiB"),
         ("engine overhead", f"{r.overhead_gib_per_gpu:.2f} GiB", "assumed, calibrated"),
         ("KV budget per GPU", f"{r.kv_budget_gib_per_gpu:.2f} GiB", "usable - weights - overhead"),
         ("KV bytes per token", f"{r.kv_bytes_per_token:,.0f} B", f"{r.kv_format}, CSA+HCA compressed"),
