@@ -296,3 +296,11 @@ def test_warnings_that_quote_an_exception_are_not_failures(line):
 def test_the_same_exception_at_error_level_is_a_failure():
     d = diagnose_text("ERROR 06-17 00:26:46 [core.py:515] ImportError: libfoo.so")
     assert not d.healthy and d.items[0].category == "other"
+
+
+def test_a_failure_the_server_survived_is_not_reported():
+    """Synthetic: an unknown traceback, then the real end of a healthy start-up (vllm#50576): the server came up."""
+    text = "Traceback (most recent call last):\nZeroDivisionError: division by zero\n" + log("healthy-vllm-server-started.log")
+    assert diagnose_text(text).healthy and diagnose_text(text).items == []
+    text = log("healthy-vllm-server-started.log") + "Traceback (most recent call last):\nZeroDivisionError: division by zero\n"
+    assert not diagnose_text(text).healthy  # after start-up, a crash is still a failure

@@ -161,6 +161,15 @@ _ENGINE_MARKERS = {
 }
 
 
+def _ready(f: LogFacts, m: re.Match, line: int) -> None:
+    """The server came up: uvicorn `Application startup complete.`, SGLang `The server is fired up and ready
+    to roll!`, llama.cpp `main: server is listening on …`. The last one is kept."""
+    f.lines["ready"] = line
+
+
+READY_MARKERS = ("Application startup complete.", "The server is fired up and ready to roll", "server is listening on")
+
+
 def _memory(key: str) -> Callable[[LogFacts, re.Match, int], None]:
     def record(f: LogFacts, m: re.Match, line: int) -> None:
         if key not in f.memory:
@@ -213,6 +222,7 @@ EXTRACTORS: list[Extractor] = [
     Extractor("compute capability", re.compile(r"^Device (?P<index>\d+): (?P<name>[^,]+), compute capability (?P<cc>\d+\.\d+)(?:.*VRAM: (?P<vram>\d+) MiB)?"), _gpu, None),
     Extractor(": NVIDIA ", re.compile(r"(?:^|GPU models and configuration:\s*)GPU (?P<index>\d+): (?P<name>NVIDIA [^(]+?)\s*(?:\(UUID.*)?$"), _gpu, None),
     *[Extractor(lit, re.compile(re.escape(lit)), _engine(name), "engine") for name, lits in _ENGINE_MARKERS.items() for lit in lits],
+    *[Extractor(lit, re.compile(re.escape(lit)), _ready, None) for lit in READY_MARKERS],
     Extractor("Model loading took", re.compile(r"Model loading took (?P<value>[\d.]+ ?Gi?B)"), _memory("model_loading"), "memory.model_loading"),
     Extractor("Available KV cache memory", re.compile(r"Available KV cache memory: (?P<value>[\d.]+ ?Gi?B)"), _memory("kv_cache_available"), "memory.kv_cache_available"),
     Extractor("GPU KV cache size", re.compile(r"GPU KV cache size: (?P<value>[\d,]+ tokens)"), _memory("kv_cache_tokens"), "memory.kv_cache_tokens"),

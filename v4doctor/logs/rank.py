@@ -69,10 +69,16 @@ def rank(scan: ScanResult, findings: Iterable[Finding] = ()) -> list[Item]:
         _explain_consequences(items, causes[0])
         for w in wrappers:
             _attach_wrapper(causes, w)
-    elif not any(i.severity == "error" for i in items) and (wrappers or scan.failures):
+    elif not any(i.severity == "error" for i in items) and (wrappers or (scan.failures and not _came_up_after(scan))):
         items.append(_other(wrappers, scan))
     items.sort(key=lambda i: (_SEVERITY.get(i.severity, 3), _ROLE.get(i.role, 3), _position(i), -i.confidence))
     return items
+
+
+def _came_up_after(scan: ScanResult) -> bool:
+    """The server reported itself ready after the last failure line: that failure did not stop it."""
+    last_failure = max(n for n, _ in scan.last_failures) if scan.last_failures else 0
+    return scan.facts.lines.get("ready", 0) > last_failure
 
 
 def _position(item: Item) -> int:
