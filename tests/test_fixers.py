@@ -172,3 +172,10 @@ def test_fix_parallel_spreads_the_guides_flash_compose_over_all_gpus():
     assert r.applied == ["fix-parallel"]
     assert changes(r) == (["--tensor-parallel-size 1"], ["--tensor-parallel-size 8"])
     settled(r, "compose", fx, "V4D303")
+
+
+def test_fix_pro_to_flash_pins_the_old_name_when_none_was_served():
+    fx = facts("8xh100-80g", "0.33.0")
+    r = propose("vllm serve deepseek-ai/DeepSeek-V4-Pro -tp 8", "cmd", fx)
+    assert r.spec_after.model == FLASH and r.spec_after.flags["served-model-name"] == "deepseek-ai/DeepSeek-V4-Pro"
+    settled(r, "cmd", fx, "V4D303")
