@@ -30,7 +30,9 @@ def test_check_accepts_facts_objects_too():
     from conftest import load_host
     from v4doctor import check
 
-    assert check(load_host("h200-x1.json")).to_dict()["target"]["source"] == "snapshot"
+    facts = load_host("h200-x1.json")
+    assert check(facts, cmd="vllm serve deepseek-ai/DeepSeek-V4-Pro").to_dict()["target"]["model"] == "deepseek-ai/DeepSeek-V4-Pro"
+    assert facts.target.model == "flash", "the caller's facts are not changed"
 
 
 def test_a_plan_alone_is_judged_without_collecting_anything(monkeypatch):

@@ -119,8 +119,11 @@ def facts_for(
 
 
 def _facts(snapshot: Facts | dict[str, Any]) -> Facts:
+    """Typed facts from a snapshot; a Facts object is copied, so the caller's is never changed."""
     if isinstance(snapshot, Facts):
-        return snapshot
+        import copy
+
+        return copy.deepcopy(snapshot)
     try:
         facts = facts_from_json(snapshot)
     except FactsError as exc:
