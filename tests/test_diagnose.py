@@ -35,6 +35,7 @@ def test_kv_cache_numbers_feed_the_corrected_command():
     assert top["category"] == "kv_cache_too_small" and "13528" in top["fix"]
     assert top["fix_command"].startswith("vllm serve /root/.cache/huggingface/hub/models--deepseek-ai--DeepSeek-V4-Flash-0731")
     assert "--max-model-len 13528" in top["fix_command"] and "--data-parallel-size 8" in top["fix_command"]
+    assert "add back attention_config" in top["fix"]  # printed as AttentionConfig(...), not rebuilt, and said so
     assert d["detected"]["engine_version"] == "0.25.0" and d["detected"]["args"]["kv_cache_dtype"] == "fp8"
 
 

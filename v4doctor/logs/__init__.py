@@ -50,4 +50,7 @@ def diagnose_chunks(chunks: Iterator[str], host_checks: bool = True) -> Diagnosi
     for item in items:
         if argv and item.fix_flags:
             item.fix_command = corrected(argv, item.fix_flags, item.engines)
+            if item.fix_command and not scan.facts.command and scan.facts.args_unparsed:
+                item.fix += (f" The command is rebuilt from vLLM's non-default args: add back "
+                             f"{', '.join(scan.facts.args_unparsed)}, which the log prints as objects.")
     return Diagnosis(scan.facts, items, scan.lines)

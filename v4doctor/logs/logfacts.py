@@ -23,6 +23,7 @@ class LogFacts:
     args: dict[str, Any] = field(default_factory=dict)
     command: str | None = None
     command_args: dict[str, Any] = field(default_factory=dict)  # the echoed command's flags (the engine's own args win)
+    args_unparsed: list[str] = field(default_factory=list)  # arg names whose value is no plain literal (`AttentionConfig(...)`)
     gpus: list[dict[str, Any]] = field(default_factory=list)
     memory: dict[str, str] = field(default_factory=dict)
     cuda_version: str | None = None
@@ -41,6 +42,7 @@ class LogFacts:
 # --------------------------------------------------------------------------- value parsers
 _PY_VALUE = r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|True|False|None|-?\d+(?:\.\d+)?(?:e-?\d+)?|\[[^\[\]]*\]|\{[^{}]*\}"""
 _DICT_ITEM = re.compile(rf"'(?P<key>\w+)':\s*(?P<val>{_PY_VALUE})")
+_DICT_KEY = re.compile(r"'(\w+)':\s")
 _KW_ITEM = re.compile(rf"\b(?P<key>\w+)=(?P<val>{_PY_VALUE})")
 
 
@@ -79,6 +81,7 @@ def _vllm_args(f: LogFacts, m: re.Match, line: int) -> None:
     args = parse_py_items(m["args"])
     f.set("engine", "vllm", line)
     f.set("args", args, line)
+    f.set("args_unparsed", [k for k in _DICT_KEY.findall(m["args"]) if k not in args], line)
     f.set("model", args.get("model") or args.get("model_tag"), line)
 
 
