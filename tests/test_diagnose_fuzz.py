@@ -39,3 +39,11 @@ def test_literals_mixed_with_junk(parts):
 def test_long_lines_with_a_literal_at_either_end(literal, size):
     blob = (literal + "x" * size + literal + "\n").encode()
     _check(diagnose_file(io.BytesIO(blob)))
+
+
+@FUZZ
+@given(st.sampled_from(["vllm serve ", "$ docker run ", "python3 -m sglang.launch_server ", "python -m vllm.entrypoints.openai.api_server "]),
+       st.text(max_size=300))
+def test_echoed_commands_with_junk(prefix, junk):
+    """Whatever follows a launcher word, parsing the echoed command never crashes the diagnosis."""
+    _check(diagnose_text(prefix + junk + "\nValueError: Total number of attention heads (64) must be divisible by tensor parallel size (3).\n"))
