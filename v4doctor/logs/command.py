@@ -58,6 +58,8 @@ def corrected(argv: list[str], flags: dict[str, str], engines: tuple[str, ...]) 
         spec = parse_command(argv)
     except (UsageError, ValueError):  # a command the launch parser does not know: no corrected command, not a crash
         return None
+    except Exception:  # the launch parser's own bug must not stop a diagnosis
+        return None
     if spec.engine not in engines:
         return None
     for flag, value in flags.items():

@@ -136,6 +136,8 @@ def _launch_spec(cmd: str):
         return parse_command(shlex.split(cmd))
     except (UsageError, ValueError):  # a cut or unbalanced line: the command stays text only
         return None
+    except Exception:  # the launch parser's own bug must not stop a diagnosis; the command stays text only
+        return None
 
 
 def _gpu(f: LogFacts, m: re.Match, line: int) -> None:
