@@ -149,3 +149,15 @@ def test_fit_a_gguf_defaults_to_llama_cpp_f16_kv_and_the_base_layout():
 def test_fit_a_model_without_a_kv_layout_is_a_usage_error():
     r = run_cli("fit", "--model", "v4.1-flash", "--gpus", "8xH200")
     assert r.code == 2 and "no CSA/HCA layer counts" in r.err
+
+
+def test_run_takes_the_plans_model_and_engine_and_refuses_bad_plans(tmp_path):
+    r = run_cli("run", "--facts", H100X8, "--compose", str(LAUNCH / "guide-option-b-pro.yaml"), "--json", "--select", "V4D3")
+    assert r.json()["target"]["model_repo"] == "deepseek-ai/DeepSeek-V4-Pro"
+    sg = run_cli("run", "--facts", H100X8, "--cmd", f"python3 -m sglang.launch_server --model-path {FLASH} --tp-size 8", "--json", "--select", "V4D3")
+    assert sg.json()["target"]["engine"] == "sglang"
+    bad = tmp_path / "x.yml"
+    bad.write_text("a: 1\n")
+    for argv in (["--compose", str(bad)], ["--cmd", f"vllm serve {FLASH} --max-model-len"]):
+        r = run_cli("run", "--facts", H100X8, *argv)
+        assert r.code == 2 and len(r.err.strip().splitlines()) == 1

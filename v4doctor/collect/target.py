@@ -20,6 +20,7 @@ def build_target(
     compose: str | None = None,
     engine_version: str | None = None,
 ) -> TargetFacts:
+    given_engine, given_model = engine, model
     engine = (engine or DEFAULT_ENGINE).lower().replace(".", "").replace("-", "")
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
@@ -30,8 +31,28 @@ def build_target(
         target.cmd = split_command(cmd)
     if compose is not None:
         target.compose_path, target.compose_text = compose, read_compose(compose)
+    _adopt_launch(target, given_engine is None, given_model is None)
     _read_local_model(target)
     return target
+
+
+def _adopt_launch(target: TargetFacts, engine_free: bool, model_free: bool) -> None:
+    """Parse the launch plan now (bad input is a usage error, exit 2); without --engine/--model, take
+    the plan's engine and (when the knowledge base knows it) its model."""
+    from v4doctor.facts import known
+    from v4doctor.kb import load
+    from v4doctor.launch import parse_command, parse_compose
+
+    if known(target.cmd):
+        spec = parse_command(target.cmd)
+    elif known(target.compose_text):
+        spec = parse_compose(target.compose_text)
+    else:
+        return
+    if engine_free:
+        target.engine = spec.engine
+    if model_free and spec.model and load().find_model(spec.model):
+        target.model = spec.model
 
 
 def split_command(cmd: str) -> list[str]:

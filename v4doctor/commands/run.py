@@ -31,8 +31,10 @@ def facts_for(args: argparse.Namespace):
 
         facts = load_facts(args.facts)
         if any((args.model, args.engine, args.cmd, args.compose, args.engine_version)):
+            plan = args.cmd is not None or args.compose is not None  # a launch plan names its own model and engine
             facts.target = build_target(
-                args.model or facts.target.model, args.engine or facts.target.engine, args.cmd, args.compose, args.engine_version
+                args.model or (None if plan else facts.target.model), args.engine or (None if plan else facts.target.engine),
+                args.cmd, args.compose, args.engine_version,
             )
         facts.source = "snapshot"
         return facts
