@@ -305,3 +305,11 @@ def test_a_failure_the_server_survived_is_not_reported():
     assert diagnose_text(text).healthy and diagnose_text(text).items == []
     text = log("healthy-vllm-server-started.log") + "Traceback (most recent call last):\nZeroDivisionError: division by zero\n"
     assert not diagnose_text(text).healthy  # after start-up, a crash is still a failure
+
+
+def test_memory_lines_of_the_log_join_a_memory_diagnosis():
+    """The healthy KV report lines (vllm PR #20665) before a KV error (vllm#44376): the numbers and lines join it."""
+    top = diagnose_text(log("healthy-vllm-kv-cache-report.log") + log("a-vllm-kv-cache-too-small.log")).items[0]
+    assert top.category == "kv_cache_too_small"
+    assert "available KV cache memory 11.33 GiB; GPU KV cache size 807,792 tokens" in top.cause
+    assert any("Available KV cache memory: 11.33 GiB" in t for _, t in top.evidence)

@@ -46,6 +46,7 @@ def diagnose_chunks(chunks: Iterator[str], host_checks: bool = True) -> Diagnosi
     scan = scanner.result()
     findings = host_findings(scan.facts) if host_checks else []
     items = rank(scan, findings)
+    _add_memory_context(items, scan.facts)
     argv = base_command(scan.facts)
     for item in items:
         if argv and item.fix_flags:
@@ -54,3 +55,22 @@ def diagnose_chunks(chunks: Iterator[str], host_checks: bool = True) -> Diagnosi
                 item.fix += (f" The command is rebuilt from vLLM's non-default args: add back "
                              f"{', '.join(scan.facts.args_unparsed)}, which the log prints as objects.")
     return Diagnosis(scan.facts, items, scan.lines)
+
+
+_MEMORY_CATEGORIES = ("kv_cache_too_small", "oom_weights")
+_MEMORY_LABELS = {
+    "model_loading": "model loading took {}", "kv_cache_available": "available KV cache memory {}",
+    "kv_cache_tokens": "GPU KV cache size {}", "max_concurrency": "{}",
+}
+
+
+def _add_memory_context(items, facts) -> None:
+    """Memory problems get the engine's own memory lines (weights, KV cache) as numbers and evidence."""
+    if not facts.memory:
+        return
+    said = "; ".join(_MEMORY_LABELS[k].format(v) for k, v in facts.memory.items() if k in _MEMORY_LABELS)
+    lines = [(n, facts.texts[n]) for k in facts.memory if (n := facts.lines.get(f"memory.{k}")) in facts.texts]
+    for item in items:
+        if item.category in _MEMORY_CATEGORIES:
+            item.cause += f" The engine printed: {said}."
+            item.evidence = sorted(set(item.evidence + lines[:2]))[:6]
