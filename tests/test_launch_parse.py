@@ -37,8 +37,9 @@ def test_guide_option_c_sglang_snippets(fixture, model, tp):
 
 def test_guide_option_a_ollama_and_llama_server_in_docker():
     text = (LAUNCH / "guide-option-a.sh").read_text()
-    spec = parse_text(text)  # the first launch in the snippet: `docker exec ollama ollama pull ...`
-    assert (spec.engine, spec.model) == ("ollama", "hf.co/unsloth/DeepSeek-V4-Flash-GGUF:Q4_K_M")
+    spec = parse_text(text)  # `ollama pull` is a download; the `ollama run` after it is the launch
+    assert (spec.engine, spec.model, spec.launcher) == ("ollama", "hf.co/unsloth/DeepSeek-V4-Flash-GGUF:Q4_K_M", ("ollama", "run"))
+    assert parse_text("ollama pull x").launcher == ("ollama", "pull")
     llama = parse_text(text.split("# Or with")[1])
     assert (llama.engine, llama.model, llama.image, llama.gpus) == ("llamacpp", "/models/DeepSeek-V4-Flash-Q4_K_M.gguf", "ghcr.io/ggerganov/llama.cpp:server-cuda", "all")
     assert llama.flags["gpu-layers"] == "99" and llama.flags["ctx-size"] == "65536"

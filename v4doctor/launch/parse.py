@@ -262,6 +262,7 @@ def parse_text(text: str) -> LaunchSpec:
     """A pasted shell snippet: `export VAR=...` lines, then one launch command (`\\` continued)."""
     env: dict[str, str] = {}
     others: list[list[str]] = []
+    pulled: LaunchSpec | None = None
     for tokens in _statements(text):
         if tokens[0] == "export":
             for kv in tokens[1:]:
@@ -274,8 +275,13 @@ def parse_text(text: str) -> LaunchSpec:
             continue
         if _is_launch(tokens):
             spec = parse_command(tokens)
+            if spec.launcher[-1:] in (("pull",), ("create",)) and spec.engine == "ollama":
+                pulled = pulled or _merge_env(spec, env)  # a download: the `ollama run` after it is the launch
+                continue
             return _merge_env(spec, env)
         others.append(tokens)
+    if pulled:
+        return pulled
     if len(others) == 1:
         parse_command(others[0])  # raises the precise "cannot tell the engine of ..." error
     raise UsageError("no launch command found (expected vllm serve, python -m sglang.launch_server, llama-server, ollama or docker run)")
