@@ -183,3 +183,18 @@ def test_fuzz_compose_edits_round_trip(edits):
 def test_engine_env_keeps_the_variables_that_change_a_start():
     spec = parse_text(f"export PATH=/x:$PATH\nCUDA_VISIBLE_DEVICES=0,1 NCCL_P2P_DISABLE=1 EDITOR=vi vllm serve {FLASH}")
     assert spec.to_dict()["engine_env"] == {"CUDA_VISIBLE_DEVICES": "0,1", "NCCL_P2P_DISABLE": "1"}
+
+
+@pytest.mark.parametrize("cmd,flags", [
+    ("-O3", {"optimization-level": "3"}),  # vLLM's FlexibleArgumentParser rewrites -O3 / -O=3 / -O 3
+    ("-O=2", {"optimization-level": "2"}),
+    ("-O 1", {"optimization-level": "1"}),
+    ("-cc.mode=3", {"compilation-config.mode": "3"}),
+    ("--compilation-config.cudagraph_mode FULL", {"compilation-config.cudagraph_mode": "FULL"}),
+    ("-ac.indexer_kv_dtype=mxfp4", {"attention-config.indexer_kv_dtype": "mxfp4"}),
+])
+def test_vllm_short_and_dotted_forms(cmd, flags):
+    from v4doctor.launch.validate import validate
+
+    spec = parse_text(f"vllm serve {FLASH} {cmd}")
+    assert spec.flags == flags and validate(spec, "0.33.0") == []

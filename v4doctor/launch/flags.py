@@ -40,7 +40,7 @@ class FlagTable:
         return out
 
     def lookup(self, option: str) -> tuple[str, bool] | None:
-        return self.index.get(option.split(".", 1)[0] if option.startswith("--") else option)
+        return self.index.get(option.split(".", 1)[0])  # `--attention-config.x` / `-cc.mode`: the flag before the dot
 
 
 @functools.lru_cache(maxsize=None)

@@ -74,6 +74,7 @@ def _nargs(engine: str, key: str) -> str | None:
 def parse_args(engine: str, tokens: list[str]) -> list[Arg]:
     """Engine options after the launcher: `--tp 2 --max-model-len=1024 --trust-remote-code`."""
     args, i = [], 0
+    tokens = _vllm_aliases(tokens) if engine == "vllm" else tokens
     while i < len(tokens):
         tok = tokens[i]
         i += 1
@@ -82,7 +83,8 @@ def parse_args(engine: str, tokens: list[str]) -> list[Arg]:
         if not _is_option(tok):
             args.append(Arg("", "", (tok,)))
             continue
-        option, eq, joined = tok.partition("=") if tok.startswith("--") else (tok, "", "")
+        dotted = engine == "vllm" and "." in tok.split("=", 1)[0]  # `-cc.mode=3`
+        option, eq, joined = tok.partition("=") if tok.startswith("--") or dotted else (tok, "", "")
         hit = _lookup(engine, option)
         if hit is None:
             arg, i = _unknown_arg(engine, option, joined if eq else None, tokens, i)
@@ -98,6 +100,19 @@ def parse_args(engine: str, tokens: list[str]) -> list[Arg]:
         values, i = _take_values(engine, key, option, tokens, i)
         args.append(Arg(key, option, values, sub=sub))
     return args
+
+
+def _vllm_aliases(tokens: list[str]) -> list[str]:
+    """vLLM's own rewrites (FlexibleArgumentParser): `-O3`, `-O=3`, `-O 3` mean `--optimization-level 3`."""
+    out = []
+    for i, tok in enumerate(tokens):
+        if tok.startswith("-O") and tok != "-O" and not tok.startswith("--"):
+            out += ["--optimization-level", tok[3:] if tok[2] == "=" else tok[2:]]
+        elif tok == "-O" and i + 1 < len(tokens) and tokens[i + 1] in ("0", "1", "2", "3"):
+            out.append("--optimization-level")
+        else:
+            out.append(tok)
+    return out
 
 
 def _unknown_arg(engine: str, option: str, joined: str | None, tokens: list[str], i: int) -> tuple[Arg, int]:
