@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from v4doctor.logs.logfacts import EXTRACTORS, LogFacts
+from v4doctor.logs.logfacts import EXTRACTORS, READY_MARKERS, LogFacts
 from v4doctor.logs.prefilter import compile_prefilter, related
 from v4doctor.logs.reader import ANSI_BYTES, MAX_LINE, clean_line, evidence_text
 from v4doctor.logs.signatures import Signature
@@ -22,6 +22,7 @@ MAX_EVIDENCE = 3
 # traceback, a llama.cpp `error loading model`, a crash.
 FAILURE_LITERALS = ("Error", "Exception", "Traceback (most recent call last)", "error", "Segmentation fault", "core dumped", "FATAL", "Aborted")
 _FAILURE_BYTES = frozenset(x.encode() for x in FAILURE_LITERALS)
+_READY_BYTES = frozenset(x.encode() for x in READY_MARKERS)
 # A line its own logger tagged INFO/WARNING/DEBUG is no failure, whatever exception name it quotes
 # (vLLM `WARNING 04-24 10:11:12 [x.py:1]`, SGLang `[…] WARNING`, llama.cpp `0.00.998.066 W `, Python `WARNING:`).
 NOT_AN_ERROR_LEVEL = re.compile(
@@ -126,8 +127,11 @@ class Scanner:
 
     def _line(self, raw: str, number: int, found: set[bytes]) -> None:
         """One hit line: the literals the prefilter saw on it (plus any they may hide) pick what runs."""
-        line = clean_line(raw)
         candidates = self._candidates(frozenset(found))
+        if candidates <= _READY_BYTES:  # a server-ready line: only its number matters
+            self.facts.lines["ready"] = number
+            return
+        line = clean_line(raw)
         for literal in candidates:
             sigs, extractors = self.dispatch.get(literal, ((), ()))
             text = literal.decode()
@@ -148,8 +152,9 @@ class Scanner:
     def _extract(self, x, line: str, raw: str, number: int) -> None:
         m = x.pattern.search(line) or x.pattern.search(raw)
         if m:
+            known = len(self.facts.lines)
             x.handle(self.facts, m, number)
-            if number in self.facts.lines.values():
+            if len(self.facts.lines) > known:  # a fact read for the first time keeps its line as evidence
                 self.facts.texts.setdefault(number, evidence_text(raw))
 
     def _record(self, sig: Signature, m: re.Match, raw: str, number: int) -> None:
