@@ -12,7 +12,7 @@ from conftest import FIXTURES
 from v4doctor.findings import Finding, Severity
 from v4doctor.launch.fix import propose
 from v4doctor.launch.fixers import FIXERS
-from v4doctor.launch.parse import parse_text
+from v4doctor.launch.snippet import parse_text
 
 FLASH = "deepseek-ai/DeepSeek-V4-Flash"
 LAUNCH = FIXTURES / "launch"

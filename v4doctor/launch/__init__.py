@@ -5,7 +5,8 @@
 """
 
 from v4doctor.launch.compose import parse_compose, parse_vllm_config, render_compose, with_config
-from v4doctor.launch.parse import engine_of_image, parse_command, parse_text
+from v4doctor.launch.parse import engine_of_image, parse_command
+from v4doctor.launch.snippet import parse_text
 from v4doctor.launch.spec import Arg, LaunchSpec, interesting_env
 
 __all__ = [

@@ -16,7 +16,7 @@ from v4doctor.facts import Facts, TargetFacts
 from v4doctor.findings import Finding, Severity
 from v4doctor.launch.compose import parse_compose, render_compose, with_config
 from v4doctor.launch.fixers import FIXERS
-from v4doctor.launch.parse import parse_text
+from v4doctor.launch.snippet import parse_text
 from v4doctor.launch.spec import LaunchSpec
 
 MAX_ROUNDS = 6
