@@ -245,3 +245,20 @@ def flags_known(launch, engine_version, engine):
                         fix="Rename or drop the flag." if p.kind != "choice" else "Use one of the listed values.",
                         fixers=["fix-invalid-flags"], evidence=ev))
     return out or None
+
+
+@check("V4D316", title="MegaMoE only with FP4 experts and expert parallel", category="flags", troubleshooting="engine-flag-rejected",
+       sources=[f"{REVIEW} §4c"], accepts_unknown=["model"])
+def mega_moe(launch, kb, model):
+    """`--moe-backend deep_gemm_mega_moe` needs the native FP4-expert checkpoint and --enable-expert-parallel (vLLM 0.33 raises otherwise)."""
+    if launch.engine != "vllm" or str(launch.flag("moe-backend", "")) != "deep_gemm_mega_moe":
+        return None
+    record = _model(launch, kb, model) or {}
+    fp8 = record.get("expert_dtype") not in (None, "fp4")
+    if launch.flag("enable-expert-parallel") is True and not fp8:
+        return None
+    why = (f"`DeepSeek V4 MegaMoE only supports fp4 experts; got expert_dtype={record.get('expert_dtype')!r}`" if fp8
+           else "`DeepSeek V4 MegaMoE currently requires expert parallel. Enable it with --enable-expert-parallel, or pick a different moe backend.`")
+    return error("--moe-backend deep_gemm_mega_moe " + ("on an FP8-expert checkpoint" if fp8 else "without --enable-expert-parallel"),
+                 f"vLLM 0.33 stops at load: {why}", fix="Drop --moe-backend (or add --enable-expert-parallel on an FP4-expert checkpoint).",
+                 fixers=["fix-invalid-flags"], evidence=["flag=moe-backend"])

@@ -111,4 +111,9 @@ CASES = [
     ("V4D315", cmd("8xb200", f"vllm serve {FLASH} -tp 8 --max-modle-len 4096", "0.33.0"), "error", "typo: did you mean --max-model-len"),
     ("V4D315", cmd("4xh200", f"python3 -m sglang.launch_server --model-path {FLASH} --tp-size 4 --enable-deepseek-v4-fp4-indexer", "0.20.0"),
      "ok", "the 0.20.0 given is vLLM's (the target engine), not SGLang's: SGLang is judged by its newest flag set"),
+    ("V4D316", cmd("8xb200", f"vllm serve {FLASH} -tp 8 --moe-backend deep_gemm_mega_moe"), "error", "MegaMoE without expert parallel"),
+    ("V4D316", cmd("8xb200", "vllm serve deepseek-ai/DeepSeek-V4-Flash-Base -dp 8 --enable-expert-parallel --moe-backend deep_gemm_mega_moe",
+                   model="flash-base"), "error", "Flash-Base has FP8 experts"),
+    ("V4D316", cmd("8xb200", f"vllm serve {FLASH} -dp 8 --enable-expert-parallel --moe-backend deep_gemm_mega_moe"), "ok",
+     "the recipe's Blackwell override: FP4 experts with EP"),
 ]
