@@ -1,4 +1,4 @@
-"""Checks: the launch plan (`--cmd` / `--compose`) — context, memory fit, layout, V4 flags (V4D301–V4D317).
+"""Checks: the launch plan (`--cmd` / `--compose`) — context, memory fit, layout, V4 flags (V4D301–V4D316).
 
 Every flag rule is version-aware (shared/research/v4-facts-review.md): vLLM >= 0.20 picks the
 deepseek_v4 tokenizer mode and block size 256 itself, and 0.33 maps `auto` KV to fp8, so those
