@@ -21,7 +21,10 @@ class LiveServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        config = uvicorn.Config(create_app(self.settings), log_config=None, access_log=False, lifespan="off", log_level="warning")
+        from v4doctor.server_http import PROTOCOL
+
+        config = uvicorn.Config(create_app(self.settings), log_config=None, access_log=False, lifespan="off", log_level="warning",
+                                http=PROTOCOL)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 

@@ -67,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
     if settings.token is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"v4doctor: warning: serving on {settings.host} without --token-file: anyone who can reach it can use it", file=sys.stderr)
     log_to_stderr()
-    common = dict(host=settings.host, port=settings.port, access_log=False, log_config=None, log_level="info", server_header=False)
+    from v4doctor.server_http import PROTOCOL
+
+    common = dict(host=settings.host, port=settings.port, access_log=False, log_config=None, log_level="info",
+                  server_header=False, http=PROTOCOL)
     try:
         if settings.workers > 1:
             _hand_settings_to_workers(settings, args.token_file)
