@@ -61,7 +61,7 @@ def _major(cuda: str) -> int:
 
 
 def _too_old(gpu, build: str, basis: str, floor: dict, kb):
-    driver_cuda = gpu.cuda_driver_version if known(gpu.cuda_driver_version) else "unknown CUDA"
+    driver_cuda = gpu.cuda_driver_version if known(gpu.cuda_driver_version) else "unknown"
     claims = guide_claims(kb, "V4D102")
     return error(
         f"driver {gpu.driver_version} (CUDA {driver_cuda}) is too old for the CUDA {build} build ({basis})",

@@ -55,3 +55,19 @@ def test_settings_file_selects_checks(cli, tmp_path, monkeypatch):
 def test_console_script_runs_as_a_subprocess():
     r = subprocess.run([sys.executable, "-m", "v4doctor", "run", "--model", "nope"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stderr.startswith("v4doctor: error: unknown model 'nope'")
+
+
+def test_explain_knows_checks_signatures_probe_findings_and_rows(cli):
+    from v4doctor.kb import load
+
+    kb = load()
+    sig = kb.records("signature")[0]
+    r = cli("explain", sig["id"].lower())
+    assert r.code == 0 and r.out.startswith(f"{sig['id']} ({sig['category']}") and f"troubleshooting row: {sig.get('troubleshooting')}" in r.out
+    r = cli("explain", "V4D552")
+    assert r.code == 0 and "reported by `v4doctor probe`" in r.out
+    row = kb.records("row")[0]
+    r = cli("explain", row["id"])
+    assert r.code == 0 and r.out.startswith(f"{row['id']}: {row['symptom']}")
+    r = cli("explain", "V4D101")
+    assert r.code == 0 and r.out.startswith("V4D101 ")

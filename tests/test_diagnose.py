@@ -313,3 +313,15 @@ def test_memory_lines_of_the_log_join_a_memory_diagnosis():
     assert top.category == "kv_cache_too_small"
     assert "available KV cache memory 11.33 GiB; GPU KV cache size 807,792 tokens" in top.cause
     assert any("Available KV cache memory: 11.33 GiB" in t for _, t in top.evidence)
+
+
+def test_a_warning_before_an_error_of_the_same_category_does_not_downgrade_it():
+    """Merging two signatures of one category keeps the most severe one as the lead (rank._merge)."""
+    from v4doctor.logs.diagnosis import Item
+    from v4doctor.logs.rank import _merge
+
+    warn = Item("SIG-W", "hf_rate_limit_or_network", "warning", 0.5, "retrying", "c", "f", None, [(3, "retry")], line=3)
+    err = Item("SIG-E", "hf_rate_limit_or_network", "error", 0.9, "gave up", "c", "f", None, [(9, "error")], line=9)
+    [merged] = _merge([warn, err])
+    assert (merged.id, merged.severity, merged.line) == ("SIG-E", "error", 3)
+    assert merged.evidence == [(3, "retry"), (9, "error")] and merged.matched == []

@@ -105,9 +105,15 @@ def _merge(items: list[Item]) -> list[Item]:
     """One diagnosis per category: the first signature names it, the others add evidence."""
     by_cat: dict[tuple[str, str], Item] = {}
     for item in items:
-        first = by_cat.setdefault((item.category, item.role), item)
+        key = (item.category, item.role)
+        first = by_cat.setdefault(key, item)
         if first is item:
             continue
+        if _SEVERITY.get(item.severity, 3) < _SEVERITY.get(first.severity, 3):
+            # a warning printed before the error must not downgrade it: the error leads
+            item.line = min((n for n in (first.line, item.line) if n), default=0)
+            by_cat[key] = item
+            first, item = item, first
         first.matched += item.matched
         first.evidence = sorted(set(first.evidence + item.evidence))[:MAX_ITEM_EVIDENCE]
         first.confidence = max(first.confidence, item.confidence)
