@@ -21,7 +21,7 @@ def test_version(cli):
         (("run", "--cmd", "vllm serve 'unterminated"), "cannot parse --cmd"),
         (("run", "--facts", "/nonexistent/facts.json"), "cannot read facts file"),
         (("run", "--bogus-flag"), "unrecognized arguments: --bogus-flag"),
-        (("explain", "V4D999"), "no check or troubleshooting row called 'V4D999'"),
+        (("explain", "V4D999"), "log signature or troubleshooting row called 'V4D999'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(cli, argv, message):
