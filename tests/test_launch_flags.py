@@ -123,3 +123,13 @@ def test_a_version_between_two_tables_is_judged_by_both():
 def test_sglang_guide_flags_are_all_known_in_0_5_12():
     text = (ROOT / "fixtures/launch/guide-option-c-flash.sh").read_text()
     assert validate(parse_text(text), "0.5.12") == []
+
+
+def test_unique_prefixes_are_flags_as_argparse_reads_them():
+    """vLLM's and SGLang's parsers keep argparse's allow_abbrev: a unique prefix names the flag."""
+    spec = parse_text(f"vllm serve {FLASH} --max-model 4096")
+    assert spec.flags == {"max-model-len": "4096"} and validate(spec, "0.33.0") == []
+    sg = parse_text(f"python3 -m sglang.launch_server --model-path {FLASH} --tp 8")
+    assert sg.flags["tp-size"] == "8" and validate(sg, "0.5.12") == []
+    [p] = validate(parse_text(f"vllm serve {FLASH} --max 4096"), "0.33.0")  # ambiguous: argparse refuses it
+    assert p.kind == "unknown"

@@ -40,7 +40,19 @@ class FlagTable:
         return out
 
     def lookup(self, option: str) -> tuple[str, bool] | None:
-        return self.index.get(option.split(".", 1)[0])  # `--attention-config.x` / `-cc.mode`: the flag before the dot
+        """(key, negated) for an option; `--attention-config.x` / `-cc.mode` look up the flag before the dot.
+
+        Like argparse (allow_abbrev, the default in vLLM and SGLang), a unique prefix of a long option counts."""
+        head = option.split(".", 1)[0]
+        return self.index.get(head) or unique_prefix(self.index, head)
+
+
+def unique_prefix(index: dict, option: str):
+    """argparse's abbreviation rule: `--max-model` is `--max-model-len` when no other long option starts so."""
+    if not option.startswith("--") or len(option) < 3:
+        return None
+    hits = {index[name] for name in index if name.startswith(option)}
+    return hits.pop() if len(hits) == 1 else None
 
 
 @functools.lru_cache(maxsize=None)

@@ -56,7 +56,7 @@ def _lookup(engine: str, option: str) -> tuple[str, str, bool, bool] | None:
     """Option -> (key, sub, negated, takes value) from every known version of the engine's flags."""
     head, _, sub = option.partition(".") if engine == "vllm" and option.startswith("-") else (option, "", "")
     known = flagdb.names(engine)
-    hit = known.get(head) or (known.get(head.replace("_", "-")) if engine == "vllm" else None)
+    hit = known.get(head) or (known.get(head.replace("_", "-")) if engine == "vllm" else None) or flagdb.unique_prefix(known, head)
     if hit is None:
         return None
     key, negated, value = hit
