@@ -189,7 +189,7 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
 def rows(r: FitResult) -> list[tuple[str, str, str]]:
     """The arithmetic, one (quantity, value, how) row at a time, for `v4doctor fit`."""
     return [
-        ("weights (checkpoint)", f"{r.weights_gib_total:.2f} GiB", f"experts {r.expert_gib_total:.2f} GiB (derived)"),
+        ("weights (loaded)", f"{r.weights_gib_total:.2f} GiB", f"experts {r.expert_gib_total:.2f} GiB (derived)"),
         ("weights per GPU", f"{r.weights_gib_per_gpu:.2f} GiB", f"TP={r.tp} PP={r.pp} DP={r.dp}{' +EP' if r.ep else ''}"),
         ("usable per GPU", f"{r.usable_gib_per_gpu:.2f} GiB", f"{r.fraction:g} x {r.gpu_mem_gib:.1f} GiB"),
         ("engine overhead", f"{r.overhead_gib_per_gpu:.2f} GiB", "assumed, calibrated"),
