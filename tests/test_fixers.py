@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from check_cases import host
 from conftest import FIXTURES
 
@@ -179,3 +181,18 @@ def test_fix_pro_to_flash_pins_the_old_name_when_none_was_served():
     r = propose("vllm serve deepseek-ai/DeepSeek-V4-Pro -tp 8", "cmd", fx)
     assert r.spec_after.model == FLASH and r.spec_after.flags["served-model-name"] == "deepseek-ai/DeepSeek-V4-Pro"
     settled(r, "cmd", fx, "V4D303")
+
+
+_FLAGS = ["-tp 8", "-tp 3", "--max-model-len 2000000", "--max-model-len 4096", "--tokenizer-mode hf", "--block-size 64",
+          "--kv-cache-dtype bfloat16", "--max-modle-len 5", "--attention_config.use_fp4_indexer_cache=True",
+          "--moe-backend deep_gemm_mega_moe", "--enable-expert-parallel", "-dp 2", "--served-model-name x"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([FLASH, "deepseek-ai/DeepSeek-V4-Pro"]), st.lists(st.sampled_from(_FLAGS), max_size=5, unique=True),
+       st.sampled_from(["4xh200", "8xh100-80g", "2xrtxpro6000", "8xb200"]), st.sampled_from(["0.26.0", "0.33.0"]))
+def test_fuzz_fix_reaches_a_fixed_point(model, flags, host_name, version):
+    fx = facts(host_name, version)
+    r = propose(f"vllm serve {model} " + " ".join(flags), "cmd", fx)
+    again = propose(r.after, "cmd", fx)
+    assert not again.changed, (flags, r.after, again.diff)
