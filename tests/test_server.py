@@ -120,7 +120,7 @@ def test_fix_answers_what_the_fix_command_computes(server):
     if not features()["fix"]:
         pytest.skip("launch-plan fixing is not in this build yet")
     from v4doctor.launch.fix import propose
-    from v4doctor.server import redact_answer
+    from v4doctor.api import redact_result
 
     compose = (HOSTS.parent / "launch" / "guide-option-b-pro.yaml").read_text()
     r = post(server, "/v1/fix", {"text": compose, "snapshot": json.loads((HOSTS / "h200-x1.json").read_text())})
@@ -128,7 +128,7 @@ def test_fix_answers_what_the_fix_command_computes(server):
     from v4doctor.facts import facts_from_json
 
     expected = propose(compose, "compose", facts_from_json(json.loads((HOSTS / "h200-x1.json").read_text()))).to_dict()
-    assert r.json() == redact_answer({"schema_version": 1, "written": False, **expected}) and r.json()["kind"] == "compose"
+    assert r.json() == redact_result({"schema_version": 1, "written": False, **expected}) and r.json()["kind"] == "compose"
 
 
 def test_fix_answers_the_same_json_as_the_fix_command(server):
@@ -166,10 +166,10 @@ def test_secrets_in_structured_answers_are_masked_too(server):
         (["--api-key=abc"], ["--api-key=[REDACTED]"]),  # joined form: the text pattern does it
     ],
 )
-def test_redact_answer_masks_by_name_and_position(data, expected):
-    from v4doctor.server import redact_answer
+def test_redact_result_masks_by_name_and_position(data, expected):
+    from v4doctor.api import redact_result
 
-    assert redact_answer(data) == expected
+    assert redact_result(data) == expected
 
 
 def test_troubleshooting_lists_rows_and_finds_one(server):

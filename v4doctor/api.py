@@ -5,18 +5,20 @@ Each is a thin door onto the same functions the CLI uses (`v4doctor.logs.diagnos
 dataclasses, each with `to_dict()`. Nothing here reads or writes a file, runs a
 program or touches the network: `check` judges only the facts it is given, never
 this host; a path inside a snapshot is data, never opened (the server enforces it).
-Emit results with `v4doctor.render.to_json(result.to_dict())`, which redacts secrets.
+Emit results through `redact_result(result.to_dict())`: results hold the input, secrets included.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any, Iterable
 
 from v4doctor.errors import UsageError
 from v4doctor.facts import Facts, FactsError, TargetFacts, Unknown, facts_from_json
+from v4doctor.redact import MASK, redact
 
-__all__ = ["diagnose", "check", "fix", "facts_for", "FeatureUnavailable"]
+__all__ = ["diagnose", "check", "fix", "facts_for", "redact_result", "FeatureUnavailable"]
 
 NOT_COLLECTED = "not in the posted snapshot"
 
@@ -28,6 +30,23 @@ class FeatureUnavailable(RuntimeError):
         super().__init__(f"{feature} is not available in this v4doctor build ({module} is missing)")
         self.feature = feature
         self.module = module
+
+
+_SECRET_NAME = re.compile(r"(?i)(?:^|[_-])(?:token|api[_-]?key|apikey|secret|password|passwd|access[_-]key)$")
+
+
+def redact_result(data: Any) -> Any:
+    """`redact` plus what it cannot see in structured data: a value under a secret-named key
+    (`{"env": {"MY_API_KEY": "..."}}`) and the item after a secret flag in an argv list."""
+    if isinstance(data, dict):
+        return {k: MASK if isinstance(v, str) and v and _SECRET_NAME.search(str(k)) else redact_result(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        out, hide = [], False
+        for v in data:
+            out.append(MASK if hide and isinstance(v, str) else redact_result(v))
+            hide = isinstance(v, str) and v.startswith("-") and "=" not in v and bool(_SECRET_NAME.search(v.lstrip("-")))
+        return out
+    return redact(data)
 
 
 def _feature(module: str, attr: str, feature: str):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -27,7 +26,7 @@ from v4doctor import __version__, api, server_sandbox
 from v4doctor.errors import UsageError
 from v4doctor.facts import FactsError
 from v4doctor.kb import UnknownModelError
-from v4doctor.redact import MASK, redact, redact_text
+from v4doctor.redact import redact_text
 from v4doctor.server_guard import Guard, error_body
 
 LOG = logging.getLogger("v4doctor.server")
@@ -151,27 +150,10 @@ def _quality(params: str) -> float:
 
 
 def answer(data: dict[str, Any], markdown: str | None) -> Response:
-    """The result as JSON, or as Markdown when asked; `data` was already passed through `redact_answer`."""
+    """The result as JSON, or as Markdown when asked; `data` was already passed through `api.redact_result`."""
     if markdown is not None:
         return Response(markdown, media_type=MARKDOWN)
     return JSONResponse(data)
-
-
-_SECRET_NAME = re.compile(r"(?i)(?:^|[_-])(?:token|api[_-]?key|apikey|secret|password|passwd|access[_-]key)$")
-
-
-def redact_answer(data: Any) -> Any:
-    """`redact` plus what it cannot see in structured data: a value under a secret-named key
-    (`{"env": {"MY_API_KEY": "..."}}`) and the item after a secret flag in an argv list."""
-    if isinstance(data, dict):
-        return {k: MASK if isinstance(v, str) and v and _SECRET_NAME.search(str(k)) else redact_answer(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        out, hide = [], False
-        for v in data:
-            out.append(MASK if hide and isinstance(v, str) else redact_answer(v))
-            hide = isinstance(v, str) and v.startswith("-") and "=" not in v and bool(_SECRET_NAME.search(v.lstrip("-")))
-        return out
-    return redact(data)
 
 
 def create_app(settings: Settings | None = None):

@@ -14,15 +14,23 @@ from fastapi import FastAPI, Request
 
 from v4doctor import __version__, api, render, server_markdown
 from v4doctor.server import (
-    ApiError, answer, features, media_type, parse_json, read_body, redact_answer, require_json, wants_markdown,
+    ApiError, answer, features, media_type, parse_json, read_body, require_json, wants_markdown,
 )
 from v4doctor.server_models import (
     CheckIn, ChecksOut, DiagnoseIn, DiagnosisOut, ErrorOut, FixIn, FixResultOut, HealthOut, ReportOut, RowsOut,
 )
 
-_ERRORS = {400: "not JSON, or a malformed multipart body", 401: "missing or wrong bearer token (when the server has one)",
-           413: "body over the server's limit", 415: "wrong content type", 422: "valid JSON of the wrong shape, or input the library rejects",
-           404: "no such row", 408: "the body did not arrive within the server's time limit", 503: "the library feature is not in this build", 504: "the request ran past the server's time limit"}
+_ERRORS = {
+    400: "not JSON, or a malformed multipart body",
+    401: "missing or wrong bearer token (when the server has one)",
+    404: "no such row",
+    408: "the body did not arrive within the server's time limit",
+    413: "body over the server's limit",
+    415: "wrong content type",
+    422: "valid JSON of the wrong shape, or input the library rejects",
+    503: "the library feature is not in this build",
+    504: "the request ran past the server's time limit",
+}
 
 
 def _responses(model: type, *codes: int) -> dict[int | str, Any]:
@@ -54,7 +62,7 @@ def _diagnose(app: FastAPI) -> None:
         md = wants_markdown(request)
 
         def job():
-            data = redact_answer(api.diagnose(text).to_dict())
+            data = api.redact_result(api.diagnose(text).to_dict())
             return data, server_markdown.diagnosis(data) if md else None
 
         return answer(*await request.app.state.runner.run(job))
@@ -71,7 +79,7 @@ def _check(app: FastAPI) -> None:
         def job():
             report = api.check(body.snapshot, cmd=body.cmd, compose=body.compose, model=body.model, engine=body.engine,
                                engine_version=body.engine_version, select=body.select, ignore=body.ignore)
-            data = redact_answer(report.to_dict())
+            data = api.redact_result(report.to_dict())
             return data, render.markdown(data, report.findings) if md else None
 
         return answer(*await request.app.state.runner.run(job))
@@ -87,7 +95,7 @@ def _fix(app: FastAPI) -> None:
 
         def job():
             result = api.fix(body.text, body.kind, body.snapshot)
-            data = redact_answer({"schema_version": 1, "written": False, **result.to_dict()})  # as `fix --json`; never written
+            data = api.redact_result({"schema_version": 1, "written": False, **result.to_dict()})  # as `fix --json`; never written
             return data, server_markdown.fix_result(data) if md else None
 
         return answer(*await request.app.state.runner.run(job))
@@ -101,7 +109,7 @@ def _troubleshooting(app: FastAPI) -> None:
             rows = [r for r in rows if r["id"] == id]
             if not rows:
                 raise ApiError(404, f"no troubleshooting row called {id!r}")
-        data = redact_answer({"schema_version": 1, "rows": rows})
+        data = api.redact_result({"schema_version": 1, "rows": rows})
         return answer(data, server_markdown.rows(data) if wants_markdown(request) else None)
 
 
@@ -113,7 +121,7 @@ def _checks(app: FastAPI) -> None:
         reg = registry()
         rows = [{"id": c.id, "name": c.name, "category": c.category, "title": c.title, "module": c.module,
                  "troubleshooting": c.troubleshooting} for c in reg.checks]
-        data = redact_answer({"schema_version": 1, "checks": rows, "load_errors": [f.to_dict() for f in reg.load_errors]})
+        data = api.redact_result({"schema_version": 1, "checks": rows, "load_errors": [f.to_dict() for f in reg.load_errors]})
         return answer(data, server_markdown.checks(data) if wants_markdown(request) else None)
 
 
