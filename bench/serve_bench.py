@@ -211,6 +211,8 @@ def report(r: dict) -> None:
     for row in r["levels"]:
         cells = [row["concurrency"], row["rps"], row["p50_ms"], row["p99_ms"], row["server_cpu_ms_per_req"], row["per_core_rps"], row["errors"]]
         print(" ".join(f"{c:>{w}}" for c, w in zip(cells, (5, 8, 8, 8, 15, 11, 7), strict=True)))
+        if row["errors"]:
+            print(f"      answers other than 200 at concurrency {row['concurrency']}: statuses {row['error_statuses']}")
     print(f"server RSS: {r['rss_mib_after_warmup']} MiB after warm-up, {r['rss_mib_every_tenth'][-1]} MiB after {r['rss_requests']} more requests "
           f"(growth {r['rss_growth_mib']} MiB; every tenth: {r['rss_mib_every_tenth']})")
 
