@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from v4doctor.facts import (  # noqa: E402
     BinaryFacts, DiskFacts, Facts, GpuDevice, GpuFacts, GpuLink, PythonFacts, RemappedRows, SystemFacts,
-    TargetFacts, Unknown, facts_to_json,
+    NotApplicable, TargetFacts, Unknown, facts_to_json,
 )
 from v4doctor.kb import load  # noqa: E402
 
@@ -99,7 +99,7 @@ SPECS = [
 def build(spec: HostSpec) -> Facts:
     return Facts(target=TargetFacts(model="flash", engine="vllm"), gpu=_gpu(spec), system=_system(spec), python=_python(spec),
                  binaries=_binaries(spec), hub=Unknown("spec fixture: no Hugging Face settings"),
-                 docker=Unknown("spec fixture: no Docker facts"), gguf=Unknown("spec fixture: no GGUF files"),
+                 docker=Unknown("spec fixture: no Docker facts"), gguf=NotApplicable("spec fixture: no GGUF files"),
                  source="spec", collected_at="", v4doctor_version="")
 
 
