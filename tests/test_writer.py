@@ -31,3 +31,12 @@ def test_replace_refuses_when_the_file_changed_since_read(tmp_path):
 def test_write_new_into_a_missing_directory_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="cannot write"):
         write_new(str(tmp_path / "nope" / "out.json"), "{}")
+
+
+def test_a_new_file_gets_the_umask_mode_not_mkstemps_0600(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_new(str(tmp_path / "snapshot.json"), "{}")
+    finally:
+        os.umask(old)
+    assert oct((tmp_path / "snapshot.json").stat().st_mode & 0o777) == "0o640"
