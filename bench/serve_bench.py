@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=1000, help="requests per concurrency level")
     p.add_argument("--concurrency", default="1,8,32")
     p.add_argument("--rss-requests", type=int, default=10_000, help="requests between the two RSS readings")
-    p.add_argument("--threads", type=int, default=4, help="the server's --threads")
+    p.add_argument("--threads", type=int, default=2, help="the server's --threads")
     p.add_argument("--workers", type=int, default=1, help="the server's --workers (processes)")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = p.parse_args(argv)

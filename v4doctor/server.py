@@ -44,7 +44,7 @@ class Settings:
     max_body_bytes: int = 4 * 1024 * 1024
     timeout_s: float = 10.0
     body_timeout_s: float | None = None  # time for the body to arrive; None: timeout_s
-    threads: int = 4
+    threads: int = 2
     workers: int = 1  # processes: the library is pure Python, so more cores need more processes
 
 
