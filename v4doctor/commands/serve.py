@@ -13,7 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
     p.add_argument("--token-file", metavar="FILE", help="require `Authorization: Bearer <the token in FILE>` on every /v1 route")
     p.add_argument("--max-body-bytes", type=int, default=4 * MIB, metavar="N", help="refuse larger request bodies with 413 (default: 4 MiB)")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="S", help="answer 504 when the work takes longer, 408 when the body takes longer to arrive (default: 10 s)")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                   help="answer 504 when the work takes longer, 408 when the body takes longer to arrive (default: 10 s)")
     p.add_argument("--threads", type=int, default=2, metavar="N",
                    help="threads per process for diagnose/check/fix; they share the GIL, so more only keep one slow request from blocking (default: 2)")
     p.add_argument("--workers", type=int, default=1, metavar="N", help="server processes, to use N cores (default: 1)")
