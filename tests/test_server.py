@@ -347,3 +347,20 @@ def test_a_body_that_trickles_in_past_the_time_limit_is_408():
                 answer += chunk
         assert answer.startswith("HTTP/1.1 408") and "time limit of 0.3 s" in answer
         assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b'{"snapshot": ' + b"[" * 30000 + b"]" * 30000 + b"}", 400),  # nesting past the parser's limit
+        (b'{"snapshot": {"target": ' + b'{"a":' * 5000 + b"1" + b"}" * 5000 + b', "schema_version": 1}}', 400),
+        (b'{"snapshot": {"schema_version": 1, "target": {"model": "flash", "engine": "vllm", "config": ' + b'{"a":' * 100 + b"1"
+         + b"}" * 100 + b"}}}", 200),  # deep but within bounds: judged
+        (b'{"cmd": "' + b"x " * 30000 + b'"}', 422),  # a long plan that names no engine
+    ],
+)
+def test_hostile_json_is_a_4xx_never_a_crash(server, body, status):
+    r = requests.post(server.url + "/v1/check", data=body, headers={"Content-Type": "application/json"}, timeout=30)
+    assert r.status_code == status, r.text[:300]
+    if status == 400:
+        assert "not valid JSON (" in r.json()["error"]

@@ -115,8 +115,9 @@ def parse_json(model: type[BaseModel], body: bytes) -> Any:
         return model.model_validate_json(body)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False, include_context=False)
-        if any(e["type"] == "json_invalid" for e in errors):
-            raise ApiError(400, "the body is not valid JSON") from None
+        invalid = [e["msg"] for e in errors if e["type"] == "json_invalid"]
+        if invalid:  # pydantic's message names the place ("EOF while parsing ... at line 1 column 23"), not the input
+            raise ApiError(400, f"the body is not valid JSON ({invalid[0]})") from None
         problems = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in errors[:20]]
         raise ApiError(422, f"the body does not match the {model.__name__} schema", problems) from None
 
