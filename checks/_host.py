@@ -64,6 +64,20 @@ def driver_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version))
 
 
+def engine_floors(kb: Any, engine: str, model: dict[str, Any], gpu_family_key: str | None = None) -> list[dict[str, Any]]:
+    """The `engine_floor` rules of `engine` whose `when_*` conditions hold for this model and GPU family
+    (a rule naming a GPU family holds only on that family, so never when no family is given)."""
+    return [r for r in kb.records("engine_floor") if r["engine"] == engine and _floor_holds(r, model, gpu_family_key)]
+
+
+def _floor_holds(rule: dict[str, Any], model: dict[str, Any], gpu_family_key: str | None) -> bool:
+    if rule.get("when_family") not in (None, model.get("family")):
+        return False
+    if "when_dspark" in rule and bool(model.get("dspark")) != rule["when_dspark"]:
+        return False
+    return rule.get("when_gpu_family") in (None, gpu_family_key)
+
+
 # --------------------------------------------------------------------------- GPUs
 def gpu_groups(gpus: list[Any]) -> list[tuple[str, int]]:
     """[("NVIDIA H200", 4)] in first-seen order: what the host has, for messages."""

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
+from v4doctor_checks._host import driver_tuple, engine_floors
 from v4doctor_checks.docker import _containers, _model_of, _unknown
 
 from v4doctor.api_check import Unknown, check, error, info
@@ -51,16 +52,12 @@ def _driver_floor(kb: Any, cuda: str) -> dict[str, Any] | None:
     return rows.get(cuda) or rows.get(f"{major}.0")
 
 
-def _vt(text: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.findall(r"\d+", str(text))[:3])
-
-
 def _driver_too_old(gpu: Any, need: str, floor: dict[str, Any] | None) -> bool:
     host_cuda = getattr(gpu, "cuda_driver_version", None)
     if host_cuda and not _unknown(host_cuda):
-        return _vt(host_cuda)[:2] < _vt(need)[:2]
+        return driver_tuple(str(host_cuda))[:2] < driver_tuple(str(need))[:2]
     driver = getattr(gpu, "driver_version", None)
-    return bool(floor and driver and not _unknown(driver) and _vt(driver) < _vt(floor["min_driver"]))
+    return bool(floor and driver and not _unknown(driver) and driver_tuple(str(driver))[:3] < driver_tuple(floor["min_driver"])[:3])
 
 
 def _cuda_finding(c: dict[str, Any], need: str, floor: dict[str, Any] | None, gpu: Any) -> Any:
@@ -115,16 +112,13 @@ def docker_engine_version(docker, kb, model):
 
 
 def _floor(kb: Any, record: dict[str, Any], engine: str) -> dict[str, Any] | None:
-    """The highest `engine_floor` whose conditions hold for this model (GPU-family floors aside)."""
-    hits = [
-        f for f in kb.records("engine_floor")
-        if f["engine"] == engine and f.get("min") and f.get("when_family") in (None, record.get("family"))
-        and f.get("when_dspark") in (None, bool(record.get("dspark"))) and not f.get("when_gpu_family")
-    ]
+    """The highest `engine_floor` with a minimum whose conditions hold for this model (GPU-family floors aside)."""
+    hits = [f for f in engine_floors(kb, engine, record) if f.get("min")]
     return max(hits, key=lambda f: _key(f["min"]), default=None)
 
 
 def _key(v: str) -> Any:
+    """A tag's version, comparable across the engine's floors; an unreadable one counts as 0 (older than any floor)."""
     if v.startswith("b") and v[1:].isdigit():
         return Version(v[1:])
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from v4doctor.api_check import check, error, info, known, skipped, warning
 
-from ._host import GGUF_ENGINES, GPU_ENGINES, claim_sources, engine_name, gguf_for, guide_claims, guide_text, parse_version, split_cuda_tag, version_lt
+from ._host import GGUF_ENGINES, GPU_ENGINES, claim_sources, engine_floors, engine_name, gguf_for, guide_claims, guide_text, parse_version, split_cuda_tag, version_lt
 
 _UPGRADE = {
     "vllm": "pip install -U 'vllm>={min}'",
@@ -19,9 +19,9 @@ _UPGRADE = {
        accepts_unknown=["gpu_family"])
 def engine_version_floor(engine, engine_version, model, gpu_family, kb):
     """vLLM ≥ 0.20.0 for V4 (0.24.0 on SM120, 0.25.0 for DSpark, 0.30.0 for V4.1), SGLang ≥ 0.5.12, llama.cpp ≥ b9840."""
-    if _key(engine_version) is None:
+    if parse_version(engine_version) is None:
         return skipped("engine version floor", f"cannot read the version {engine_version!r}")
-    rules = [r for r in kb.records("engine_floor") if r["engine"] == engine and _applies(r, model, gpu_family)]
+    rules = engine_floors(kb, engine, model, gpu_family.get("key") if known(gpu_family) else None)
     if not rules:
         return skipped("engine version floor", f"no verified {engine_name(engine)} version floor for {model['name']}")
     never = next((r for r in rules if r.get("max_supported")), None)
@@ -30,21 +30,8 @@ def engine_version_floor(engine, engine_version, model, gpu_family, kb):
     too_low = [r for r in rules if version_lt(engine_version, r["min"])]
     if not too_low:
         return None
-    worst = max(too_low, key=lambda r: _key(r["min"]))
+    worst = max(too_low, key=lambda r: parse_version(r["min"]))
     return _too_old(kb, engine, engine_version, model, worst)
-
-
-def _applies(rule: dict, model: dict, gpu_family) -> bool:
-    if rule.get("when_family") not in (None, model.get("family")):
-        return False
-    if "when_dspark" in rule and bool(model.get("dspark")) != rule["when_dspark"]:
-        return False
-    fam = gpu_family.get("key") if known(gpu_family) else None
-    return rule.get("when_gpu_family") in (None, fam)
-
-
-def _key(version: str):
-    return parse_version(version)
 
 
 def _too_old(kb, engine: str, version: str, model: dict, rule: dict):
