@@ -65,6 +65,7 @@ class FindingOut(_Out):
     evidence: list[str]
     troubleshooting: Optional[str]
     sources: list[str]
+    check: str
 
 
 class ReportOut(_Out):
@@ -82,11 +83,11 @@ class EvidenceOut(_Out):
 class DiagnosisItemOut(_Out):
     id: str
     category: str
-    severity: str
-    confidence: float
+    severity: Literal["error", "warning", "info", "ok", "skipped"]
+    confidence: float = Field(ge=0, le=1)
     title: str
     cause: str
-    fix: Any
+    fix: str
     troubleshooting: Optional[str]
     evidence: list[EvidenceOut]
     fix_command: Optional[str]
