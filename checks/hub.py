@@ -6,6 +6,9 @@ local target); the rest of `hub` is the local cache and settings (v4doctor/colle
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 from v4doctor.api_check import NotApplicable, check, error, info, known, skipped, warning
 
 GB = 10**9
@@ -14,22 +17,29 @@ SIZE_SOURCES = ["shared/research/v4-facts.md §2.1", "https://recipes.vllm.ai/de
 NETWORK = ("rate_limited", "timeout", "server_error", "network_error")
 
 
-def _remote(hub, title):
-    """The hub's answer, or a `skipped` finding saying why there is none."""
-    if isinstance(hub.remote, NotApplicable):
-        return None, hub.remote  # a local checkpoint: nothing to ask the hub
-    if not known(hub.remote):
-        return None, skipped(title, f"hub not asked, because {hub.remote.reason}")
-    return hub.remote, None
+def _remote_check(check_id, *, title, **options):
+    """`@check` for a check that judges the hub's answer: the function gets it as `remote` before its facts
+    (`judge(remote, hub, ...)`); a local checkpoint gives no finding, an unasked hub a `skipped` with the reason."""
+
+    def wrap(judge):
+        @functools.wraps(judge)
+        def run(hub, **facts):
+            if isinstance(hub.remote, NotApplicable):
+                return hub.remote  # a local checkpoint: nothing to ask the hub
+            if not known(hub.remote):
+                return skipped(title, f"hub not asked, because {hub.remote.reason}")
+            return judge(hub.remote, hub, **facts)
+
+        run.__signature__ = inspect.Signature(list(inspect.signature(judge).parameters.values())[1:])  # the facts it needs
+        return check(check_id, title=title, category="hub", **options)(run)
+
+    return wrap
 
 
-@check("V4D420", title="model repo exists and the revision resolves", category="hub",
-       troubleshooting="hf-gated-or-auth", sources=["https://huggingface.co/docs/huggingface_hub/package_reference/hf_api"])
-def hub_repo_exists(hub):
+@_remote_check("V4D420", title="model repo exists and the revision resolves",
+               troubleshooting="hf-gated-or-auth", sources=["https://huggingface.co/docs/huggingface_hub/package_reference/hf_api"])
+def hub_repo_exists(remote, hub):
     """A misspelt repo id or a revision that is not on the hub fails every engine at download time."""
-    remote, skip = _remote(hub, "model repo exists and the revision resolves")
-    if skip is not None:
-        return skip
     if remote["status"] == "not_found":
         return error(f"{remote['repo']} does not exist on {remote['endpoint']}", remote.get("message", ""), fix="Check the repo id (e.g. deepseek-ai/DeepSeek-V4-Flash); `v4doctor explain` lists the known ones.")
     if remote["status"] == "revision_not_found":
@@ -39,13 +49,10 @@ def hub_repo_exists(hub):
     return None
 
 
-@check("V4D421", title="the token can read the repo (gated / private)", category="hub",
-       troubleshooting="hf-gated-or-auth", sources=["https://huggingface.co/docs/huggingface_hub/authentication"])
-def hub_access(hub):
+@_remote_check("V4D421", title="the token can read the repo (gated / private)",
+               troubleshooting="hf-gated-or-auth", sources=["https://huggingface.co/docs/huggingface_hub/authentication"])
+def hub_access(remote, hub):
     """401/403 from the hub: a gated repo whose terms were not accepted, a private repo, or no token."""
-    remote, skip = _remote(hub, "the token can read the repo (gated / private)")
-    if skip is not None:
-        return skip
     if remote["status"] not in ("gated", "unauthorized"):
         return None
     token = f"a token is configured ({hub.token_source})" if hub.token_configured else "no token is configured"
@@ -56,13 +63,10 @@ def hub_access(hub):
                  remote.get("message", ""), fix=fix, commands=["hf auth login"])
 
 
-@check("V4D422", title="the hub answers (no rate limit, timeout or server error)", category="hub",
-       troubleshooting="hf-rate-limit-or-network", sources=["https://huggingface.co/docs/huggingface_hub/package_reference/environment_variables"])
-def hub_network(hub):
+@_remote_check("V4D422", title="the hub answers (no rate limit, timeout or server error)",
+               troubleshooting="hf-rate-limit-or-network", sources=["https://huggingface.co/docs/huggingface_hub/package_reference/environment_variables"])
+def hub_network(remote, hub):
     """429, 5xx and timeouts are transient: warn with retry advice instead of failing the plan."""
-    remote, skip = _remote(hub, "the hub answers (no rate limit, timeout or server error)")
-    if skip is not None:
-        return skip
     status = remote["status"]
     if status not in NETWORK:
         return None
@@ -81,13 +85,9 @@ def _free_at(system, path):
     return max(disks, key=lambda d: len(d.path)).free_bytes if disks else None
 
 
-@check("V4D423", title="free disk at HF_HOME holds the download", category="hub",
-       troubleshooting="disk-full", sources=SIZE_SOURCES)
-def hub_disk_for_download(hub, system):
+@_remote_check("V4D423", title="free disk at HF_HOME holds the download", troubleshooting="disk-full", sources=SIZE_SOURCES)
+def hub_disk_for_download(remote, hub, system):
     """The bytes still to download (repo files the engine fetches, minus what is cached) vs free space at the cache."""
-    remote, skip = _remote(hub, "free disk at HF_HOME holds the download")
-    if skip is not None:
-        return skip
     need = remote.get("download_bytes")
     if remote["status"] != "ok" or not need:
         return None
