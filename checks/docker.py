@@ -7,6 +7,7 @@ finding, so one host with three deploys gets three separate answers.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from v4doctor.api_check import Unknown, check, error, warning
@@ -21,6 +22,7 @@ _TP = ("tensor-parallel-size", "tp-size", "tp", "tensor_parallel_size")
 _DP = ("data-parallel-size", "dp-size", "dp", "data_parallel_size")
 _PP = ("pipeline-parallel-size", "pp-size", "pp", "pipeline_parallel_size")
 _DOCKER_SRC = "https://docs.docker.com/reference/api/engine/version/v1.57/schemas/DeviceRequest/"
+_docker_check = functools.partial(check, category="docker")  # every check here and in docker_images.py
 
 
 # --------------------------------------------------------------------------- reading the facts
@@ -72,10 +74,15 @@ def _wants_gpu(c: dict[str, Any]) -> bool:
     return bool(c.get("device_requests")) or c.get("runtime") == "nvidia"
 
 
+def _launch_model(c: dict[str, Any]) -> Any:
+    """The model the container's command names (`--model …` / positional), or None."""
+    launch = c.get("launch")
+    return launch.get("model") if isinstance(launch, dict) and not _unknown(launch) else None
+
+
 def _model_of(c: dict[str, Any], kb: Any, fallback: Any) -> Any:
     """The knowledge-base record of what the container serves (its command), else the target model."""
-    launch = c.get("launch")
-    ref = launch.get("model") if isinstance(launch, dict) and not _unknown(launch) else None
+    ref = _launch_model(c)
     record = kb.find_model(ref) if ref else None
     return record or fallback
 
@@ -90,10 +97,9 @@ def _tail(c: dict[str, Any], n: int = 5) -> list[str]:
 
 
 # --------------------------------------------------------------------------- V4D501
-@check(
+@_docker_check(
     "V4D501",
     title="Docker can give containers the GPUs",
-    category="docker",
     troubleshooting="docker-gpu-runtime",
     sources=["https://github.com/NVIDIA/nvidia-docker/issues/1034", "https://docs.nvidia.com/datacenter/cloud-native/container-toolkit/latest/install-guide.html"],
     accepts_unknown=["gpus"],
@@ -140,10 +146,9 @@ def _no_gpus(c: dict[str, Any]) -> Any:
 
 
 # --------------------------------------------------------------------------- V4D502
-@check(
+@_docker_check(
     "V4D502",
     title="Multi-GPU containers have enough shared memory",
-    category="docker",
     troubleshooting="shm-too-small",
     sources=["https://github.com/moby/moby/issues/29492", "https://github.com/pytorch/tutorials/pull/2475", "https://docs.vllm.ai/en/latest/deployment/docker.html"],
     accepts_unknown=["gpus"],
@@ -169,10 +174,9 @@ def docker_shm(docker, gpus):
 
 
 # --------------------------------------------------------------------------- V4D503
-@check(
+@_docker_check(
     "V4D503",
     title="Engine containers keep downloaded weights in a volume",
-    category="docker",
     troubleshooting="docker-no-model-cache",
     sources=["https://docs.vllm.ai/en/latest/deployment/docker.html", "https://hub.docker.com/r/ollama/ollama"],
     accepts_unknown=["model"],
@@ -188,7 +192,7 @@ def docker_model_cache(docker, kb, model):
     for c in _containers(docker, (*HF_ENGINES, "ollama")):
         dirs = list(CACHE_DIRS[c["engine"]]) + [v for k, v in (c.get("env") or {}).items() if k in ("HF_HOME", "HF_HUB_CACHE")]
         dests = [m.get("destination", "") for m in c.get("mounts") or []]
-        ref = _model_ref(c)
+        ref = str(_launch_model(c) or "")
         if ref.startswith("/"):  # a path inside the container downloads nothing, but it must be there
             if not any(_covers(d, ref) for d in dests):
                 out.append(_unmounted_model(c, ref, dests))
@@ -211,11 +215,6 @@ def _covers(mount: str, cache: str) -> bool:
     return bool(mount) and (cache == mount or cache.startswith(mount + "/") or mount == cache + "/hub")
 
 
-def _model_ref(c: dict[str, Any]) -> str:
-    launch = c.get("launch")
-    return str((launch.get("model") if isinstance(launch, dict) and not _unknown(launch) else None) or "")
-
-
 def _unmounted_model(c: dict[str, Any], ref: str, dests: list[str]) -> Any:
     """`--model /models/DeepSeek-V4-Flash` with nothing mounted at /models: the engine will not find it."""
     return warning(
@@ -235,10 +234,9 @@ def _download_size(c: dict[str, Any], kb: Any, model: Any) -> str:
 
 
 # --------------------------------------------------------------------------- V4D505
-@check(
+@_docker_check(
     "V4D505",
     title="Engine containers stay up",
-    category="docker",
     troubleshooting="container-restart-loop",
     sources=["https://docs.docker.com/reference/cli/docker/container/logs/"],
 )

@@ -8,16 +8,15 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 from v4doctor_checks._host import driver_tuple, engine_floors
-from v4doctor_checks.docker import _containers, _model_of, _unknown
+from v4doctor_checks.docker import _containers, _docker_check, _model_of, _unknown
 
-from v4doctor.api_check import Unknown, check, error, info
+from v4doctor.api_check import Unknown, error, info
 
 
 # --------------------------------------------------------------------------- V4D504
-@check(
+@_docker_check(
     "V4D504",
     title="Container images match the host driver's CUDA",
-    category="docker",
     troubleshooting="driver-too-old-cuda13",
     sources=["https://github.com/MauriceNino/dashdot/issues/1226", "https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/index.html", "https://github.com/modelscope/FunASR/issues/2973"],
 )
@@ -79,10 +78,9 @@ def _cuda_finding(c: dict[str, Any], need: str, floor: dict[str, Any] | None, gp
 
 
 # --------------------------------------------------------------------------- V4D506
-@check(
+@_docker_check(
     "V4D506",
     title="Container images are new enough for the model",
-    category="docker",
     troubleshooting="engine-too-old",
     sources=["https://github.com/scalytics/ScalyticsCopilot/pull/69", "https://github.com/sgl-project/sglang/releases/tag/v0.5.12", "https://github.com/ggml-org/llama.cpp/pull/24162"],
     accepts_unknown=["model"],
@@ -142,10 +140,9 @@ def _latest_note(c: dict[str, Any]) -> Any:
 
 
 # --------------------------------------------------------------------------- V4D507
-@check(
+@_docker_check(
     "V4D507",
     title="Container commands pass the launch-plan checks",
-    category="docker",
     sources=["https://docs.docker.com/reference/api/engine/version/v1.57/"],
 )
 def docker_launch_plans(docker, facts):

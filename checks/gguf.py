@@ -14,6 +14,7 @@ from v4doctor.api_check import check, error, info, known, warning
 SRC_GGUF = "shared/research/v4-facts.md §2.2"
 V4_NAME = re.compile(r"deepseek[-_ ]?v4(?![.]1)", re.IGNORECASE)
 LAYERS = {"flash": 43, "pro": 61}  # deepseek4.block_count (v4-facts §1.2/§1.3, §2.2)
+_INTACT = {"category": "gguf", "troubleshooting": "corrupt-or-incomplete-weights"}  # V4D403-V4D405, V4D407, V4D411
 
 
 def _label(rec: dict) -> str:
@@ -83,8 +84,7 @@ def llamacpp_build_for_gguf(gguf, engine, engine_version, kb):
     return out
 
 
-@check("V4D403", title="GGUF split set is complete and consistent", category="gguf",
-       troubleshooting="corrupt-or-incomplete-weights", sources=[SRC_GGUF])
+@check("V4D403", title="GGUF split set is complete and consistent", sources=[SRC_GGUF], **_INTACT)
 def gguf_split_complete(gguf):
     """Every shard `-0000k-of-0000n` is present, numbered right, and the tensor counts add up."""
     out = []
@@ -117,8 +117,7 @@ def _shard_numbering(rec: dict) -> list[str]:
     return out
 
 
-@check("V4D404", title="GGUF files are not truncated or corrupt", category="gguf",
-       troubleshooting="corrupt-or-incomplete-weights", sources=[SRC_GGUF])
+@check("V4D404", title="GGUF files are not truncated or corrupt", sources=[SRC_GGUF], **_INTACT)
 def gguf_not_truncated(gguf):
     """A file shorter than the tensor data its header declares is a cut-off download."""
     out = []
@@ -135,8 +134,7 @@ def gguf_not_truncated(gguf):
     return out
 
 
-@check("V4D405", title="GGUF shards are all the same quant", category="gguf",
-       troubleshooting="corrupt-or-incomplete-weights", sources=[SRC_GGUF])
+@check("V4D405", title="GGUF shards are all the same quant", sources=[SRC_GGUF], **_INTACT)
 def gguf_not_mixed(gguf):
     """Shards of one set must come from one quant: a Q4 shard next to a Q8 shard is two downloads mixed."""
     out = []
@@ -195,8 +193,8 @@ def _name_contradictions(rec: dict) -> list[str]:
     return found
 
 
-@check("V4D407", title="GGUF metadata agrees with its file name", category="gguf",
-       troubleshooting="corrupt-or-incomplete-weights", sources=[SRC_GGUF, "shared/research/v4-facts.md §1.2"])
+@check("V4D407", title="GGUF metadata agrees with its file name",
+       sources=[SRC_GGUF, "shared/research/v4-facts.md §1.2"], **_INTACT)
 def gguf_name_matches_metadata(gguf):
     """A file named Q4 whose header says Q8, or named Flash with Pro's 61 layers, was renamed or mixed up."""
     return [warning(f"{_label(r)}: name and metadata disagree", "; ".join(c) + ".", fix="Check where the file came from (`v4doctor gguf --hub --hash`) before trusting the name.", evidence=c)
@@ -260,8 +258,8 @@ def gguf_offload_plan(gguf, engine, gpus, system):
     return out
 
 
-@check("V4D411", title="GGUF matches a published file (size / sha256 against the hub)", category="gguf",
-       troubleshooting="corrupt-or-incomplete-weights", sources=["https://huggingface.co/docs/huggingface_hub/package_reference/hf_api"])
+@check("V4D411", title="GGUF matches a published file (size / sha256 against the hub)",
+       sources=["https://huggingface.co/docs/huggingface_hub/package_reference/hf_api"], **_INTACT)
 def gguf_provenance(gguf):
     """With `v4doctor gguf --hub [--hash]`: which repo and revision the files match, or none."""
     out = []
