@@ -1,0 +1,71 @@
+"""`diagnose` on the corpus of real users' logs (fixtures/logs/corpus/): the root cause each header expects.
+
+Each corpus file is a log pasted in a public issue (`# source:`), with the expected root-cause category
+(`# expect:`), any independent second problem (`# expect-also:`) and numbers the fix must carry
+(`# expect-values:`). A case the engine gets wrong for a reason in its ranking or extraction (not a missing
+signature) is listed in XFAIL with the precise reason; strict, so a fix turns it into a failure to clean up.
+The accuracy table is `python bench/diagnose_accuracy.py`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bench.diagnose_accuracy import CORPUS, Case, load_cases, top, verdict
+from v4doctor.logs import diagnose_text
+from v4doctor.logs.signatures import CATEGORIES
+
+CASES = load_cases()
+
+# name -> why the engine (v4doctor/logs/*) gets it wrong; for the lead, who owns the engine.
+XFAIL: dict[str, str] = {}
+
+
+def _param(case):
+    marks = [pytest.mark.xfail(strict=True, reason=XFAIL[case.name])] if case.name in XFAIL else []
+    return pytest.param(case, id=case.name, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+def test_corpus_case_gets_its_root_cause(case):
+    d = diagnose_text(case.text)
+    wrong = verdict(case, d)
+    listed = [(i.category, i.severity, i.id) for i in d.items[:4]]
+    assert not wrong, f"{case.name}: {'; '.join(wrong)}; listed {listed}"
+    if case.expect == "healthy":
+        assert d.healthy and d.to_dict()["healthy"] is True
+
+
+def test_corpus_is_big_and_varied_enough():
+    """40+ cases, 5+ healthy start-ups, several engines and most categories."""
+    assert len(CASES) >= 40
+    assert sum(c.expect == "healthy" for c in CASES) >= 5
+    assert len({c.expect for c in CASES}) >= 15
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_corpus_headers_name_a_source_and_a_known_category(case):
+    assert re.match(r"https://github\.com/[\w.-]+/[\w.-]+/(issues|pull)/\d+$", case.source), case.source
+    assert case.expect in CATEGORIES + ("healthy",), case.expect
+    assert all(c in CATEGORIES for c in case.also)
+    body = [ln for ln in case.text.splitlines() if ln.strip() and not ln.startswith("# ")]
+    assert body, f"{case.name}: header only"
+
+
+def test_xfail_entries_name_existing_cases():
+    names = {c.name for c in CASES}
+    assert set(XFAIL) <= names, sorted(set(XFAIL) - names)
+
+
+def test_a_wrong_answer_is_reported():
+    """The judge itself can fail: a healthy log checked against an error category is wrong, and the
+    values check catches a number the fix does not carry."""
+    text = (CORPUS / "healthy-llamacpp-tq-v4-flash-timings.log").read_text(encoding="utf-8")
+    case = Case("x.log", text, "https://github.com/a/b/issues/1", "oom_weights")
+    d = diagnose_text(text)
+    assert top(case, d)[0] == "healthy" and verdict(case, d)
+    kv = next(c for c in CASES if c.values)
+    wrong_values = Case(kv.name, kv.text, kv.source, kv.expect, values={"max_len": "999999999"})
+    assert any("max_len" in w for w in verdict(wrong_values, diagnose_text(kv.text)))
