@@ -53,9 +53,10 @@ class AccessLog(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(record.getMessage())
 
-    def wait_for(self, count: int, timeout: float = 5.0) -> None:
+    def wait_for(self, text: str, timeout: float = 5.0) -> None:
+        """Until a line containing `text` came (each line is written just after its answer is sent)."""
         deadline = time.monotonic() + timeout
-        while len(self.lines) < count and time.monotonic() < deadline:
+        while not any(text in line for line in self.lines) and time.monotonic() < deadline:
             time.sleep(0.005)
 
     def __enter__(self) -> "AccessLog":
