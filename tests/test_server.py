@@ -364,3 +364,11 @@ def test_hostile_json_is_a_4xx_never_a_crash(server, body, status):
     assert r.status_code == status, r.text[:300]
     if status == 400:
         assert "not valid JSON (" in r.json()["error"]
+
+
+def test_values_read_from_the_log_sit_in_code_spans_so_no_link_is_made():
+    from v4doctor.server_markdown import diagnosis
+
+    md = diagnosis({"healthy": True, "detected": {"engine": "vllm", "model": "https://evil.example/`x`"}, "diagnoses": []})
+    assert "model: `https://evil.example/'x'`" in md  # a code span: no autolink, and no backtick can end it
+    assert "No known problem found" in md

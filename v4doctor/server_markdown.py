@@ -36,7 +36,7 @@ def _code(value: Any) -> str:
 def diagnosis(d: dict[str, Any]) -> str:
     """A `diagnose --json` object as Markdown: verdict, then each diagnosis with its evidence."""
     det = d.get("detected") or {}
-    seen = ", ".join(f"{k}: {_e(det[k])}" for k in ("engine", "engine_version", "model") if det.get(k))
+    seen = ", ".join(f"{k}: {_code(det[k])}" for k in ("engine", "engine_version", "model") if det.get(k))  # code: no autolinks
     out = ["## v4doctor diagnosis", "", f"_{seen}_" if seen else "", ""]
     if not d.get("diagnoses"):
         out.append("No known problem found in this log." if d.get("healthy") else "No known signature matched.")
