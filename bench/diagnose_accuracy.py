@@ -2,7 +2,8 @@
 
 Each corpus file is a log pasted in a public issue, with header comments saying what the right
 answer is: `# source: URL`, `# expect: <category>` (the root cause, or `healthy`), optionally
-`# expect-also: <category>` and `# expect-values: key=value ...` (numbers the fix must carry).
+`# expect-also: <category>`, `# expect-values: key=value ...` (numbers the fix must carry) and
+`# last-line-is-not-the-cause: yes` (the root cause is printed above the log's last error line).
 Prints one row per case (case, expected, got, confidence, verdict) and the top-1 accuracy.
 
     python bench/diagnose_accuracy.py [--only-signatures FILE ...] [--without signatures_c.toml]
@@ -31,6 +32,7 @@ class Case:
     expect: str
     also: list[str] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)
+    buried: bool = False  # the root cause is printed above the last error line
 
 
 def parse_case(path: Path) -> Case:
@@ -44,7 +46,7 @@ def parse_case(path: Path) -> Case:
         head.setdefault(key.strip(), []).append(value.strip())
     values = dict(v.split("=", 1) for vs in head.get("expect-values", []) for v in vs.split())
     return Case(path.name, text, head.get("source", [""])[0], head.get("expect", [""])[0],
-                head.get("expect-also", []), values)
+                head.get("expect-also", []), values, head.get("last-line-is-not-the-cause", [""])[0] == "yes")
 
 
 def load_cases(corpus: Path = CORPUS) -> list[Case]:

@@ -39,10 +39,19 @@ def test_corpus_case_gets_its_root_cause(case):
 
 
 def test_corpus_is_big_and_varied_enough():
-    """40+ cases, 5+ healthy start-ups, several engines and most categories."""
+    """40+ cases, 5+ healthy start-ups, 8+ with the cause above the last error line, most categories."""
     assert len(CASES) >= 40
     assert sum(c.expect == "healthy" for c in CASES) >= 5
+    assert sum(c.buried for c in CASES) >= 8
     assert len({c.expect for c in CASES}) >= 15
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES if c.buried])
+def test_a_buried_cause_is_found_above_the_last_line(case):
+    """Where the header says the last error line is not the cause, the top diagnosis points higher up."""
+    d = diagnose_text(case.text)
+    last = max(n for n, ln in enumerate(case.text.splitlines(), 1) if ln.strip())
+    assert d.items and 0 < d.items[0].line < last, (d.items[0].line if d.items else None, last)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
