@@ -37,3 +37,16 @@ def test_ordinary_text_is_left_alone(text):
 def test_redact_walks_nested_data():
     data = {"a": ["Bearer abcdefghijkl"], "b": {"c": "hf_abcdefghijklmnop"}, "n": 3}
     assert redact(data) == {"a": [f"Bearer {MASK}"], "b": {"c": MASK}, "n": 3}
+
+
+def test_structured_secrets_are_masked_by_key_and_by_flag_position():
+    data = {"env": {"MY_API_KEY": "plainvalue1", "HF_TOKEN": "x1y2z3", "max_tokens": "64"},
+            "argv": ["vllm", "serve", "m", "--api-key", "plainvalue2", "--port", "8000"]}
+    assert redact(data) == {"env": {"MY_API_KEY": MASK, "HF_TOKEN": MASK, "max_tokens": "64"},
+                            "argv": ["vllm", "serve", "m", "--api-key", MASK, "--port", "8000"]}
+
+
+def test_fix_json_never_prints_a_key_from_the_command(cli):
+    r = cli("fix", "--cmd", "MY_API_KEY=plainvalue3 vllm serve deepseek-ai/DeepSeek-V4-Flash --api-key plainvalue4", "--json")
+    assert r.code in (0, 1), r.err
+    assert "plainvalue3" not in r.out and "plainvalue4" not in r.out

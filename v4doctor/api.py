@@ -11,12 +11,11 @@ Emit results through `redact_result(result.to_dict())`: results hold the input, 
 from __future__ import annotations
 
 import importlib
-import re
 from typing import Any, Iterable
 
 from v4doctor.errors import UsageError
 from v4doctor.facts import Facts, FactsError, TargetFacts, Unknown, facts_from_json
-from v4doctor.redact import MASK, redact
+from v4doctor.redact import redact
 
 __all__ = ["diagnose", "check", "fix", "facts_for", "redact_result", "FeatureUnavailable"]
 
@@ -32,21 +31,8 @@ class FeatureUnavailable(RuntimeError):
         self.module = module
 
 
-_SECRET_NAME = re.compile(r"(?i)(?:^|[_-])(?:token|api[_-]?key|apikey|secret|password|passwd|access[_-]key)$")
-
-
-def redact_result(data: Any) -> Any:
-    """`redact` plus what it cannot see in structured data: a value under a secret-named key
-    (`{"env": {"MY_API_KEY": "..."}}`) and the item after a secret flag in an argv list."""
-    if isinstance(data, dict):
-        return {k: MASK if isinstance(v, str) and v and _SECRET_NAME.search(str(k)) else redact_result(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        out, hide = [], False
-        for v in data:
-            out.append(MASK if hide and isinstance(v, str) else redact_result(v))
-            hide = isinstance(v, str) and v.startswith("-") and "=" not in v and bool(_SECRET_NAME.search(v.lstrip("-")))
-        return out
-    return redact(data)
+# Kept for embedders: the same structural redaction every output of v4doctor goes through.
+redact_result = redact
 
 
 def _feature(module: str, attr: str, feature: str):

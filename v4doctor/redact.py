@@ -41,12 +41,21 @@ def redact_text(text: str) -> str:
     return text
 
 
+# A key or flag whose value is a secret: HF_TOKEN, MY_API_KEY, api-key, password (not max_tokens).
+_SECRET_NAME = re.compile(r"(?i)(?:^|[_-])(?:token|api[_-]?key|apikey|secret|password|passwd|access[_-]key)$")
+
+
 def redact(data: Any) -> Any:
-    """Redact every string inside JSON-ready data (dicts, lists, strings)."""
+    """Redact JSON-ready data: every string's token shapes, a value under a secret-named key
+    (`{"env": {"MY_API_KEY": "..."}}`), and the item after a secret flag in an argv list."""
     if isinstance(data, str):
         return redact_text(data)
     if isinstance(data, dict):
-        return {k: redact(v) for k, v in data.items()}
+        return {k: MASK if isinstance(v, str) and v and _SECRET_NAME.search(str(k)) else redact(v) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        return [redact(v) for v in data]
+        out, hide = [], False
+        for v in data:
+            out.append(MASK if hide and isinstance(v, str) else redact(v))
+            hide = isinstance(v, str) and v.startswith("-") and "=" not in v and bool(_SECRET_NAME.search(v.lstrip("-")))
+        return out
     return data
