@@ -9,6 +9,9 @@ from ._host import GGUF_ENGINES, GPU_ENGINES, claim_sources, driver_tuple, engin
 _CPU_SOURCES = ["https://github.com/ggml-org/llama.cpp/pull/24162", "https://github.com/antirez/ds4"]
 
 
+NO_DRIVER_PREFIX = "no NVIDIA driver"  # the GPU collector's reason when libnvidia-ml is absent
+
+
 @check("V4D101", title="NVIDIA driver and GPUs present", category="driver", troubleshooting="no-gpu",
        sources=_CPU_SOURCES, accepts_unknown=["gpu"])
 def gpu_driver_present(gpu, engine):
@@ -17,6 +20,8 @@ def gpu_driver_present(gpu, engine):
         return skipped("could not list the GPUs", f"devices unknown, because {gpu.devices.reason}")
     if known(gpu) and gpu.devices:
         return None
+    if isinstance(gpu, Unknown) and not gpu.reason.startswith(NO_DRIVER_PREFIX):
+        return skipped("could not list the GPUs", f"gpu unknown, because {gpu.reason}")  # not read is not "no GPU"
     why = gpu.reason if isinstance(gpu, Unknown) else "NVML lists no GPU"
     if engine in GGUF_ENGINES:
         return info(f"no NVIDIA GPU ({why}): {engine_name(engine)} will run on the CPU",
