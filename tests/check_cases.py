@@ -80,6 +80,20 @@ def driver(facts: Facts, version: str, cuda: str) -> Facts:
     return facts
 
 
+# --------------------------------------------------------------------------- judging (the message tests' helpers)
+def findings_of(facts: Facts, check_id: str) -> list:
+    """What one check says about `facts`, through the real `judge`."""
+    from v4doctor.doctor import judge
+
+    return [f for f in judge(facts, select=[check_id]).findings if f.id == check_id]
+
+
+def one_finding(facts: Facts, check_id: str):
+    """The single finding one check gives (fails when it gives none or several)."""
+    (f,) = findings_of(facts, check_id)
+    return f
+
+
 # --------------------------------------------------------------------------- V4D101 driver/GPUs present
 add("V4D101", lambda: host("laptop-nogpu"), "error", "no NVML library: vLLM cannot serve V4")
 add("V4D101", lambda: host("laptop-nogpu", engine="llamacpp"), "info", "no GPU, but llama.cpp runs on the CPU")

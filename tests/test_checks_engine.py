@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from check_cases import host, packages
-from v4doctor.doctor import judge
+from check_cases import host, one_finding, packages
 from v4doctor_checks._host import parse_version, split_cuda_tag, version_lt
-
-
-def _one(facts, check_id):
-    (f,) = [f for f in judge(facts, select=[check_id]).findings if f.id == check_id]
-    return f
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -29,32 +23,32 @@ def test_version_compare_schemes():
 
 
 def test_floor_message_quotes_the_guide():
-    f = _one(host("8xh100-80g", engine_version="0.7.3"), "V4D201")
+    f = one_finding(host("8xh100-80g", engine_version="0.7.3"), "V4D201")
     assert f.title == "vLLM 0.7.3 is too old for DeepSeek-V4-Flash: it needs ≥ 0.20.0"
     assert "The guide says V4 needs vLLM ≥ 0.7.0" in f.detail
     assert f.fix.commands == ["pip install -U 'vllm>=0.20.0'"]
 
 
 def test_the_highest_applicable_floor_wins():
-    f = _one(host("2xrtxpro6000", model="flash-0731", engine_version="0.23.0"), "V4D201")
+    f = one_finding(host("2xrtxpro6000", model="flash-0731", engine_version="0.23.0"), "V4D201")
     assert "0.25.0" in f.title  # DSpark (0.25.0) beats SM120 (0.24.0)
 
 
 def test_unparseable_version_is_skipped_not_ok():
-    f = _one(host("8xh100-80g", engine_version="nightly"), "V4D201")
+    f = one_finding(host("8xh100-80g", engine_version="nightly"), "V4D201")
     assert f.severity.value == "skipped" and "nightly" in f.detail
 
 
 def test_transformers_fix_is_a_pin_range():
-    f = _one(packages(host("8xh100-80g"), transformers="5.8.1"), "V4D202")
+    f = one_finding(packages(host("8xh100-80g"), transformers="5.8.1"), "V4D202")
     assert f.fix.commands == ["pip install 'transformers>=5.16.1,<5.21.0'"]
 
 
 def test_regression_fix_is_the_env_var():
-    f = _one(host("8xh100-80g", engine_version="0.27.0"), "V4D203")
+    f = one_finding(host("8xh100-80g", engine_version="0.27.0"), "V4D203")
     assert "TORCH_SYMM_MEM_DISABLE_MULTICAST=1" in f.fix.text
 
 
 def test_gguf_to_vllm_names_the_safetensors_repo():
-    f = _one(host("8xh100-80g", model="unsloth/DeepSeek-V4-Flash-GGUF"), "V4D204")
+    f = one_finding(host("8xh100-80g", model="unsloth/DeepSeek-V4-Flash-GGUF"), "V4D204")
     assert "deepseek-ai/DeepSeek-V4-Flash" in f.fix.text and "deepseek2" in f.detail

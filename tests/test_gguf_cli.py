@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import struct
 import time
 
 from conftest import run_cli
-from test_gguf_files import make_gguf
+from test_gguf_files import install_ollama_model, make_gguf
 
 
 def _ids(data, severity=None):
@@ -78,15 +77,8 @@ def test_run_with_llama_server_cmd_reads_its_gguf(tmp_path):
 
 
 def test_run_with_ollama_model_name(tmp_path, monkeypatch):
-    models = tmp_path / "ollama"
     (src,) = make_gguf(tmp_path / "x.gguf", layers=43)
-    digest = "sha256:" + "cd" * 32
-    (models / "blobs").mkdir(parents=True)
-    src.rename(models / "blobs" / digest.replace(":", "-"))
-    manifest = models / "manifests" / "registry.ollama.ai" / "library" / "deepseek-v4-local" / "latest"
-    manifest.parent.mkdir(parents=True)
-    manifest.write_text(json.dumps({"layers": [{"mediaType": "application/vnd.ollama.image.model", "digest": digest, "size": 1}]}))
-    monkeypatch.setenv("OLLAMA_MODELS", str(models))
+    install_ollama_model(tmp_path, monkeypatch, src, "sha256:" + "cd" * 32, "registry.ollama.ai/library/deepseek-v4-local/latest")
     data = run_cli("run", "--model", "deepseek-v4-local", "--engine", "ollama", "--select", "gguf", "--json").json()
     (f,) = [f for f in data["findings"] if f["id"] == "V4D401"]
     assert f["severity"] == "ok"

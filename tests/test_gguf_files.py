@@ -58,6 +58,19 @@ def make_gguf(path: Path, *, arch: str = "deepseek4", name: str = "DeepSeek-V4-F
     return [path]
 
 
+def install_ollama_model(tmp_path: Path, monkeypatch, gguf: Path, digest: str, manifest_path: str, **manifest) -> Path:
+    """Move `gguf` into an Ollama store as blob `digest` named by a manifest at `manifests/<manifest_path>`
+    (`**manifest`: more manifest fields); OLLAMA_MODELS points at the store, which is returned."""
+    models = tmp_path / "ollama"
+    (models / "blobs").mkdir(parents=True)
+    gguf.rename(models / "blobs" / digest.replace(":", "-"))
+    target = models / "manifests" / manifest_path
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps({**manifest, "layers": [{"mediaType": "application/vnd.ollama.image.model", "digest": digest, "size": 1}]}))
+    monkeypatch.setenv("OLLAMA_MODELS", str(models))
+    return models
+
+
 # --------------------------------------------------------------------------- header reader
 def test_reads_metadata_and_tensor_bytes(tmp_path):
     from v4doctor.weights.load import load
@@ -111,15 +124,9 @@ def test_directory_with_two_models(tmp_path):
 def test_ollama_model_name_reads_manifest_and_blob(tmp_path, monkeypatch):
     from v4doctor.weights.load import load
 
-    models = tmp_path / "ollama"
     (gguf_path,) = make_gguf(tmp_path / "x.gguf")
     digest = "sha256:" + "ab" * 32
-    (models / "blobs").mkdir(parents=True)
-    gguf_path.rename(models / "blobs" / digest.replace(":", "-"))
-    manifest = models / "manifests" / "hf.co" / "unsloth" / "DeepSeek-V4-Flash-GGUF" / "UD-Q4_K_XL"
-    manifest.parent.mkdir(parents=True)
-    manifest.write_text(json.dumps({"schemaVersion": 2, "layers": [{"mediaType": "application/vnd.ollama.image.model", "digest": digest, "size": 1}]}))
-    monkeypatch.setenv("OLLAMA_MODELS", str(models))
+    install_ollama_model(tmp_path, monkeypatch, gguf_path, digest, "hf.co/unsloth/DeepSeek-V4-Flash-GGUF/UD-Q4_K_XL", schemaVersion=2)
     (rec,) = load("hf.co/unsloth/DeepSeek-V4-Flash-GGUF:UD-Q4_K_XL")
     assert rec["kind"] == "ollama" and rec["architecture"] == "deepseek4"
     assert rec["files"][0]["ollama_digest"] == digest

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 
 from conftest import run_cli
-from test_gguf_files import make_gguf
+from test_gguf_files import install_ollama_model, make_gguf
 
 from v4doctor.weights.offload import GIB, GPU_RESERVE, RAM_HEADROOM, plan
 
@@ -64,15 +63,8 @@ def test_sha256_streams_with_progress(tmp_path):
 
 
 def _ollama(tmp_path, monkeypatch, digest_of):
-    models = tmp_path / "ollama"
     (src,) = make_gguf(tmp_path / "x.gguf", layers=43)
-    digest = "sha256:" + digest_of(src.read_bytes())
-    (models / "blobs").mkdir(parents=True)
-    src.rename(models / "blobs" / digest.replace(":", "-"))
-    manifest = models / "manifests" / "registry.ollama.ai" / "library" / "dsv4" / "q4"
-    manifest.parent.mkdir(parents=True)
-    manifest.write_text(json.dumps({"layers": [{"mediaType": "application/vnd.ollama.image.model", "digest": digest, "size": 1}]}))
-    monkeypatch.setenv("OLLAMA_MODELS", str(models))
+    install_ollama_model(tmp_path, monkeypatch, src, "sha256:" + digest_of(src.read_bytes()), "registry.ollama.ai/library/dsv4/q4")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     data = run_cli("gguf", "dsv4:q4", "--hash", "--no-host", "--engine", "ollama", "--json").json()
     return [f for f in data["findings"] if f["id"] == "V4D411"]
