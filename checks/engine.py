@@ -38,7 +38,7 @@ def _too_old(kb, engine: str, version: str, model: dict, rule: dict):
     claims = guide_claims(kb, "V4D201", engine=engine)
     return error(
         f"{engine_name(engine)} {version} is too old for {model['name']}: it needs ≥ {rule['min']}",
-        f"{rule['reason'][0].upper()}{rule['reason'][1:]}. {guide_text(claims)}".strip(),
+        f"{_sentence(rule['reason'])} {guide_text(claims)}".strip(),
         fix=f"Upgrade {engine_name(engine)} to {rule['min']} or newer.",
         commands=[_UPGRADE[engine].format(min=rule["min"])] if engine in _UPGRADE else [],
         evidence=[f"engine_version = {version}", f"floor {rule['id']} = {rule['min']}"],
@@ -46,10 +46,15 @@ def _too_old(kb, engine: str, version: str, model: dict, rule: dict):
     )
 
 
+def _sentence(reason: str) -> str:
+    """A knowledge-base `reason` ("initial DeepSeek V4 support landed in …") as a sentence: capital first, full stop."""
+    return f"{reason[0].upper()}{reason[1:]}."
+
+
 def _no_release(engine: str, version: str, model: dict, rule: dict):
     return error(
         f"no {engine_name(engine)} release is known to serve {model['name']} (installed: {version})",
-        f"{rule['reason'][0].upper()}{rule['reason'][1:]}.",
+        _sentence(rule["reason"]),
         fix="Use vLLM ≥ 0.30.0 (or the vllm/vllm-openai:deepseekv41-flash-0909 image) for V4.1." if model.get("family") == "v4.1" else "Use an engine that supports this checkpoint.",
         sources=rule["sources"],
     )
@@ -81,7 +86,7 @@ def _judge_transformers(installed: str, engine: str, engine_version: str, rule: 
     spec = f">={rule['min']}" + (f",<{rule['below']}" if "below" in rule else "")
     return error(
         f"transformers {installed} does not fit {engine_name(engine)} {engine_version} for DeepSeek V4 (needs {want})",
-        f"{rule['reason'][0].upper()}{rule['reason'][1:]}.",
+        _sentence(rule["reason"]),
         fix=f"Install a matching transformers: pip install 'transformers{spec}'.",
         commands=[f"pip install 'transformers{spec}'"],
         evidence=[f"python.packages.transformers = {installed}"],
