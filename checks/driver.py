@@ -38,10 +38,13 @@ def gpu_driver_present(gpu, engine):
        troubleshooting="driver-too-old-cuda13",
        sources=["https://github.com/modelscope/FunASR/issues/2973", "https://github.com/scalytics/ScalyticsCopilot/pull/69",
                 "https://docs.nvidia.com/datacenter/tesla/drivers/supported-drivers-and-cuda-toolkit-versions.html"],
-       accepts_unknown=["python", "engine_version"])
-def driver_new_enough(gpu, python, engine, engine_version, kb):
-    """A CUDA 13 build of torch/vLLM (vLLM's default since 0.20.0) needs an R580 driver (≥ 580.65.06)."""
+       accepts_unknown=["python", "engine_version", "launch"])
+def driver_new_enough(gpu, python, engine, engine_version, kb, launch):
+    """A CUDA 13 build of torch/vLLM (vLLM's default since 0.20.0) needs an R580 driver (≥ 580.65.06).
+    A plan that runs in a container image brings its own CUDA build: the host's Python is not what starts (V4D313 judges the image)."""
     if engine not in GPU_ENGINES:
+        return None
+    if known(launch) and launch.image:
         return None
     build, basis = _cuda_build(python, engine, engine_version, kb)
     if build is None:

@@ -45,6 +45,12 @@ def max_len_fits_kv(launch, fit):
         return None
     if not fit.weights_fit or fit.max_model_len_fits >= fit.max_model_len:
         return None
+    if fit.fits_low:  # fits with the lowest overhead an engine log has shown: v4doctor's assumption, not a verdict
+        return info(f"--{name} {fit.max_model_len:,} is tight: it fits only if the engine's overhead stays near the lowest measured",
+                    f"With the assumed {fit.overhead_gib_per_gpu:.0f} GiB/GPU of overhead the KV budget holds about {fit.max_model_len_fits:,} tokens; "
+                    f"with the lowest overhead seen in an engine log it holds {fit.max_model_len_fits_low:,}. vLLM prints its own "
+                    "`maximum model length` at startup if it does not fit.",
+                    evidence=[f"fit.max_model_len_fits={fit.max_model_len_fits}", f"fit.max_model_len_fits_low={fit.max_model_len_fits_low}"])
     return error(f"--{name} {fit.max_model_len:,} does not fit: the KV budget ({fit.kv_budget_gib_per_gpu:.2f} GiB/GPU) holds about {fit.max_model_len_fits:,} tokens",
                  f"V4 needs ~{fit.kv_bytes_per_token:,.0f} B per token plus ~{fit.fixed_bytes_per_seq / 1e9:.1f} GB per sequence; under TP the KV cache is replicated on every rank.",
                  fix=f"Lower --{name} to {fit.max_model_len_fits} (or add GPUs / use DP+EP, or raise the memory fraction).",
@@ -237,12 +243,17 @@ def trust_remote_code(launch):
 def flags_known(launch, engine_version, engine):
     """Unknown flags ("did you mean"), values outside the choices, and flags renamed or removed in this version."""
     version = rules.version_of(launch, engine_version, engine)
+    unsure = version is None and not rules.tracks_newest(launch)  # e.g. a day-0 tag (deepseek-v4-hopper): not the newest
     out = []
     for p in validate(launch, version):
-        make = error if p.strict else warning
+        checked = f"Checked against the {launch.engine} {flag_table_version(launch.engine, version)} flag set (knowledge/flags)."
         ev = [f"flag={p.arg.name}"] + ([f"replace={p.suggestion}"] if p.suggestion else []) + ([f"value={p.value}"] if p.value else [])
-        out.append(make(p.message, f"Checked against the {launch.engine} {flag_table_version(launch.engine, version)} flag set (knowledge/flags).",
-                        fix="Rename or drop the flag." if p.kind != "choice" else "Use one of the listed values.",
+        if unsure and p.kind == "removed":  # another known version has it, and nothing says which version runs
+            out.append(info(p.message, checked + " The engine version of this plan is unknown; the flag is right on a version that has it.",
+                            evidence=ev))
+            continue
+        make = error if p.strict else warning
+        out.append(make(p.message, checked, fix="Rename or drop the flag." if p.kind != "choice" else "Use one of the listed values.",
                         fixers=["fix-invalid-flags"], evidence=ev))
     return out or None
 

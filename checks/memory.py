@@ -21,9 +21,10 @@ SUGGEST_GPUS = ("H100-80GB", "H200", "B200", "B300")
 
 @check("V4D210", title="checkpoint weights fit the GPUs' memory", category="memory", troubleshooting="weights-do-not-fit",
        sources=["https://recipes.vllm.ai/deepseek-ai/DeepSeek-V4-Flash", "https://recipes.vllm.ai/deepseek-ai/DeepSeek-V4-Pro"],
-       accepts_unknown=["system"])
-def weights_fit(model, gpus, engine, system, kb):
-    """Weights vs the sum of GPU memory at vLLM's default 0.92 utilization; when nothing fits, name what would."""
+       accepts_unknown=["system", "fit"])
+def weights_fit(model, gpus, engine, system, kb, fit):
+    """Weights vs the sum of GPU memory at vLLM's default 0.92 utilization; when nothing fits, name what would.
+    The "tight" warning is a guess about the context; with a launch plan whose own fit holds its context, it stays silent."""
     if engine in GGUF_ENGINES or model.get("format") == "gguf":
         return None  # llama.cpp offloads to RAM: V4D212
     weights, total = model.get("disk_bytes"), total_memory(gpus)
@@ -32,6 +33,8 @@ def weights_fit(model, gpus, engine, system, kb):
     usable = total * VLLM_DEFAULT_UTILIZATION
     if weights > usable:
         return _does_not_fit(kb, model, gpus, engine, system, weights, usable)
+    if known(fit) and (fit.fits or fit.fits_low):
+        return None  # the plan's asked context fits (V4D302 judges it)
     return _tight(model, gpus, weights, usable, total)
 
 

@@ -42,7 +42,7 @@ def settled(result, kind: str, fx, check_id: str) -> None:
 
 def test_fix_max_model_len_lowers_to_the_largest_that_fits():
     fx = facts("2xrtxpro6000", "0.33.0")
-    r = propose(f"vllm serve {FLASH} -tp 2 --max-model-len 1048576", "cmd", fx)
+    r = propose(f"vllm serve {FLASH} -tp 2 --max-model-len 1048576 --gpu-memory-utilization 0.9", "cmd", fx)
     assert r.applied == ["fix-max-model-len"]
     minus, plus = changes(r)
     assert minus == ["--max-model-len 1048576"] and len(plus) == 1

@@ -51,7 +51,12 @@ def test_vllm_033_table_regenerates_from_the_help_output(tmp_path, monkeypatch):
 def test_help_parser_reads_switches_negations_choices_and_json_fields():
     flags = json.loads((flagdb.FLAGS_DIR / "vllm-0.33.0.json").read_text())["flags"]
     assert flags["enable-expert-parallel"]["names"] == ["--enable-expert-parallel", "-ep"] and not flags["enable-expert-parallel"]["value"]
-    assert flags["enable-expert-parallel"]["negations"] == ["--disable-expert-parallel"]
+    # vLLM 0.33's EnableDisableAction: help shows --enable-x/--disable-x; --no-enable-x is still accepted, hidden
+    # (vllm/utils/argparse_utils.py EnableDisableAction in the 0.33.0 wheel)
+    assert flags["enable-expert-parallel"]["negations"] == ["--disable-expert-parallel", "--no-enable-expert-parallel"]
+    hybrid = flags["disable-hybrid-kv-cache-manager"]
+    assert hybrid["names"] == ["--disable-hybrid-kv-cache-manager"]
+    assert hybrid["negations"] == ["--enable-hybrid-kv-cache-manager", "--no-disable-hybrid-kv-cache-manager"]
     assert flags["dtype"]["strict"] and "bfloat16" in flags["dtype"]["choices"]
     assert "indexer_kv_dtype" in flags["attention-config"]["fields"] and "use_fp4_indexer_cache" not in flags["attention-config"]["fields"]
 

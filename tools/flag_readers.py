@@ -41,13 +41,22 @@ def _parse_part(part: str) -> tuple[str, str | None]:
     return name, metavar or None
 
 
+def _inverse(name: str) -> str | None:
+    """`--enable-x` <-> `--disable-x`: the pair vLLM >= 0.33's EnableDisableAction shows in help."""
+    for a, b in (("--enable-", "--disable-"), ("--disable-", "--enable-")):
+        if name.startswith(a):
+            return b + name[len(a):]
+    return None
+
+
 def _help_record(opts: str, desc: str) -> tuple[str, dict]:
     parts = [_parse_part(p) for p in re.split(r", (?=-)", opts)]
     first_name, first_meta = parts[0]
     names, negations = [first_name], []
     for name, _meta in parts[1:]:
-        positive = first_name.startswith("--enable-") and name.startswith("--disable-")
-        (negations if (name.startswith("--no-") or positive) and first_meta is None else names).append(name)
+        (negations if (name.startswith("--no-") or _inverse(first_name) == name) and first_meta is None else names).append(name)
+    if first_meta is None and _inverse(first_name) in negations:
+        negations.append("--no-" + first_name[2:])  # vLLM's EnableDisableAction keeps --no-<flag>, hidden from help
     choices, strict, nargs = None, False, None
     if first_meta:
         if first_meta.startswith("{"):

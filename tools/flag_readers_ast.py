@@ -101,7 +101,7 @@ def _call_names(call: ast.Call) -> list[str]:
 def _explicit_record(call: ast.Call, names: list[str]) -> dict | None:
     kw = {k.arg: k.value for k in call.keywords if k.arg}
     action = ast.unparse(kw["action"]) if "action" in kw else ""
-    if "store_true" in action or "store_false" in action:
+    if re.search(r"store_?(true|false)", action, re.I):  # also SGLang's DeprecatedStoreTrueAction (a switch)
         return _record(names, value=False)
     if "BooleanOptionalAction" in action:
         return _record(names, value=False, negations=[f"--no-{n[2:]}" for n in names if n.startswith("--")])

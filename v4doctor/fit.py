@@ -32,6 +32,10 @@ VLLM_FIXED_PER_SEQ_FLASH = 3.2e9
 # Engine overhead per GPU outside weights and KV (CUDA context, NCCL buffers, activation peak at
 # 8192 batched tokens, CUDA graphs). Assumption calibrated on the GH200 and GB10 figures (tests).
 OVERHEAD_GIB = {"vllm": 10.0, "sglang": 0.0, "llamacpp": 4.0, "ollama": 4.0}
+# The lowest overhead an engine's own log implies, for verdicts that must not cry wolf (V4D302 errors only
+# below it): H20 TP=2, vLLM 0.26.0, Flash (github.com/vllm-project/vllm/issues/51041): 0.92 x 95.58 GiB
+# - 72.73 GiB of weights - the printed 7.01 GiB KV pool = 8.2 GiB. (GH200, #44376, implies 12.9 GiB.)
+OVERHEAD_FLOOR_GIB = {"vllm": 8.0}
 # SGLang's --mem-fraction-static covers weights + KV only; activations and CUDA graphs live in the rest.
 DEFAULT_FRACTION = {"vllm": 0.92,  # vLLM 0.20 and 0.33 default (CacheConfig, --help=all)
                      "sglang": 0.85, "llamacpp": 1.0, "ollama": 1.0}
@@ -66,6 +70,12 @@ class FitResult:
     weights_fit: bool
     fits: bool
     notes: list[str] = field(default_factory=list)
+    max_model_len_fits_low: int = 0  # the same with the lowest measured engine overhead (OVERHEAD_FLOOR_GIB)
+
+    @property
+    def fits_low(self) -> bool:
+        """Fits with the lowest overhead an engine log has shown: below this a verdict is an error, not a guess."""
+        return self.max_model_len_fits_low >= self.max_model_len and self.weights_gib_per_gpu < self.usable_gib_per_gpu
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -173,6 +183,9 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
     len_fits, concurrency = _capacity(pool, bpt, fixed, context=context, asked=asked, dp=dp, pp=pp,
                                       max_num_seqs=max_num_seqs, engine=engine)
     weights_fit = per_gpu + overhead < usable
+    low_pool = pool if kv_pool_gib is not None else pool + overhead - min(overhead, OVERHEAD_FLOOR_GIB.get(engine, overhead))
+    len_fits_low = _capacity(low_pool, bpt, fixed, context=context, asked=asked, dp=dp, pp=pp,
+                             max_num_seqs=max_num_seqs, engine=engine)[0]
     notes.append(f"engine overhead assumed {overhead:.1f} GiB/GPU (CUDA context, NCCL, activations, CUDA graphs)")
     notes.append("KV is replicated on every TP rank (1 KV head); each DP rank has its own pool")
     return FitResult(
@@ -182,7 +195,7 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
         overhead_gib_per_gpu=overhead, usable_gib_per_gpu=usable, kv_budget_gib_per_gpu=pool, kv_bytes_per_token=bpt,
         fixed_bytes_per_seq=fixed, kv_pools=dp, kv_tokens=int(concurrency * asked), max_num_seqs=max_num_seqs,
         max_model_len=asked, max_model_len_fits=len_fits, concurrency_at_max_len=concurrency, weights_fit=weights_fit,
-        fits=weights_fit and pool > 0 and len_fits >= asked, notes=notes,
+        fits=weights_fit and pool > 0 and len_fits >= asked, notes=notes, max_model_len_fits_low=len_fits_low,
     )
 
 

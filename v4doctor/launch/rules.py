@@ -31,6 +31,14 @@ def version_of(spec: LaunchSpec, engine_version, engine: str | None = None) -> s
     return engine_version if known(engine_version) and engine_version else None
 
 
+def tracks_newest(spec: LaunchSpec) -> bool:
+    """The plan runs whatever is newest: an engine image tagged latest/nightly/dev (or untagged)."""
+    if not spec.image:
+        return False
+    tag = spec.image.rsplit(":", 1)[1] if ":" in spec.image.rsplit("/", 1)[-1] else "latest"
+    return tag.split("-")[0] in ("latest", "nightly", "dev")
+
+
 def offloads(spec: LaunchSpec, model: dict | None) -> bool:
     """llama.cpp/Ollama keeping weights in RAM: Ollama always may; llama-server with -ngl below the layers or --cpu-moe."""
     if spec.engine == "ollama":
