@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from v4doctor.api_check import check, error, info, known, warning
+from v4doctor.weights.offload import SOURCES as OFFLOAD_SOURCES  # where the plan's reserves come from
 
 SRC_GGUF = "shared/research/v4-facts.md §2.2"
 V4_NAME = re.compile(r"deepseek[-_ ]?v4(?![.]1)", re.IGNORECASE)
@@ -236,7 +237,7 @@ def _vram(gpus) -> list[int]:
 
 
 @check("V4D410", title="RAM + VRAM hold the GGUF (llama.cpp offload plan)", category="gguf",
-       troubleshooting="ram-too-small-for-offload", sources=["https://korshunov.ai/en/article/8674-llama-cpp-kv-cache-quantization-cuts-deepseek-v4-flash-compute-buffer-by-3x/", SRC_GGUF],
+       troubleshooting="ram-too-small-for-offload", sources=[*OFFLOAD_SOURCES, SRC_GGUF],
        accepts_unknown=["gpus"])
 def gguf_offload_plan(gguf, engine, gpus, system):
     """File size vs free VRAM + available RAM, and the --n-gpu-layers / --n-cpu-moe that fit it."""
