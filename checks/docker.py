@@ -11,10 +11,10 @@ import functools
 from typing import Any
 
 from v4doctor.api_check import Unknown, check, error, warning
+from v4doctor_checks._host import GIB
+from v4doctor_checks.system import SHM_FLOOR as SHM_ENOUGH  # V4D120's floor for the host's /dev/shm
 
-GIB = 1024**3
 DOCKER_DEFAULT_SHM = 64 * 1024**2  # moby/moby#29492: "The default size for /dev/shm is 64MB"
-SHM_ENOUGH = 1 * GIB
 RESTART_LOOP = 3
 _STOPPED = (130, 137, 143)  # SIGINT, SIGKILL, SIGTERM: `docker stop` / Ctrl-C, not a crash (unless OOM-killed)
 HF_ENGINES = ("vllm", "sglang")
