@@ -12,8 +12,8 @@ from typing import Mapping
 
 from v4doctor.collect.software import package_version
 from v4doctor.facts import HubFacts, TargetFacts, Unknown, known
+from v4doctor.weights.hub import endpoint
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
 _TRUE = {"1", "ON", "YES", "TRUE"}  # huggingface_hub's ENV_VARS_TRUE_VALUES
 
 
@@ -27,17 +27,18 @@ def collect(target: TargetFacts | None = None, env: Mapping[str, str] | None = N
         token_configured=configured,
         token_source=source,
         cache_dir=str(cache),
-        offline=_is_true(env.get("HF_HUB_OFFLINE") or env.get("TRANSFORMERS_OFFLINE")),
+        offline=env_true(env.get("HF_HUB_OFFLINE") or env.get("TRANSFORMERS_OFFLINE")),
         hf_xet=known(package_version(("hf_xet",))),
         hf_transfer=known(package_version(("hf_transfer",))),
-        endpoint=(env.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/"),
+        endpoint=endpoint(env),
     )
     repo = repo_id(target) if target is not None else Unknown("no target model")
     facts.cached_files, facts.cached_bytes, facts.incomplete_bytes = cached(cache, repo)
     return facts
 
 
-def _is_true(value: str | None) -> bool:
+def env_true(value: str | None) -> bool:
+    """An environment switch read as huggingface_hub reads it: `1`, `ON`, `YES`, `TRUE` (any case)."""
     return bool(value) and value.upper() in _TRUE
 
 

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
 def _read(args: argparse.Namespace) -> list[dict]:
     import os
 
+    from v4doctor.collect.hub import env_true
     from v4doctor.kb import load as load_kb
     from v4doctor.weights.hashing import rich_progress
     from v4doctor.weights.load import load
@@ -50,7 +51,7 @@ def _read(args: argparse.Namespace) -> list[dict]:
         for given in args.paths:
             records += load(given, hash_files=args.hash, progress=progress)
     if args.hub or args.hash:
-        offline = (os.environ.get("HF_HUB_OFFLINE") or "").upper() in {"1", "ON", "YES", "TRUE"}
+        offline = env_true(os.environ.get("HF_HUB_OFFLINE"))
         for rec in records:
             rec["repo"] = args.repo
             rec["provenance"] = provenance(rec, load_kb(), revision=args.revision, offline=offline, timeout=args.timeout)

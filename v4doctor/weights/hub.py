@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 HUB_TIMEOUT_S = 10.0
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
-def endpoint() -> str:
-    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+def endpoint(env: Mapping[str, str] | None = None) -> str:
+    """The hub's base URL: HF_ENDPOINT in `env` (default: os.environ), else huggingface.co; no trailing slash."""
+    return ((os.environ if env is None else env).get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
 @contextmanager
