@@ -197,17 +197,21 @@ def docker_model_cache(docker, kb, model):
             if not any(_covers(d, ref) for d in dests):
                 out.append(_unmounted_model(c, ref, dests))
             continue
-        if any(_covers(d, cache) for d in dests for cache in dirs):
-            continue
-        out.append(warning(
-            f"container {c['name']} keeps its weights inside the container ({dirs[0]} is not a volume)",
-            f"The download ({_download_size(c, kb, model)}) lives in the container's writable layer and is lost whenever "
-            "the container is re-created (`docker run --rm`, `docker compose down`/`up`, a new image), so it is downloaded again.",
-            fix=f"Mount a volume or host directory at {dirs[0]}, e.g. `-v ~/.cache/huggingface:/root/.cache/huggingface`"
-            if c["engine"] in HF_ENGINES else "Mount a volume at /root/.ollama, e.g. `-v ollama:/root/.ollama`.",
-            evidence=[f"docker.containers[{c['name']}].mounts={dests}"],
-        ))
+        if not any(_covers(d, cache) for d in dests for cache in dirs):
+            out.append(_weights_in_container(c, dirs[0], dests, _download_size(c, kb, model)))
     return out
+
+
+def _weights_in_container(c: dict[str, Any], cache: str, dests: list[str], size: str) -> Any:
+    """No volume at the engine's cache: every re-created container downloads the checkpoint again."""
+    return warning(
+        f"container {c['name']} keeps its weights inside the container ({cache} is not a volume)",
+        f"The download ({size}) lives in the container's writable layer and is lost whenever "
+        "the container is re-created (`docker run --rm`, `docker compose down`/`up`, a new image), so it is downloaded again.",
+        fix=f"Mount a volume or host directory at {cache}, e.g. `-v ~/.cache/huggingface:/root/.cache/huggingface`"
+        if c["engine"] in HF_ENGINES else "Mount a volume at /root/.ollama, e.g. `-v ollama:/root/.ollama`.",
+        evidence=[f"docker.containers[{c['name']}].mounts={dests}"],
+    )
 
 
 def _covers(mount: str, cache: str) -> bool:

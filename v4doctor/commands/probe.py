@@ -69,10 +69,19 @@ def terminal_lines(data: dict, findings: list) -> list[tuple[str, str]]:
     from v4doctor.redact import redact_text
     from v4doctor.render import _finding_lines
 
+    lines = [(f"v4doctor probe: {data['url']}", "bold"), ("", ""), *_measured_lines(data), ("", "")]
+    for f in findings:
+        lines.extend(_finding_lines(f, verbose=False))
+    errors = sum(1 for f in findings if f.severity.value == "error")
+    verdict = "The endpoint works." if not findings else f"{errors} error(s), {len(findings) - errors} warning(s)."
+    lines.append((verdict, "bold green" if not errors else "bold red"))
+    return [(redact_text(text), style) for text, style in lines]
+
+
+def _measured_lines(data: dict) -> list[tuple[str, str]]:
+    """What the probe measured: /health, the served models, the reply's speed and text."""
     chat, health = data.get("chat") or {}, data.get("health") or {}
-    lines = [(f"v4doctor probe: {data['url']}", "bold"), ("", "")]
-    if health:
-        lines.append((f"  /health: HTTP {health.get('status')}", ""))
+    lines = [(f"  /health: HTTP {health.get('status')}", "")] if health else []
     for m in data.get("models") or []:
         extra = f", max_model_len {m['max_model_len']:,}" if m.get("max_model_len") else ""
         lines.append((f"  serves: {m['id']}{extra}", ""))
@@ -80,10 +89,4 @@ def terminal_lines(data: dict, findings: list) -> list[tuple[str, str]]:
         speed = f", {chat['tokens_per_s']} tokens/s" if chat.get("tokens_per_s") else ""
         lines.append((f"  reply: first token after {chat.get('ttft_s')} s, {chat.get('completion_tokens')} tokens{speed}", ""))
         lines.append((f"  text: {(chat.get('text') or chat.get('reasoning') or '')[:100]!r}", "dim"))
-    lines.append(("", ""))
-    for f in findings:
-        lines.extend(_finding_lines(f, verbose=False))
-    errors = sum(1 for f in findings if f.severity.value == "error")
-    verdict = "The endpoint works." if not findings else f"{errors} error(s), {len(findings) - errors} warning(s)."
-    lines.append((verdict, "bold green" if not errors else "bold red"))
-    return [(redact_text(text), style) for text, style in lines]
+    return lines
