@@ -93,15 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     from v4doctor.logs import diagnose_text
 
     cases = load_cases()
-    rows, right = [], 0
+    rows, right, full = [], 0, 0
     for case in cases:
         d = diagnose_text(case.text)
         got, conf = top(case, d)
         ok = got == case.expect
+        wrong = verdict(case, d)
         right += ok
-        rows.append((case.name, case.expect, got, f"{conf:.2f}", "ok" if ok else "MISS"))
-    _print_table(("case", "expected", "got", "conf", ""), rows)
+        full += not wrong
+        rows.append((case.name, case.expect, got, f"{conf:.2f}", "ok" if ok else "MISS",
+                     "; ".join(w for w in wrong if not w.startswith("top is"))))
+    _print_table(("case", "expected", "got", "conf", "", "other checks"), rows)
     print(f"\ntop-1 accuracy: {right}/{len(cases)} = {right / max(len(cases), 1):.1%}")
+    print(f"all checks (top-1, expect-also, expect-values): {full}/{len(cases)}")
     return 0
 
 
