@@ -192,23 +192,30 @@ def _read_stream(resp, chat: dict[str, Any], deadline: float) -> None:
             if time.monotonic() > deadline:
                 chat["error"] = f"the stream did not end within the timeout ({chat['pieces']} pieces so far)"
                 return
-            if not line or not line.startswith("data:"):
-                continue
-            data = line[5:].strip()
-            if data == "[DONE]":
-                chat["done"] = True
+            if _take_line(chat, line):
                 return
-            event = json.loads(data)
-            if isinstance(event, dict) and ("error" in event or event.get("object") == "error"):
-                chat["error"] = "the server sent an error in the stream: " + json.dumps(event.get("error", event))[:300]
-                return
-            _add_event(chat, event)
     except ValueError as exc:
         chat["error"] = f"a stream event is not JSON ({exc})"
     except (TypeError, AttributeError):
         chat["error"] = "a stream event is not a chat.completion.chunk"
     except requests.exceptions.RequestException as exc:
         chat["error"] = f"the stream broke after {chat['pieces']} pieces: {_reason(exc)}"
+
+
+def _take_line(chat: dict[str, Any], line: str) -> bool:
+    """One line of the stream into `chat`; True when the stream is over (`data: [DONE]` or an error event)."""
+    if not line or not line.startswith("data:"):
+        return False
+    data = line[5:].strip()
+    if data == "[DONE]":
+        chat["done"] = True
+        return True
+    event = json.loads(data)
+    if isinstance(event, dict) and ("error" in event or event.get("object") == "error"):
+        chat["error"] = "the server sent an error in the stream: " + json.dumps(event.get("error", event))[:300]
+        return True
+    _add_event(chat, event)
+    return False
 
 
 def _add_event(chat: dict[str, Any], event: dict[str, Any]) -> None:
