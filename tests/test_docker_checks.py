@@ -83,19 +83,15 @@ def kb_day0_image(d, g):
     return d, g
 
 
-def crashed(d, g):
-    _c(d, "v4-flash")["state"].update(status="exited", running=False, exit_code=1)
-    return d, g
+def _exited(exit_code, **state):
+    """A mutator: container v4-flash exited with `exit_code` (and more `state` fields)."""
+    def mutate(d, g):
+        _c(d, "v4-flash")["state"].update(status="exited", running=False, exit_code=exit_code, **state)
+        return d, g
+    return mutate
 
 
-def oom_killed(d, g):
-    _c(d, "v4-flash")["state"].update(status="exited", running=False, exit_code=137, oom_killed=True)
-    return d, g
-
-
-def stopped(d, g):
-    _c(d, "v4-flash")["state"].update(status="exited", running=False, exit_code=143)
-    return d, g
+crashed, oom_killed, stopped = _exited(1), _exited(137, oom_killed=True), _exited(143)
 
 
 def diagnosed(d, g):
