@@ -75,6 +75,11 @@ def links(facts: Facts, link, p2p) -> Facts:
     return facts
 
 
+def _gpu_not_read(facts: Facts) -> Facts:
+    facts.gpu = Unknown("not in the posted snapshot")
+    return facts
+
+
 def driver(facts: Facts, version: str, cuda: str) -> Facts:
     facts.gpu = dataclasses.replace(facts.gpu, driver_version=version, cuda_driver_version=cuda)
     return facts
@@ -98,6 +103,7 @@ def one_finding(facts: Facts, check_id: str):
 add("V4D101", lambda: host("laptop-nogpu"), "error", "no NVML library: vLLM cannot serve V4")
 add("V4D101", lambda: host("laptop-nogpu", engine="llamacpp"), "info", "no GPU, but llama.cpp runs on the CPU")
 add("V4D101", lambda: host("8xh100-80g"), "ok", "eight GPUs listed by NVML")
+add("V4D101", lambda: _gpu_not_read(host("8xh100-80g")), "skipped", "a snapshot (e.g. a plan posted to /v1/check) without GPU facts is not 'no GPU'")
 
 # --------------------------------------------------------------------------- V4D102 driver vs CUDA build
 add("V4D102", lambda: host("driver570-vllm020-cu130"), "error", "R570 driver (CUDA 12.8) with vLLM 0.20.0 / torch cu130")
