@@ -6,7 +6,8 @@ answer is: `# source: URL`, `# expect: <category>` (the root cause, or `healthy`
 `# last-line-is-not-the-cause: yes` (the root cause is printed above the log's last error line).
 Prints one row per case (case, expected, got, confidence, verdict) and the top-1 accuracy.
 
-    python bench/diagnose_accuracy.py [--only-signatures FILE ...] [--without signatures_c.toml]
+    python bench/diagnose_accuracy.py                              # the table and top-1 accuracy
+    python bench/diagnose_accuracy.py --without signatures_c.toml  # the same before group C
 """
 
 from __future__ import annotations

@@ -114,3 +114,5 @@ def test_a_wrong_answer_is_reported():
     kv = next(c for c in CASES if c.values)
     wrong_values = Case(kv.name, kv.text, kv.source, kv.expect, values={"max_len": "999999999"})
     assert any("max_len" in w for w in verdict(wrong_values, diagnose_text(kv.text)))
+    also = Case(kv.name, kv.text, kv.source, kv.expect, also=["disk_full"])
+    assert verdict(also, diagnose_text(kv.text)) == ["disk_full not listed"]
