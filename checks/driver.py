@@ -92,7 +92,9 @@ def _cuda_build(python, engine: str, engine_version, kb) -> tuple[str | None, st
             return tag, f"{engine_name(engine)} {engine_version}"
     found = [c for c in (_torch_build(python, engine), _engine_default(kb, engine, engine_version)) if c]
     if not found:
-        return None, "the engine's CUDA build is unknown (no engine version, no torch CUDA tag)"
+        why = "not installed in this Python" if not known(engine_version) else f"{engine_version} has no CUDA tag"
+        return None, (f"the CUDA build {engine_name(engine)} will run is unknown ({engine_name(engine)} {why}); "
+                      "pass --engine-version (e.g. 0.33.0 or 0.33.0+cu129), or --cmd with the image")
     return max(found, key=lambda c: tuple(int(p) for p in c[0].split(".")))
 
 
