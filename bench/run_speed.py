@@ -23,9 +23,10 @@ _PROBE = r"""
 import json, sys, time
 t0 = time.perf_counter()
 costs = {}
+from v4doctor.collect import soft
 def timed(name, fn, *a):
     start = time.perf_counter()
-    out = fn(*a)
+    out = soft(name, fn, *a)  # as gather() runs them: a failing collector is timed, not fatal
     costs[name] = time.perf_counter() - start
     return out
 import importlib
