@@ -22,10 +22,17 @@ def endpoint(env: Mapping[str, str] | None = None) -> str:
     return ((os.environ if env is None else env).get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 
+def _httpx():
+    """The HTTP library the installed huggingface_hub runs on (httpx2 from 2.0 on, httpx in 1.x)."""
+    from huggingface_hub.utils import _http
+
+    return getattr(_http, "httpx2", None) or _http.httpx
+
+
 @contextmanager
 def bounded_session(timeout: float) -> Iterator[None]:
     """Run huggingface_hub calls with an HTTP client that gives up after `timeout` seconds."""
-    import httpx2
+    httpx = _httpx()
     from huggingface_hub import set_client_factory
     from huggingface_hub.utils import _http
 
@@ -33,7 +40,7 @@ def bounded_session(timeout: float) -> Iterator[None]:
 
     def factory():
         client = _http.default_client_factory()
-        client.timeout = httpx2.Timeout(timeout)
+        client.timeout = httpx.Timeout(timeout)
         return client
 
     set_client_factory(factory)
@@ -82,7 +89,7 @@ def paths_info(repo: str, revision: str, paths: list[str], *, token: str | bool 
 
 def failure(exc: BaseException) -> dict[str, Any]:
     """Name what went wrong: gated / not_found / revision_not_found / rate_limited / server_error / timeout / network_error."""
-    import httpx2
+    httpx = _httpx()
     from huggingface_hub import errors
 
     code = getattr(getattr(exc, "response", None), "status_code", None)
@@ -93,7 +100,7 @@ def failure(exc: BaseException) -> dict[str, Any]:
         status = "revision_not_found"
     elif isinstance(exc, errors.RepositoryNotFoundError):
         status = "not_found" if code == 404 else "unauthorized"
-    elif isinstance(exc, httpx2.TimeoutException):
+    elif isinstance(exc, httpx.TimeoutException):
         status = "timeout"
     elif code == 429:
         status = "rate_limited"
