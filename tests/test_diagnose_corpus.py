@@ -31,13 +31,6 @@ XFAIL: dict[str, str] = {
         "progress line pasted without its closing bracket ('… 3.88G/3.90G [05:45<01:32, 228kB/s') is not seen; "
         "the log then reads as healthy"),
 }
-# tp_size_mismatch cases whose fix lists tensor-parallel sizes that do not divide the head count
-TP_XFAIL = (
-    "SIG-VLLM-TP-HEADS-NOT-DIVISIBLE (signatures.toml): the fix template hard-codes '(1, 2, 4, 8…)' whatever "
-    "the head count, so for {heads} heads it proposes 8, which vLLM rejects again; the sizes must be the "
-    "divisors of the captured head count (advice.py computed values)")
-
-
 def _param(case):
     marks = [pytest.mark.xfail(strict=True, reason=XFAIL[case.name])] if case.name in XFAIL else []
     return pytest.param(case, id=case.name, marks=marks)
@@ -56,14 +49,7 @@ def test_corpus_case_gets_its_root_cause(case):
 TP_CASES = [c for c in CASES if c.expect == "tp_size_mismatch" and "heads" in c.values]
 
 
-def _tp_param(case):
-    heads = int(case.values["heads"])
-    bad = any(heads % n for n in (1, 2, 4, 8))
-    marks = [pytest.mark.xfail(strict=True, reason=TP_XFAIL.format(heads=heads))] if bad else []
-    return pytest.param(case, id=case.name, marks=marks)
-
-
-@pytest.mark.parametrize("case", [_tp_param(c) for c in TP_CASES])
+@pytest.mark.parametrize("case", TP_CASES, ids=lambda c: c.name)
 def test_tp_sizes_the_fix_proposes_divide_the_head_count(case):
     """A proposed --tensor-parallel-size that does not divide the heads fails the same way again."""
     heads = int(case.values["heads"])

@@ -48,10 +48,21 @@ def _fitting_utilization(g: dict[str, str]) -> dict[str, str]:
     return {"max_util": f"{util:.2f}"} if util > 0 else {}
 
 
+def _tp_divisors(g: dict[str, str]) -> dict[str, str]:
+    """Heads not divisible by TP: the tensor-parallel sizes that do divide them (up to 16)."""
+    try:
+        heads = int(g["heads"])
+    except (KeyError, ValueError):
+        return {}
+    sizes = [n for n in range(1, min(heads, 16) + 1) if heads % n == 0]
+    return {"tp_sizes": ", ".join(map(str, sizes))} if heads > 0 else {}
+
+
 # signature id -> (function, the names it may add; templates may use them besides the regex groups)
 ADVICE: dict[str, tuple[Callable[[dict[str, str]], dict[str, str]], tuple[str, ...]]] = {
     "SIG-TORCH-CUDA-OOM": (_oom_shortfall, ("short",)),
     "SIG-VLLM-FREE-MEMORY-LESS": (_fitting_utilization, ("max_util",)),
+    "SIG-VLLM-TP-HEADS-NOT-DIVISIBLE": (_tp_divisors, ("tp_sizes",)),
 }
 
 
