@@ -177,7 +177,7 @@ def test_terminal_report_exact_text():
         "1. ✗ --tensor-parallel-size 3 does not divide the model's 64 attention heads  [SIG-VLLM-TP-HEADS-NOT-DIVISIBLE, tp_size_mismatch, confidence 0.95]",
         "   cause: Tensor parallelism splits the 64 attention heads across ranks, so the size must divide 64 (V4-Flash has 64 heads, V4-Pro 128).",
         "   line 3: Value error, Total number of attention heads (64) must be divisible by tensor parallel size (3).",
-        "   fix: Pick a --tensor-parallel-size that divides 64 (1, 2, 4, 8…), or use --data-parallel-size with --enable-expert-parallel, or --pipeline-parallel-size for the remaining GPUs.",
+        "   fix: Pick a --tensor-parallel-size that divides 64 (1, 2, 4, 8, 16), or use --data-parallel-size with --enable-expert-parallel, or --pipeline-parallel-size for the remaining GPUs.",
         "   see: v4doctor explain tp-size-mismatch",
         "",
         "1 problem(s) found, most likely root cause first.",

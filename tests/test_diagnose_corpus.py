@@ -22,10 +22,6 @@ CASES = load_cases()
 # name -> why the engine (v4doctor/logs/* or a signature record it does not own here) gets it wrong;
 # for the lead. Each reason names the record or function and what it does instead.
 XFAIL: dict[str, str] = {
-    "vllm-cpu-kvcache-space-deepseek-distill.log": (
-        "SIG-VLLM-OLD-MAX-SEQ-LEN-KV (signatures.toml) matches vLLM's CPU-backend wording but its fix always says "
-        "'raise --gpu-memory-utilization, add GPUs'; the log says to increase VLLM_CPU_KVCACHE_SPACE, which the "
-        "fix never names (the regex does not capture which knob the message names)"),
     "hf-transfer-download-slows-to-kbs.log": (
         "SIG-SLOW-DOWNLOAD-PROGRESS (signatures_b.toml) has literal 'kB/s]' and a regex ending in 'kB/s\\]', so a "
         "progress line pasted without its closing bracket ('… 3.88G/3.90G [05:45<01:32, 228kB/s') is not seen; "

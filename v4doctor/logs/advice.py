@@ -58,11 +58,18 @@ def _tp_divisors(g: dict[str, str]) -> dict[str, str]:
     return {"tp_sizes": ", ".join(map(str, sizes))} if heads > 0 else {}
 
 
+def _kv_room(g: dict[str, str]) -> dict[str, str]:
+    """Where the KV cache gets more room: the knob vLLM's message names (CPU: VLLM_CPU_KVCACHE_SPACE), else GPU memory."""
+    knob = g.get("knob")
+    return {"kv_room": f"raise `{knob}` (the log names it)" if knob else "raise --gpu-memory-utilization, add GPUs"}
+
+
 # signature id -> (function, the names it may add; templates may use them besides the regex groups)
 ADVICE: dict[str, tuple[Callable[[dict[str, str]], dict[str, str]], tuple[str, ...]]] = {
     "SIG-TORCH-CUDA-OOM": (_oom_shortfall, ("short",)),
     "SIG-VLLM-FREE-MEMORY-LESS": (_fitting_utilization, ("max_util",)),
     "SIG-VLLM-TP-HEADS-NOT-DIVISIBLE": (_tp_divisors, ("tp_sizes",)),
+    "SIG-VLLM-OLD-MAX-SEQ-LEN-KV": (_kv_room, ("kv_room",)),
 }
 
 
