@@ -21,12 +21,9 @@ CASES = load_cases()
 
 # name -> why the engine (v4doctor/logs/* or a signature record it does not own here) gets it wrong;
 # for the lead. Each reason names the record or function and what it does instead.
-XFAIL: dict[str, str] = {
-    "hf-transfer-download-slows-to-kbs.log": (
-        "SIG-SLOW-DOWNLOAD-PROGRESS (signatures_b.toml) has literal 'kB/s]' and a regex ending in 'kB/s\\]', so a "
-        "progress line pasted without its closing bracket ('… 3.88G/3.90G [05:45<01:32, 228kB/s') is not seen; "
-        "the log then reads as healthy"),
-}
+XFAIL: dict[str, str] = {}
+
+
 def _param(case):
     marks = [pytest.mark.xfail(strict=True, reason=XFAIL[case.name])] if case.name in XFAIL else []
     return pytest.param(case, id=case.name, marks=marks)
