@@ -35,6 +35,8 @@ CACHE_DIRS = {
 
 def collect(base_url: str | None = None, timeout: float = TIMEOUT_S) -> dict[str, Any] | Unknown:
     """Read the Docker engine at `base_url`, else $DOCKER_HOST (with its TLS settings), else the local one."""
+    if base_url is None and not _may_have_engine(os.environ):
+        return _missing_socket(f"unix://{DEFAULT_SOCKET}", dict(os.environ))  # without paying for the SDK import
     try:
         import docker
     except ImportError:
@@ -55,6 +57,13 @@ def collect(base_url: str | None = None, timeout: float = TIMEOUT_S) -> dict[str
         return _unreachable(url, exc)
     finally:
         client.close()
+
+
+def _may_have_engine(env) -> bool:
+    """Anything that could point at an engine: DOCKER_HOST, a docker config (contexts), or a local socket."""
+    config = os.path.join(env.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker"), "config.json")
+    sockets = (DEFAULT_SOCKET, _rootless_socket(dict(env)))
+    return bool(env.get("DOCKER_HOST")) or os.path.exists(config) or any(os.path.exists(p) for p in sockets)
 
 
 def local_host(env: dict[str, str]) -> str:
