@@ -187,7 +187,7 @@ def test_terminal_report_exact_text():
 def test_markdown_escapes_and_keeps_the_evidence():
     r = run_cli("diagnose", str(LOGS / "a-torch-oom-tried-to-allocate.log"), "--format", "markdown")
     assert r.code == 1 and r.out.startswith("## v4doctor diagnose")
-    assert "`torch.cuda.OutOfMemoryError: CUDA out of memory." in r.out and "Out of GPU memory \\(tried" in r.out
+    assert "`torch.cuda.OutOfMemoryError: CUDA out of memory." in r.out and "Out of GPU memory (tried" in r.out
 
 
 def test_healthy_terminal_report():

@@ -59,7 +59,8 @@ def test_markdown_escapes_user_text_and_redacts():
     md = markdown(r.to_dict(), r.findings)
     assert "### ✗ GPUs" in md and "`V4D110`" in md
     assert "hf_abcdef" not in md
-    assert md_escape("<script>[x](http://a)") == "\\<script\\>\\[x\\]\\(http://a\\)"
+    assert md_escape("<script>[x](http://a) *b* `c` |d|") == "\\<script\\>\\[x\\](http://a) \\*b\\* \\`c\\` \\|d\\|"
+    assert md_escape("weights (805.35 GiB) + KV") == "weights (805.35 GiB) + KV"  # no needless escapes
 
 
 def test_report_summary_and_exit_codes():

@@ -109,7 +109,9 @@ def print_terminal(lines: list[tuple[str, str]], file: TextIO | None = None, wid
         console.print(text, style=style or None, markup=False)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+# What can start markup inside a line: emphasis, code, links/images (need brackets), raw HTML, tables.
+# Newlines become spaces, so line-start markup (#, +, -, 1.) cannot form.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~])")
 
 
 def md_escape(text: str) -> str:
@@ -125,7 +127,7 @@ def markdown(report_dict: dict[str, Any], findings: list[Finding]) -> str:
         out.append(f"### {SYMBOL[_group_severity(items)]} {AREAS.get(category, category)}")
         out.append("")
         if not problems:
-            out += ["All checks passed.", ""]
+            out.append("All checks passed.")
         for f in problems:
             out.append(f"- **{f.severity.value}** `{f.id}` {md_escape(f.title)}")
             if f.detail:
