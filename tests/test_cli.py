@@ -66,8 +66,9 @@ def test_explain_knows_checks_signatures_probe_findings_and_rows(cli):
     assert r.code == 0 and r.out.startswith(f"{sig['id']} ({sig['category']}") and f"troubleshooting row: {sig.get('troubleshooting')}" in r.out
     r = cli("explain", "V4D552")
     assert r.code == 0 and "reported by `v4doctor probe`" in r.out
-    row = kb.records("row")[0]
+    row = next(r for r in kb.records("row") if r.get("guide_says") and r.get("detectors"))
     r = cli("explain", row["id"])
     assert r.code == 0 and r.out.startswith(f"{row['id']}: {row['symptom']}")
+    assert f"the guide says: {row['guide_says']}" in r.out and f"detected by: {', '.join(row['detectors'])}" in r.out
     r = cli("explain", "V4D101")
     assert r.code == 0 and r.out.startswith("V4D101 ")

@@ -29,6 +29,11 @@ def run(args: argparse.Namespace) -> int:
     row = load().row(args.id)
     if row is not None:
         print(f"{row['id']}: {row['symptom']}\n\ncause: {row['cause']}\nfix: {row['fix']}")
+        if row.get("guide_says"):
+            print(f"the guide says: {row['guide_says']}")
+        for label, key in (("detected by", "detectors"), ("fixed by", "fixers")):
+            if row.get(key):
+                print(f"{label}: {', '.join(row[key])}")
         for s in row.get("sources", []):
             print(f"source: {s}")
         return 0
