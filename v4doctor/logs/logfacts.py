@@ -32,6 +32,12 @@ class LogFacts:
     lines: dict[str, int] = field(default_factory=dict)  # fact name -> line it was read from
     texts: dict[int, str] = field(default_factory=dict)  # line -> its text, for those lines only
 
+    def filled(self, name: str) -> bool:
+        """`set(name, …)` would change nothing: the fact has its value (`memory.KEY`: that memory line is read)."""
+        if name.startswith("memory."):
+            return name[7:] in self.memory
+        return getattr(self, name) not in (None, {}, [])
+
     def set(self, name: str, value: Any, line: int) -> None:
         """Record a fact once: the first occurrence wins."""
         if value and getattr(self, name) in (None, {}, []):
@@ -70,12 +76,23 @@ def masked(args: dict[str, Any]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- extractors
+def _fills(*names: str) -> Callable:
+    """Declare every fact a handler can fill (see `Extractor.done`); it must name all of them."""
+    def mark(fn: Callable) -> Callable:
+        fn.fills = names
+        return fn
+
+    return mark
+
+
+@_fills("engine", "engine_version")
 def _vllm_version(f: LogFacts, m: re.Match, line: int) -> None:
     """`vLLM API server version 0.20.1` or the banner `█ ▀▄▀ █  version 0.25.0`."""
     f.set("engine", "vllm", line)
     f.set("engine_version", m["version"], line)
 
 
+@_fills("engine", "args", "args_unparsed", "model")
 def _vllm_args(f: LogFacts, m: re.Match, line: int) -> None:
     """`non-default args: {'model_tag': '/models/DeepSeek-V4-Flash', 'tensor_parallel_size': 2, ...}`."""
     args = parse_py_items(m["args"])
@@ -85,6 +102,7 @@ def _vllm_args(f: LogFacts, m: re.Match, line: int) -> None:
     f.set("model", args.get("model") or args.get("model_tag"), line)
 
 
+@_fills("engine", "args", "model")
 def _sglang_args(f: LogFacts, m: re.Match, line: int) -> None:
     """`server_args=ServerArgs(model_path='deepseek-ai/DeepSeek-V4-Flash', tp_size=4, ...)`."""
     args = parse_py_items(m["args"], _KW_ITEM)
@@ -93,28 +111,33 @@ def _sglang_args(f: LogFacts, m: re.Match, line: int) -> None:
     f.set("model", args.get("model_path"), line)
 
 
+@_fills("engine", "engine_version")
 def _sglang_version(f: LogFacts, m: re.Match, line: int) -> None:
     f.set("engine", "sglang", line)
     f.set("engine_version", m["version"], line)
 
 
+@_fills("engine", "engine_version")
 def _llamacpp_build(f: LogFacts, m: re.Match, line: int) -> None:
     """`main: build = 3030 (504f0c34)`, `build: 9840 (8c146a836) with cc ...` or `build_info: b8943-4866913c2`."""
     f.set("engine", "llamacpp", line)
     f.set("engine_version", "b" + m["build"], line)
 
 
+@_fills("model")
 def _banner_model(f: LogFacts, m: re.Match, line: int) -> None:
     """vLLM banner: `█▄█▀ █     █     █     █  model   /models/DeepSeek-V4-Flash`."""
     f.set("model", m["model"], line)
 
 
+@_fills("engine", "model")
 def _gguf_model(f: LogFacts, m: re.Match, line: int) -> None:
     """`srv    load_model: loading model 'C:\\LLM\\DeepSeek-V4-Flash.gguf'` or `llama_model_loader: ... from /x.gguf`."""
     f.set("engine", "llamacpp", line)
     f.set("model", m["model"], line)
 
 
+@_fills("command", "engine", "model", "command_args")
 def _command(f: LogFacts, m: re.Match, line: int) -> None:
     """A launch command echoed in the log: `vllm serve deepseek-ai/DeepSeek-V4-Flash --tensor-parallel-size 8`."""
     f.set("command", m["cmd"].strip(), line)
@@ -154,7 +177,7 @@ def _engine(name: str) -> Callable[[LogFacts, re.Match, int], None]:
         f.set("engine", name, line)
 
     record.__doc__ = f"A line only {name} prints (its loader, server or worker), naming the engine."
-    return record
+    return _fills("engine")(record)
 
 
 _ENGINE_MARKERS = {
@@ -182,9 +205,10 @@ def _memory(key: str) -> Callable[[LogFacts, re.Match, int], None]:
             f.lines.setdefault(f"memory.{key}", line)
 
     record.__doc__ = f"Memory line `{key}` (first occurrence)."
-    return record
+    return _fills(f"memory.{key}")(record)
 
 
+@_fills("driver_version", "cuda_version")
 def _driver(f: LogFacts, m: re.Match, line: int) -> None:
     """nvidia-smi header `Driver Version: 570.133.20   CUDA Version: 12.8` or collect_env `Nvidia driver version: 550.120`."""
     f.set("driver_version", m["driver"], line)
@@ -196,17 +220,24 @@ def _simple(name: str) -> Callable[[LogFacts, re.Match, int], None]:
     def record(f: LogFacts, m: re.Match, line: int) -> None:
         f.set(name, m["value"], line)
 
-    return record
+    return _fills(name)(record)
 
 
 class Extractor(NamedTuple):
     """One LogFacts reader: a literal prefilter, a regex on the cleaned line, the handler, and the fact it
-    fills (`None`: it accumulates). The scanner stops looking for the literal once that fact is read."""
+    fills (`None`: it accumulates). The scanner stops looking for the literal once that fact is read.
+    A handler's `fills` (set by `_fills`) names every fact it can fill: once all are, the scanner skips it
+    on the lines that still reach it; a handler without one accumulates and always runs."""
 
     literal: str
     pattern: re.Pattern
     handle: Callable[[LogFacts, re.Match, int], None]
     fact: str | None
+
+    def done(self, f: LogFacts) -> bool:
+        """Every fact the handler can fill (its `fills`) is filled already: running it would change nothing."""
+        fills = getattr(self.handle, "fills", ())
+        return bool(fills) and all(f.filled(name) for name in fills)
 
 
 _BUILD = re.compile(r"^(?:main: )?build(?:_info)?(?::| =)\s*b?(?P<build>\d{3,6})\b")

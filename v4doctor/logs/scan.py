@@ -72,26 +72,30 @@ class Scanner:
         self.facts = LogFacts()
         self.events: dict[str, Event] = {}
         self.failures: list[tuple[int, str]] = []
-        self.recent: deque[tuple[int, str]] = deque(maxlen=4)
+        self.recent: deque[tuple[int, str]] = deque(maxlen=4)  # (line, raw text): the last failure lines
         self.lines = 0
         self.extractors = list(EXTRACTORS)
         self.active = list(self.signatures)
+        self._stale = False  # a chunk was scanned since the last prune
         self._compile()
 
     def _compile(self) -> None:
         literals = [s.literal for s in self.active] + [x.literal for x in self.extractors] + list(FAILURE_LITERALS)
         self.prefilter = compile_prefilter(literals)
         sigs, extractors = dict(_index(self.active, lambda s: s.literal)), dict(_index(self.extractors, lambda x: x.literal))
-        self.dispatch = {k.encode(): (sigs.get(k, ()), extractors.get(k, ())) for k in set(sigs) | set(extractors)}
+        self.dispatch = {k.encode(): (k, sigs.get(k, ()), extractors.get(k, ())) for k in set(sigs) | set(extractors)}
         if not hasattr(self, "related"):  # computed for the first (largest) literal set; pruning only removes
             self.related = related(tuple(sorted({x.encode() for x in literals})))
-            self.candidates: dict[frozenset, frozenset] = {}
+            self.candidates: dict[frozenset, tuple[bytes, ...]] = {}
 
-    def _candidates(self, found: frozenset) -> frozenset:
-        """The literals to test on a hit line: those found, and those they may hide (memoised per set)."""
+    def _candidates(self, found: frozenset) -> tuple[bytes, ...]:
+        """The literals to test on a hit line: those found, and those they may hide (memoised per set). Longest
+        first, so that of two signatures matching one line the more specific leads whatever the hash seed
+        (`Capture cuda graph failed: CUDA out of memory` before `CUDA out of memory`)."""
         out = self.candidates.get(found)
         if out is None:
-            out = self.candidates[found] = found.union(*(self.related.get(f, ()) for f in found))
+            union = found.union(*(self.related.get(f, ()) for f in found))
+            out = self.candidates[found] = tuple(sorted(union, key=lambda x: (-len(x), x)))
         return out
 
     def _prune(self) -> None:
@@ -105,6 +109,8 @@ class Scanner:
 
     def feed(self, chunk: bytes) -> None:
         """Scan one chunk of whole lines (each ends with a newline); only hit lines are decoded."""
+        if self._stale:  # pruned before the next chunk, not after each: the last chunk's prune is never needed
+            self._prune()
         if b"\x1b" in chunk:
             chunk = ANSI_BYTES.sub(b"", chunk)
         base, counted, start, end, found = self.lines, 0, 0, -1, set()
@@ -123,31 +129,50 @@ class Scanner:
         if found:
             self._line(chunk[start:end].decode("utf-8", "replace"), base + 1, found)
         self.lines += chunk.count(b"\n")
-        self._prune()
+        self._stale = True
 
     def _line(self, raw: str, number: int, found: set[bytes]) -> None:
-        """One hit line: the literals the prefilter saw on it (plus any they may hide) pick what runs."""
+        """One hit line: the literals the prefilter saw on it (plus any they may hide) pick what runs.
+        A signature whose evidence is full, or an extractor with nothing left to fill, is a no-op and skipped;
+        the line is cleaned only when something still runs on it."""
         candidates = self._candidates(frozenset(found))
-        if candidates <= _READY_BYTES:  # a server-ready line: only its number matters
+        if _READY_BYTES.issuperset(candidates):  # a server-ready line: only its number matters
             self.facts.lines["ready"] = number
             return
-        line = clean_line(raw)
+        line = None
         for literal in candidates:
-            sigs, extractors = self.dispatch.get(literal, ((), ()))
-            text = literal.decode()
-            if sigs and text in line:
-                for sig in sigs:
-                    m = sig.pattern.search(line)
-                    if m:
-                        self._record(sig, m, raw, number)
+            work = self.dispatch.get(literal)
+            if work is None:
+                continue
+            text, sigs, extractors = work
+            sigs = [s for s in sigs if self._open(s)]
+            if sigs:
+                line = clean_line(raw) if line is None else line
+                if text in line:
+                    for sig in sigs:
+                        m = sig.pattern.search(line)
+                        if m:
+                            self._record(sig, m, raw, number)
             if extractors and text in raw:  # a marker may sit in the prefix clean_line strips ("[launcher.py:46]")
                 for x in extractors:
-                    self._extract(x, line, raw, number)
-        if not candidates.isdisjoint(_FAILURE_BYTES) and FAILURE.search(line) and not NOT_AN_ERROR_LEVEL.search(raw):
-            item = (number, evidence_text(raw))
+                    if not x.done(self.facts):
+                        line = clean_line(raw) if line is None else line
+                        self._extract(x, line, raw, number)
+        if not _FAILURE_BYTES.isdisjoint(candidates):
+            self._failure(clean_line(raw) if line is None else line, raw, number)
+
+    def _open(self, sig: Signature) -> bool:
+        """The signature can still add evidence (a match past MAX_EVIDENCE would add nothing)."""
+        event = self.events.get(sig.id)
+        return event is None or len(event.evidence) < MAX_EVIDENCE
+
+    def _failure(self, line: str, raw: str, number: int) -> None:
+        """A failure line no signature needs to know: the first few kept as evidence, the last few as raw
+        lines (made evidence only when read: most fall out of the ring)."""
+        if FAILURE.search(line) and not NOT_AN_ERROR_LEVEL.search(raw):
             if len(self.failures) < MAX_EVIDENCE:
-                self.failures.append(item)
-            self.recent.append(item)
+                self.failures.append((number, evidence_text(raw)))
+            self.recent.append((number, raw))
 
     def _extract(self, x, line: str, raw: str, number: int) -> None:
         m = x.pattern.search(line) or x.pattern.search(raw)
@@ -161,11 +186,12 @@ class Scanner:
         event = self.events.get(sig.id)
         if event is None:
             groups = {k: v for k, v in m.groupdict().items() if v is not None}
-            context = [x for x in self.recent if x[0] < number] if sig.role == "wrapper" else []
+            context = [(n, evidence_text(r)) for n, r in self.recent if n < number] if sig.role == "wrapper" else []
             event = self.events[sig.id] = Event(sig, number, groups, context=context)
         event.count += 1
         if len(event.evidence) < MAX_EVIDENCE:
             event.evidence.append((number, evidence_text(raw)))
 
     def result(self) -> ScanResult:
-        return ScanResult(self.events, self.facts, list(self.failures), list(self.recent), self.lines)
+        recent = [(n, evidence_text(raw)) for n, raw in self.recent]
+        return ScanResult(self.events, self.facts, list(self.failures), recent, self.lines)
