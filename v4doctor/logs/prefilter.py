@@ -10,32 +10,63 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Iterable, NamedTuple
+from typing import Iterable
+
+
+def re2_module():
+    """google-re2 when it imports, else None (the stdlib fallback); part of a compiled plan's identity."""
+    try:
+        import re2
+    except ImportError:
+        return None
+    return re2
 
 
 def compile_prefilter(literals: Iterable[str]):
     """One bytes pattern that finds any literal: RE2 if available (a DFA; on bytes, no offset conversion),
-    else one `bytes.find` sweep per literal, which beats a stdlib alternation several times over."""
+    else one `bytes.find` sweep per literal, which beats a stdlib alternation several times over.
+    Either has `hits(chunk)`: (offset, literal) of every match, in order."""
     encoded = sorted({x.encode() for x in literals}, key=len, reverse=True)
+    re2 = re2_module()
+    if re2 is None:
+        return _FindPrefilter(encoded)
     try:
-        import re2  # google-re2
-
         opts = re2.Options()
         opts.max_mem = 64 << 20
-        return re2.compile(b"|".join(re.escape(x) for x in encoded), opts)
-    except Exception:  # not installed, or a pattern RE2 refuses
+        return _Re2Prefilter(re2, re2.compile(b"|".join(re.escape(x) for x in encoded), opts), encoded)
+    except Exception:  # a pattern RE2 refuses
         return _FindPrefilter(encoded)
 
 
-class _Hit(NamedTuple):
-    pos: int
-    literal: bytes
+class _Re2Prefilter:
+    """The RE2 alternation, its matches read from the compiled program itself: the wrapper's Python `Match`
+    objects cost more than the search. Checked against the public `finditer` once; that is the fallback."""
 
-    def start(self) -> int:
-        return self.pos
+    def __init__(self, re2, compiled, literals: list[bytes]):
+        self.compiled = compiled
+        self._match, self._anchor = None, None
+        try:
+            self._match, self._anchor = compiled._regexp.Match, re2._Anchor.UNANCHORED
+            sample = b"\n".join(b"." + x for x in literals[:8]) + b"\n"
+            if self._direct(sample) != self._public(sample):
+                raise ValueError("google-re2's program disagrees with its finditer")
+        except Exception:  # another google-re2 layout: its public API
+            self._match = None
 
-    def group(self) -> bytes:
-        return self.literal
+    def hits(self, chunk: bytes) -> list[tuple[int, bytes]]:
+        return self._public(chunk) if self._match is None else self._direct(chunk)
+
+    def _public(self, chunk: bytes) -> list[tuple[int, bytes]]:
+        return [(m.start(), m.group()) for m in self.compiled.finditer(chunk)]
+
+    def _direct(self, chunk: bytes) -> list[tuple[int, bytes]]:
+        match, anchor, end, pos, out = self._match, self._anchor, len(chunk), 0, []
+        while True:
+            (start, stop), *_ = match(anchor, chunk, pos, end)
+            if start < 0:
+                return out
+            out.append((start, chunk[start:stop]))
+            pos = stop if stop > start else stop + 1
 
 
 class _FindPrefilter:
@@ -44,12 +75,12 @@ class _FindPrefilter:
     def __init__(self, literals: list[bytes]):
         self.literals = literals
 
-    def finditer(self, chunk: bytes) -> list[_Hit]:
+    def hits(self, chunk: bytes) -> list[tuple[int, bytes]]:
         hits = []
         for lit in self.literals:
             i = chunk.find(lit)
             while i >= 0:
-                hits.append(_Hit(i, lit))
+                hits.append((i, lit))
                 i = chunk.find(lit, i + 1)
         hits.sort()
         return hits

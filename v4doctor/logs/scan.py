@@ -8,12 +8,13 @@ match and a few evidence lines, a small ring of recent failure lines, and the Lo
 from __future__ import annotations
 
 import re
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable
 
 from v4doctor.logs.logfacts import EXTRACTORS, READY_MARKERS, LogFacts
-from v4doctor.logs.prefilter import compile_prefilter, related
+from v4doctor.logs.prefilter import compile_prefilter, re2_module, related
 from v4doctor.logs.reader import ANSI_BYTES, MAX_LINE, clean_line, evidence_text
 from v4doctor.logs.signatures import Signature
 
@@ -64,6 +65,39 @@ def _index(items: Iterable, key) -> list[tuple[str, list]]:
     return list(out.items())
 
 
+class _Plan:
+    """What a set of live signatures and extractors compiles to: the prefilter, and per literal its text,
+    signatures and extractors. `related` and the hit-line memo `candidates` belong to the first (largest) set."""
+
+    def __init__(self, active: tuple[Signature, ...], extractors: tuple):
+        self.active, self.extractors = active, extractors  # held: the cache key is their ids
+        literals = [s.literal for s in active] + [x.literal for x in extractors] + list(FAILURE_LITERALS)
+        self.prefilter = compile_prefilter(literals)
+        sigs, exs = dict(_index(active, lambda s: s.literal)), dict(_index(extractors, lambda x: x.literal))
+        self.dispatch = {k.encode(): (k, sigs.get(k, ()), exs.get(k, ())) for k in set(sigs) | set(exs)}
+        self.related = related(tuple(sorted({x.encode() for x in literals})))
+        self.candidates: dict[frozenset, tuple[bytes, ...]] = {}
+
+
+_PLANS: dict[tuple, _Plan] = {}
+_PLANS_LOCK = threading.Lock()
+MAX_PLANS = 8
+MAX_MEMO = 4096  # hit-line literal sets memoised per plan
+
+
+def _plan(active: tuple[Signature, ...], extractors: tuple) -> _Plan:
+    """The compiled plan for these signatures and extractors, shared by every scan (a server compiles once)."""
+    key = (tuple(map(id, active)), tuple(map(id, extractors)), id(re2_module()))
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _Plan(active, extractors)
+        with _PLANS_LOCK:
+            while len(_PLANS) >= MAX_PLANS:
+                del _PLANS[next(iter(_PLANS))]
+            _PLANS[key] = plan
+    return plan
+
+
 class Scanner:
     """Feed byte chunks of whole lines; `result()` gives what was found."""
 
@@ -74,19 +108,14 @@ class Scanner:
         self.failures: list[tuple[int, str]] = []
         self.recent: deque[tuple[int, str]] = deque(maxlen=4)  # (line, raw text): the last failure lines
         self.lines = 0
-        self.extractors = list(EXTRACTORS)
-        self.active = list(self.signatures)
         self._stale = False  # a chunk was scanned since the last prune
-        self._compile()
+        first = self._use(_plan(self.signatures, tuple(EXTRACTORS)))
+        self.related, self.candidates = first.related, first.candidates  # pruning only removes literals
 
-    def _compile(self) -> None:
-        literals = [s.literal for s in self.active] + [x.literal for x in self.extractors] + list(FAILURE_LITERALS)
-        self.prefilter = compile_prefilter(literals)
-        sigs, extractors = dict(_index(self.active, lambda s: s.literal)), dict(_index(self.extractors, lambda x: x.literal))
-        self.dispatch = {k.encode(): (k, sigs.get(k, ()), extractors.get(k, ())) for k in set(sigs) | set(extractors)}
-        if not hasattr(self, "related"):  # computed for the first (largest) literal set; pruning only removes
-            self.related = related(tuple(sorted({x.encode() for x in literals})))
-            self.candidates: dict[frozenset, tuple[bytes, ...]] = {}
+    def _use(self, plan: _Plan) -> _Plan:
+        self.active, self.extractors = list(plan.active), list(plan.extractors)
+        self.prefilter, self.dispatch = plan.prefilter, plan.dispatch
+        return plan
 
     def _candidates(self, found: frozenset) -> tuple[bytes, ...]:
         """The literals to test on a hit line: those found, and those they may hide (memoised per set). Longest
@@ -95,7 +124,9 @@ class Scanner:
         out = self.candidates.get(found)
         if out is None:
             union = found.union(*(self.related.get(f, ()) for f in found))
-            out = self.candidates[found] = tuple(sorted(union, key=lambda x: (-len(x), x)))
+            out = tuple(sorted(union, key=lambda x: (-len(x), x)))
+            if len(self.candidates) < MAX_MEMO:
+                self.candidates[found] = out
         return out
 
     def _prune(self) -> None:
@@ -104,8 +135,7 @@ class Scanner:
         extractors = [x for x in self.extractors if x.fact is None or x.fact not in self.facts.lines]
         active = [s for s in self.active if s.id not in self.events or len(self.events[s.id].evidence) < MAX_EVIDENCE]
         if len(extractors) != len(self.extractors) or len(active) != len(self.active):
-            self.extractors, self.active = extractors, active
-            self._compile()
+            self._use(_plan(tuple(active), tuple(extractors)))
 
     def feed(self, chunk: bytes) -> None:
         """Scan one chunk of whole lines (each ends with a newline); only hit lines are decoded."""
@@ -114,10 +144,9 @@ class Scanner:
         if b"\x1b" in chunk:
             chunk = ANSI_BYTES.sub(b"", chunk)
         base, counted, start, end, found = self.lines, 0, 0, -1, set()
-        for m in self.prefilter.finditer(chunk):
-            pos = m.start()
+        for pos, literal in self.prefilter.hits(chunk):
             if pos < end:  # another literal on the line being collected
-                found.add(m.group())
+                found.add(literal)
                 continue
             if found:
                 self._line(chunk[start:end].decode("utf-8", "replace"), base + 1, found)
@@ -125,7 +154,7 @@ class Scanner:
             end = chunk.find(b"\n", pos)
             end = len(chunk) if end < 0 else min(end, pos + MAX_LINE)
             base += chunk.count(b"\n", counted, start)
-            counted, found = start, {m.group()}
+            counted, found = start, {literal}
         if found:
             self._line(chunk[start:end].decode("utf-8", "replace"), base + 1, found)
         self.lines += chunk.count(b"\n")
@@ -140,12 +169,15 @@ class Scanner:
             self.facts.lines["ready"] = number
             return
         line = None
+        # Without ANSI codes or carriage returns the cleaned line is a piece of the raw one: a literal
+        # missing from the raw line is missing from it too, and the line need not be cleaned to know.
+        plain = "\x1b" not in raw and "\r" not in raw
         for literal in candidates:
             work = self.dispatch.get(literal)
             if work is None:
                 continue
             text, sigs, extractors = work
-            sigs = [s for s in sigs if self._open(s)]
+            sigs = [s for s in sigs if self._open(s)] if not plain or text in raw else ()
             if sigs:
                 line = clean_line(raw) if line is None else line
                 if text in line:
