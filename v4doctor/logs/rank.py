@@ -16,6 +16,7 @@ from v4doctor.findings import Finding
 from v4doctor.logs.advice import extend
 from v4doctor.logs.diagnosis import Item
 from v4doctor.logs.logfacts import LogFacts
+from v4doctor.logs.reader import evidence_text
 from v4doctor.logs.scan import Event, ScanResult
 
 MAX_ITEM_EVIDENCE = 6
@@ -61,6 +62,8 @@ def rank(scan: ScanResult, findings: Iterable[Finding] = ()) -> list[Item]:
     """Ranked diagnoses from the scan's events and the host checks' findings."""
     events = sorted(scan.events.values(), key=lambda e: e.line)
     items = _merge([_from_event(e) for e in events if e.signature.role != "wrapper"])
+    for item in items:  # only the lines kept are redacted and cut: most of a busy log's matches are merged away
+        item.evidence = _texts(item.evidence)
     wrappers = [e for e in events if e.signature.role == "wrapper"]
     for f in findings:
         _fold_finding(items, f, scan.facts)
@@ -79,6 +82,12 @@ def _came_up_after(scan: ScanResult) -> bool:
     """The server reported itself ready after the last failure line: that failure did not stop it."""
     last_failure = max(n for n, _ in scan.last_failures) if scan.last_failures else 0
     return scan.facts.lines.get("ready", 0) > last_failure
+
+
+def _texts(raw: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Evidence as shown from (line, raw line) pairs. A line number names one line, so sorting and dedup
+    before this step keep the same lines as after it."""
+    return [(n, evidence_text(line)) for n, line in raw]
 
 
 def _position(item: Item) -> int:
@@ -155,12 +164,12 @@ def _attach_wrapper(causes: list[Item], w: Event) -> None:
     above = [c for c in causes if c.line <= w.line]
     target = above[-1] if above else causes[0]
     target.matched.append(w.signature.id)
-    target.evidence = sorted(set(target.evidence + w.evidence[:1]))[:MAX_ITEM_EVIDENCE]
+    target.evidence = sorted(set(target.evidence + _texts(w.evidence[:1])))[:MAX_ITEM_EVIDENCE]
 
 
 def _other(wrappers: list[Event], scan: ScanResult) -> Item:
     """An unrecognised failure: say so, show the first and last error lines, guess nothing."""
-    lines = [x for w in wrappers for x in w.context + w.evidence[:1]] + scan.failures + scan.last_failures
+    lines = [x for w in wrappers for x in w.context + _texts(w.evidence[:1])] + scan.failures + scan.last_failures
     ordered = sorted(dict(lines).items())
     # the first lines (where it started) and the last ones (a traceback ends with the exception)
     evidence = ordered if len(ordered) <= MAX_ITEM_EVIDENCE else ordered[:2] + ordered[2 - MAX_ITEM_EVIDENCE:]

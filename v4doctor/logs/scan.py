@@ -43,7 +43,7 @@ class Event:
     signature: Signature
     line: int
     groups: dict[str, str]
-    evidence: list[tuple[int, str]] = field(default_factory=list)
+    evidence: list[tuple[int, str]] = field(default_factory=list)  # (line, raw text): rank makes evidence of those it keeps
     context: list[tuple[int, str]] = field(default_factory=list)  # failure lines just above a wrapper
     count: int = 0  # matches seen while the signature was still searched for (it stops after MAX_EVIDENCE)
 
@@ -222,7 +222,7 @@ class Scanner:
             event = self.events[sig.id] = Event(sig, number, groups, context=context)
         event.count += 1
         if len(event.evidence) < MAX_EVIDENCE:
-            event.evidence.append((number, evidence_text(raw)))
+            event.evidence.append((number, raw))
 
     def result(self) -> ScanResult:
         recent = [(n, evidence_text(raw)) for n, raw in self.recent]
