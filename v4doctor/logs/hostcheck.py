@@ -88,8 +88,30 @@ def _known_cc(kb, name: str) -> str | Unknown:
     return record["compute_capability"] if record and record.get("compute_capability") else Unknown(NOT_IN_LOG)
 
 
+_JUDGED: dict[tuple, tuple[Finding, ...]] = {}
+MAX_JUDGED = 256
+
+
 def host_findings(lf: LogFacts) -> list[Finding]:
-    """Errors and warnings of the host checks on the log's facts."""
+    """Errors and warnings of the host checks on the log's facts. The checks are pure functions of the
+    facts, so a server judges each distinct set (engine, version, model, GPUs...) once."""
+    key = _judged_key(lf)
+    found = _JUDGED.get(key)
+    if found is None:
+        found = tuple(_host_findings(lf))
+        if len(_JUDGED) >= MAX_JUDGED:
+            _JUDGED.clear()
+        _JUDGED[key] = found
+    return list(found)
+
+
+def _judged_key(lf: LogFacts) -> tuple:
+    """Every LogFacts field `to_facts` reads."""
+    gpus = tuple(tuple(sorted(g.items())) for g in lf.gpus)
+    return (lf.engine, lf.engine_version, lf.model, lf.torch_version, lf.driver_version, lf.cuda_version, gpus)
+
+
+def _host_findings(lf: LogFacts) -> list[Finding]:
     facts = to_facts(lf)
     if facts is None:
         return []

@@ -6,6 +6,8 @@ wins (a log's start-up banner comes before any error), GPUs and memory lines acc
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
@@ -62,12 +64,32 @@ def parse_py_items(text: str, pattern: re.Pattern = _DICT_ITEM) -> dict[str, Any
 
     out: dict[str, Any] = {}
     for m in pattern.finditer(text):
+        raw = m["val"]
         try:
-            value = ast.literal_eval(m["val"])
+            value = _CONSTANTS[raw] if raw in _CONSTANTS else _plain(raw) if raw[0] not in "[{" else ast.literal_eval(raw)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             continue
         out[m["key"]] = value
     return masked(out)
+
+
+_CONSTANTS = {"True": True, "False": False, "None": None}
+
+
+_ESCAPED = re.compile(r"[\\\x00\r\n]")  # what Python's tokenizer reads differently from the raw characters
+_INT = re.compile(r"-?(?:0|[1-9]\d*)")  # `007` is a SyntaxError to ast, so left to it
+
+
+def _plain(raw: str) -> Any:
+    """A quoted string or number of `_PY_VALUE` as `ast.literal_eval` reads it, without compiling it
+    (a start-up args line has dozens): `'x'` -> x, `-2` -> -2, `1e-05` -> 1e-05; anything else goes to ast."""
+    import ast
+
+    if raw[0] in "'\"":
+        return ast.literal_eval(raw) if _ESCAPED.search(raw) else raw[1:-1]
+    if "." in raw or "e" in raw:
+        return float(raw)
+    return int(raw) if _INT.fullmatch(raw) else ast.literal_eval(raw)
 
 
 def masked(args: dict[str, Any]) -> dict[str, Any]:
@@ -141,11 +163,20 @@ def _gguf_model(f: LogFacts, m: re.Match, line: int) -> None:
 def _command(f: LogFacts, m: re.Match, line: int) -> None:
     """A launch command echoed in the log: `vllm serve deepseek-ai/DeepSeek-V4-Flash --tensor-parallel-size 8`."""
     f.set("command", m["cmd"].strip(), line)
-    spec = _launch_spec(m["cmd"])
-    if spec is not None:
-        f.set("engine", spec.engine, line)
-        f.set("model", spec.model, line)
-        f.set("command_args", masked(spec.flags), line)
+    parsed = _command_fields(m["cmd"])
+    if parsed is not None:
+        engine, model, flags = parsed
+        f.set("engine", engine, line)
+        f.set("model", model, line)
+        f.set("command_args", copy.deepcopy(flags) if any(isinstance(v, (list, dict)) for v in flags.values()) else dict(flags), line)
+
+
+@functools.lru_cache(maxsize=64)
+def _command_fields(cmd: str) -> tuple[str, str | None, dict[str, Any]] | None:
+    """Engine, model and masked flags of an echoed command, parsed once per distinct text (a crash-looping
+    container prints the same command at every restart). Callers copy the flags: the cache keeps them."""
+    spec = _launch_spec(cmd)
+    return None if spec is None else (spec.engine, spec.model, masked(spec.flags))
 
 
 def _launch_spec(cmd: str):
