@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 from typing import Any
@@ -51,17 +52,24 @@ def vllm_argv(args: dict[str, Any]) -> list[str]:
 def corrected(argv: list[str], flags: dict[str, str], engines: tuple[str, ...]) -> str | None:
     """The launch command with `flags` set (`{"--max-model-len": "13528"}`; an empty value is a switch), via
     v4doctor.launch; None when the command is not one of the `engines` the flags belong to."""
-    from v4doctor.errors import UsageError
-    from v4doctor.launch import parse_command
-
-    try:
-        spec = parse_command(argv)
-    except (UsageError, ValueError):  # a command the launch parser does not know: no corrected command, not a crash
-        return None
-    except Exception:  # the launch parser's own bug must not stop a diagnosis
-        return None
-    if spec.engine not in engines:
+    spec = _spec(tuple(argv))
+    if spec is None or spec.engine not in engines:
         return None
     for flag, value in flags.items():
         spec = spec.with_flag(flag.lstrip("-"), value if value else True)
     return spec.command_text()
+
+
+@functools.lru_cache(maxsize=64)
+def _spec(argv: tuple[str, ...]):
+    """The launch plan of argv, parsed once for every diagnosis that corrects it (LaunchSpec is frozen:
+    `with_flag` makes a new one); None when v4doctor.launch does not know the command."""
+    from v4doctor.errors import UsageError
+    from v4doctor.launch import parse_command
+
+    try:
+        return parse_command(list(argv))
+    except (UsageError, ValueError):  # a command the launch parser does not know: no corrected command, not a crash
+        return None
+    except Exception:  # the launch parser's own bug must not stop a diagnosis
+        return None

@@ -169,10 +169,10 @@ def _attach_wrapper(causes: list[Item], w: Event) -> None:
 
 def _other(wrappers: list[Event], scan: ScanResult) -> Item:
     """An unrecognised failure: say so, show the first and last error lines, guess nothing."""
-    lines = [x for w in wrappers for x in w.context + _texts(w.evidence[:1])] + scan.failures + scan.last_failures
-    ordered = sorted(dict(lines).items())
+    lines = [x for w in wrappers for x in w.context + w.evidence[:1]] + scan.failures + scan.last_failures
+    ordered = sorted(dict(lines).items())  # (line, raw text): one number, one line
     # the first lines (where it started) and the last ones (a traceback ends with the exception)
-    evidence = ordered if len(ordered) <= MAX_ITEM_EVIDENCE else ordered[:2] + ordered[2 - MAX_ITEM_EVIDENCE:]
+    evidence = _texts(ordered if len(ordered) <= MAX_ITEM_EVIDENCE else ordered[:2] + ordered[2 - MAX_ITEM_EVIDENCE:])
     first = wrappers[0].signature if wrappers else None
     return Item(
         id=first.id if first else "SIG-OTHER", category="other", severity="error",

@@ -44,7 +44,7 @@ class Event:
     line: int
     groups: dict[str, str]
     evidence: list[tuple[int, str]] = field(default_factory=list)  # (line, raw text): rank makes evidence of those it keeps
-    context: list[tuple[int, str]] = field(default_factory=list)  # failure lines just above a wrapper
+    context: list[tuple[int, str]] = field(default_factory=list)  # (line, raw text): failure lines just above a wrapper
     count: int = 0  # matches seen while the signature was still searched for (it stops after MAX_EVIDENCE)
 
 
@@ -52,8 +52,8 @@ class Event:
 class ScanResult:
     events: dict[str, Event]
     facts: LogFacts
-    failures: list[tuple[int, str]]  # first few failure lines
-    last_failures: list[tuple[int, str]]  # the last few
+    failures: list[tuple[int, str]]  # first few failure lines, (line, raw text): rank makes evidence of what it shows
+    last_failures: list[tuple[int, str]]  # the last few, likewise
     lines: int
 
 
@@ -98,6 +98,24 @@ def _plan(active: tuple[Signature, ...], extractors: tuple) -> _Plan:
     return plan
 
 
+class _Hit:
+    """One hit line: its raw text, number, and the cleaned message, made on first use."""
+
+    __slots__ = ("raw", "number", "plain", "_line")
+
+    def __init__(self, raw: str, number: int):
+        self.raw, self.number, self._line = raw, number, None
+        # Without ANSI codes or carriage returns the cleaned line is a piece of the raw one: a literal
+        # missing from the raw line is missing from it too, and the line need not be cleaned to know.
+        self.plain = "\x1b" not in raw and "\r" not in raw
+
+    @property
+    def line(self) -> str:
+        if self._line is None:
+            self._line = clean_line(self.raw)
+        return self._line
+
+
 class Scanner:
     """Feed byte chunks of whole lines; `result()` gives what was found."""
 
@@ -109,6 +127,8 @@ class Scanner:
         self.recent: deque[tuple[int, str]] = deque(maxlen=4)  # (line, raw text): the last failure lines
         self.lines = 0
         self._stale = False  # a chunk was scanned since the last prune
+        self.full: set[str] = set()  # signatures whose evidence is full: a match adds nothing
+        self.finished: set[int] = set()  # ids of extractors with nothing left to fill
         first = self._use(_plan(self.signatures, tuple(EXTRACTORS)))
         self.related, self.candidates = first.related, first.candidates  # pruning only removes literals
 
@@ -168,42 +188,46 @@ class Scanner:
         if _READY_BYTES.issuperset(candidates):  # a server-ready line: only its number matters
             self.facts.lines["ready"] = number
             return
-        line = None
-        # Without ANSI codes or carriage returns the cleaned line is a piece of the raw one: a literal
-        # missing from the raw line is missing from it too, and the line need not be cleaned to know.
-        plain = "\x1b" not in raw and "\r" not in raw
+        hit = _Hit(raw, number)
         for literal in candidates:
             work = self.dispatch.get(literal)
-            if work is None:
-                continue
-            text, sigs, extractors = work
-            sigs = [s for s in sigs if self._open(s)] if not plain or text in raw else ()
-            if sigs:
-                line = clean_line(raw) if line is None else line
-                if text in line:
-                    for sig in sigs:
-                        m = sig.pattern.search(line)
-                        if m:
-                            self._record(sig, m, raw, number)
-            if extractors and text in raw:  # a marker may sit in the prefix clean_line strips ("[launcher.py:46]")
-                for x in extractors:
-                    if not x.done(self.facts):
-                        line = clean_line(raw) if line is None else line
-                        self._extract(x, line, raw, number)
+            if work is not None:
+                text, sigs, extractors = work
+                if sigs and (not hit.plain or text in raw):
+                    self._signatures(sigs, text, hit)
+                if extractors and text in raw:  # a marker may sit in the prefix clean_line strips ("[launcher.py:46]")
+                    self._extractors(extractors, hit)
         if not _FAILURE_BYTES.isdisjoint(candidates):
-            self._failure(clean_line(raw) if line is None else line, raw, number)
+            self._failure(hit.line, raw, number)
 
-    def _open(self, sig: Signature) -> bool:
-        """The signature can still add evidence (a match past MAX_EVIDENCE would add nothing)."""
-        event = self.events.get(sig.id)
-        return event is None or len(event.evidence) < MAX_EVIDENCE
+    def _signatures(self, sigs: tuple[Signature, ...], text: str, hit: _Hit) -> None:
+        """The signatures of one literal that can still add evidence, on a line that may hold it."""
+        full = self.full
+        sigs = [s for s in sigs if s.id not in full]
+        if sigs and text in hit.line:
+            for sig in sigs:
+                m = sig.pattern.search(hit.line)
+                if m:
+                    self._record(sig, m, hit.raw, hit.number)
+
+    def _extractors(self, extractors: tuple, hit: _Hit) -> None:
+        """The extractors of one literal that can still fill a fact (once done, an extractor stays done:
+        facts are only ever filled)."""
+        finished = self.finished
+        for x in extractors:
+            if id(x) in finished:
+                continue
+            if x.done(self.facts):
+                finished.add(id(x))
+                continue
+            self._extract(x, hit.line, hit.raw, hit.number)
 
     def _failure(self, line: str, raw: str, number: int) -> None:
-        """A failure line no signature needs to know: the first few kept as evidence, the last few as raw
-        lines (made evidence only when read: most fall out of the ring)."""
+        """A failure line no signature needs to know: the first few and the last few are kept, raw (made
+        evidence only when an unrecognised failure shows them)."""
         if FAILURE.search(line) and not NOT_AN_ERROR_LEVEL.search(raw):
             if len(self.failures) < MAX_EVIDENCE:
-                self.failures.append((number, evidence_text(raw)))
+                self.failures.append((number, raw))
             self.recent.append((number, raw))
 
     def _extract(self, x, line: str, raw: str, number: int) -> None:
@@ -218,12 +242,13 @@ class Scanner:
         event = self.events.get(sig.id)
         if event is None:
             groups = {k: v for k, v in m.groupdict().items() if v is not None}
-            context = [(n, evidence_text(r)) for n, r in self.recent if n < number] if sig.role == "wrapper" else []
+            context = [x for x in self.recent if x[0] < number] if sig.role == "wrapper" else []
             event = self.events[sig.id] = Event(sig, number, groups, context=context)
         event.count += 1
         if len(event.evidence) < MAX_EVIDENCE:
             event.evidence.append((number, raw))
+            if len(event.evidence) == MAX_EVIDENCE:
+                self.full.add(sig.id)
 
     def result(self) -> ScanResult:
-        recent = [(n, evidence_text(raw)) for n, raw in self.recent]
-        return ScanResult(self.events, self.facts, list(self.failures), recent, self.lines)
+        return ScanResult(self.events, self.facts, list(self.failures), list(self.recent), self.lines)
