@@ -33,25 +33,19 @@ def compile_prefilter(literals: Iterable[str]):
     try:
         opts = re2.Options()
         opts.max_mem = 64 << 20
-        return _Re2Prefilter(re2, re2.compile(b"|".join(re.escape(x) for x in encoded), opts), encoded)
+        return _Re2Prefilter(re2, re2.compile(b"|".join(re.escape(x) for x in encoded), opts))
     except Exception:  # a pattern RE2 refuses
         return _FindPrefilter(encoded)
 
 
 class _Re2Prefilter:
     """The RE2 alternation, its matches read from the compiled program itself: the wrapper's Python `Match`
-    objects cost more than the search. Checked against the public `finditer` once; that is the fallback."""
+    objects cost more than the search. Checked against the public `finditer` once per process (`_direct_works`);
+    that is the fallback."""
 
-    def __init__(self, re2, compiled, literals: list[bytes]):
+    def __init__(self, re2, compiled):
         self.compiled = compiled
-        self._match, self._anchor = None, None
-        try:
-            self._match, self._anchor = compiled._regexp.Match, re2._Anchor.UNANCHORED
-            sample = b"\n".join(b"." + x for x in literals[:8]) + b"\n"
-            if self._direct(sample) != self._public(sample):
-                raise ValueError("google-re2's program disagrees with its finditer")
-        except Exception:  # another google-re2 layout: its public API
-            self._match = None
+        self._match, self._anchor = (compiled._regexp.Match, re2._Anchor.UNANCHORED) if _direct_works(re2) else (None, None)
 
     def hits(self, chunk: bytes) -> list[tuple[int, bytes]]:
         return self._public(chunk) if self._match is None else self._direct(chunk)
@@ -67,6 +61,20 @@ class _Re2Prefilter:
                 return out
             out.append((start, chunk[start:stop]))
             pos = stop if stop > start else stop + 1
+
+
+@functools.lru_cache(maxsize=2)
+def _direct_works(re2) -> bool:
+    """This google-re2's compiled program answers as its `finditer` does (checked once, on a small pattern);
+    another layout of its internals falls back to the public API."""
+    try:
+        probe = _Re2Prefilter.__new__(_Re2Prefilter)
+        probe.compiled = re2.compile(b"abc|bcd|cd|x")
+        probe._match, probe._anchor = probe.compiled._regexp.Match, re2._Anchor.UNANCHORED
+        sample = b"-abcd-bcdx\ncd"
+        return probe._direct(sample) == probe._public(sample) == [(1, b"abc"), (6, b"bcd"), (9, b"x"), (11, b"cd")]
+    except Exception:
+        return False
 
 
 class _FindPrefilter:

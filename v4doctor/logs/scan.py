@@ -67,30 +67,33 @@ def _index(items: Iterable, key) -> list[tuple[str, list]]:
 
 class _Plan:
     """What a set of live signatures and extractors compiles to: the prefilter, and per literal its text,
-    signatures and extractors. `related` and the hit-line memo `candidates` belong to the first (largest) set."""
+    signatures and extractors. The first (largest) set also has `related` and the hit-line memo `candidates`:
+    pruning only removes literals, so a scan keeps using those."""
 
-    def __init__(self, active: tuple[Signature, ...], extractors: tuple):
+    def __init__(self, active: tuple[Signature, ...], extractors: tuple, first: bool = False):
         self.active, self.extractors = active, extractors  # held: the cache key is their ids
         literals = [s.literal for s in active] + [x.literal for x in extractors] + list(FAILURE_LITERALS)
         self.prefilter = compile_prefilter(literals)
         sigs, exs = dict(_index(active, lambda s: s.literal)), dict(_index(extractors, lambda x: x.literal))
         self.dispatch = {k.encode(): (k, sigs.get(k, ()), exs.get(k, ())) for k in set(sigs) | set(exs)}
-        self.related = related(tuple(sorted({x.encode() for x in literals})))
-        self.candidates: dict[frozenset, tuple[bytes, ...]] = {}
+        if first:
+            self.related = related(tuple(sorted({x.encode() for x in literals})))
+            self.candidates: dict[frozenset, tuple[bytes, ...]] = {}
 
 
 _PLANS: dict[tuple, _Plan] = {}
 _PLANS_LOCK = threading.Lock()
-MAX_PLANS = 8
+MAX_PLANS = 4  # signature sets (a reload, re2 hidden in a test) each compile one
 MAX_MEMO = 4096  # hit-line literal sets memoised per plan
 
 
-def _plan(active: tuple[Signature, ...], extractors: tuple) -> _Plan:
-    """The compiled plan for these signatures and extractors, shared by every scan (a server compiles once)."""
+def _first_plan(active: tuple[Signature, ...], extractors: tuple) -> _Plan:
+    """The compiled plan a scan starts from, shared by every scan (a server compiles it once). The pruned
+    plans of a long log are its own: cached, their programs would only hold memory."""
     key = (tuple(map(id, active)), tuple(map(id, extractors)), id(re2_module()))
     plan = _PLANS.get(key)
     if plan is None:
-        plan = _Plan(active, extractors)
+        plan = _Plan(active, extractors, first=True)
         with _PLANS_LOCK:
             while len(_PLANS) >= MAX_PLANS:
                 del _PLANS[next(iter(_PLANS))]
@@ -129,7 +132,7 @@ class Scanner:
         self._stale = False  # a chunk was scanned since the last prune
         self.full: set[str] = set()  # signatures whose evidence is full: a match adds nothing
         self.finished: set[int] = set()  # ids of extractors with nothing left to fill
-        first = self._use(_plan(self.signatures, tuple(EXTRACTORS)))
+        first = self._use(_first_plan(self.signatures, tuple(EXTRACTORS)))
         self.related, self.candidates = first.related, first.candidates  # pruning only removes literals
 
     def _use(self, plan: _Plan) -> _Plan:
@@ -155,7 +158,7 @@ class Scanner:
         extractors = [x for x in self.extractors if x.fact is None or x.fact not in self.facts.lines]
         active = [s for s in self.active if s.id not in self.events or len(self.events[s.id].evidence) < MAX_EVIDENCE]
         if len(extractors) != len(self.extractors) or len(active) != len(self.active):
-            self._use(_plan(tuple(active), tuple(extractors)))
+            self._use(_Plan(tuple(active), tuple(extractors)))
 
     def feed(self, chunk: bytes) -> None:
         """Scan one chunk of whole lines (each ends with a newline); only hit lines are decoded."""
