@@ -325,3 +325,27 @@ def test_a_warning_before_an_error_of_the_same_category_does_not_downgrade_it():
     [merged] = _merge([warn, err])
     assert (merged.id, merged.severity, merged.line) == ("SIG-E", "error", 3)
     assert merged.evidence == [(3, "retry"), (9, "error")] and merged.matched == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Error: llama runner process has terminated: exit status 2",  # Ollama / Go CLI wording
+        "docker: Error response from daemon: driver failed programming external connectivity on endpoint x",
+        "aborting with error : failed to initialise the backend",
+        "loader: out of memory while mapping tensor blk.3.ffn_up_exps",
+    ],
+)
+def test_a_failure_no_signature_knows_is_other_with_low_confidence_not_healthy(line):
+    """Go/Rust/CLI wordings of a failure (no exception name) are failures too: never 'healthy'."""
+    d = diagnose_text(line).to_dict()
+    assert d["healthy"] is False
+    top = d["diagnoses"][0]
+    assert top["confidence"] <= 0.5 and (top["category"] == "other" or top["category"].startswith("oom"))
+
+
+def test_error_words_inside_ordinary_info_lines_stay_healthy():
+    text = ("INFO 04-24 10:11:12 [api_server.py:1] vLLM API server version 0.20.1\n"
+            "INFO 04-24 10:11:13 [metrics.py:3] Error rate 0.0%, 0 out of memory events\n"
+            "INFO:     Application startup complete.\n")
+    assert diagnose_text(text).to_dict()["healthy"] is True

@@ -21,7 +21,8 @@ from v4doctor.logs.signatures import Signature
 MAX_EVIDENCE = 3
 # A line that reports a failure even when no signature knows it: an exception, a Python
 # traceback, a llama.cpp `error loading model`, a crash.
-FAILURE_LITERALS = ("Error", "Exception", "Traceback (most recent call last)", "error", "Segmentation fault", "core dumped", "FATAL", "Aborted")
+FAILURE_LITERALS = ("Error", "Exception", "Traceback (most recent call last)", "error", "Segmentation fault", "core dumped", "FATAL", "Aborted",
+                    "out of memory")
 _FAILURE_BYTES = frozenset(x.encode() for x in FAILURE_LITERALS)
 _READY_BYTES = frozenset(x.encode() for x in READY_MARKERS)
 # A line its own logger tagged INFO/WARNING/DEBUG is no failure, whatever exception name it quotes
@@ -30,8 +31,11 @@ NOT_AN_ERROR_LEVEL = re.compile(
     r"(?:^|[\s)\]])(?:INFO|WARNING|WARN|DEBUG)\s+\d\d-\d\d\s|^\[[^\]]*\]\s(?:INFO|WARNING|DEBUG)\s|"
     r"^\d+\.\d\d\.\d{3}\.\d{3}\s[IWD]\s|^(?:INFO|WARNING|DEBUG):"
 )
+# Also the Go/Rust/CLI wording: `Error: …` (Ollama, Docker, candle), `Error response from daemon`,
+# `error :`, and a bare `out of memory` with no exception name.
 FAILURE = re.compile(
-    r"Traceback \(most recent call last\)|\b[A-Z]\w*(?:Error|Exception)\b(?::|$)|\berror(?:: | loading )|"
+    r"Traceback \(most recent call last\)|\b[A-Z]\w*(?:Error|Exception)\b(?::|$)|\berror(?:: | loading | :)|"
+    r"(?:^|\s)Error(?::|\sresponse from daemon)|\bout of memory\b|"
     r"Segmentation fault|core dumped|\bFATAL\b|^Aborted"
 )
 
