@@ -63,8 +63,14 @@ def _load(path: Path) -> FlagTable:
 
 def tables(engine: str) -> list[FlagTable]:
     """Every committed flag set for an engine, oldest version first."""
+    return list(_tables(engine))
+
+
+@functools.lru_cache(maxsize=None)
+def _tables(engine: str) -> tuple[FlagTable, ...]:
+    """The package's flag data never changes while the process runs: list the folder once per engine."""
     found = [_load(p) for p in sorted(FLAGS_DIR.glob(f"{engine}-*.json"))]
-    return sorted(found, key=lambda t: _version_key(t.sort_version))
+    return tuple(sorted(found, key=lambda t: _version_key(t.sort_version)))
 
 
 def _version_key(text: str) -> tuple:
