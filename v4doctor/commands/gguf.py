@@ -77,15 +77,9 @@ def _facts(args: argparse.Namespace, records: list[dict]):
 
 
 def _emit(report, records: list[dict], fmt: str, verbose: bool) -> None:
-    from v4doctor import render
+    from v4doctor.commands.run import emit
 
-    data = {**report.to_dict(), "gguf": records}
-    if fmt == "json":
-        print(render.to_json(data))
-    elif fmt == "markdown":
-        print(render.markdown(data, report.findings), end="")
-    else:
-        render.print_terminal(_summary(records) + render.terminal_lines(data, report.findings, verbose))
+    emit(report, fmt, verbose, extra={"gguf": records}, head=_summary(records))
 
 
 def _summary(records: list[dict]) -> list[tuple[str, str]]:

@@ -76,13 +76,14 @@ def run(args: argparse.Namespace) -> int:
     return report.exit_code(args.fail_on or settings.get("fail-on", "error"))
 
 
-def emit(report, fmt: str, verbose: bool) -> None:
+def emit(report, fmt: str, verbose: bool, extra: dict | None = None, head: list[tuple[str, str]] = ()) -> None:
+    """Print a report as JSON (with `extra` keys), Markdown, or terminal text (after `head` lines)."""
     from v4doctor import render
 
-    data = report.to_dict()
+    data = {**report.to_dict(), **(extra or {})}
     if fmt == "json":
         print(render.to_json(data))
     elif fmt == "markdown":
         print(render.markdown(data, report.findings), end="")
     else:
-        render.print_terminal(render.terminal_lines(data, report.findings, verbose))
+        render.print_terminal(list(head) + render.terminal_lines(data, report.findings, verbose))
