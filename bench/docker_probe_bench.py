@@ -42,7 +42,7 @@ def main() -> None:
     from test_probe import FakeOpenAI
 
     from v4doctor.collect.docker import collect
-    from v4doctor.endpoint import probe
+    from v4doctor.probe.endpoint import probe
 
     with FakeEngine("h200-host") as engine:
         _report("docker collect (h200-host, 3 engine containers)", _timed(lambda: collect(engine.url), args.runs))

@@ -49,7 +49,7 @@ for name, call in (("hubremote", lambda m: m.collect(target, hub_facts)), ("dock
 from v4doctor.collect import gather
 facts = timed("gather (all again, warm)", gather, target)
 import importlib
-doctor = timed("import doctor (checks load)", importlib.import_module, "v4doctor.doctor")
+doctor = timed("import doctor (checks load)", importlib.import_module, "v4doctor.judge.doctor")
 timed("judge (checks)", doctor.judge, facts)
 costs["total in-process"] = time.perf_counter() - t0
 print(json.dumps(costs))

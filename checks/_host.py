@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from typing import Any, Iterable
 
-from v4doctor.api_check import known
+from v4doctor.judge.authoring import known
 
 GIB = 2**30
 GPU_ENGINES = ("vllm", "sglang")  # need CUDA GPUs for V4

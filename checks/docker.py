@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from v4doctor.api_check import Unknown, check, error, warning
+from v4doctor.judge.authoring import Unknown, check, error, warning
 from v4doctor_checks._host import GIB
 from v4doctor_checks.system import SHM_FLOOR as SHM_ENOUGH  # V4D120's floor for the host's /dev/shm
 

@@ -10,7 +10,7 @@ from packaging.version import InvalidVersion, Version
 from v4doctor_checks._host import driver_tuple, engine_floors
 from v4doctor_checks.docker import _containers, _docker_check, _model_of, _unknown
 
-from v4doctor.api_check import Unknown, error, info
+from v4doctor.judge.authoring import Unknown, error, info
 
 
 # --------------------------------------------------------------------------- V4D504
@@ -35,7 +35,7 @@ def docker_image_cuda(docker, gpu, kb):
 
 def _kb_image(kb: Any, c: dict[str, Any]) -> dict[str, Any]:
     """The knowledge base's record for this image: by exact name, else by tag pattern."""
-    from v4doctor.collect.docker_images import split_image
+    from v4doctor.knowledge.images import split_image
 
     name, tag = split_image(c["image"])
     for r in kb.records("image"):
@@ -148,9 +148,9 @@ def _latest_note(c: dict[str, Any]) -> Any:
 def docker_launch_plans(docker, facts):
     """Each vLLM/SGLang/llama.cpp container's command judged as if passed with `--cmd`, on the GPUs the
     container was given: the launch checks' problems come back named by container and launch check."""
-    from v4doctor.context import Context
-    from v4doctor.doctor import registry
-    from v4doctor.registry import run_checks
+    from v4doctor.judge.context import Context
+    from v4doctor.judge.doctor import registry
+    from v4doctor.judge.registry import run_checks
 
     plan_checks = [c for c in registry().checks if c.category in ("launch", "flags")]
     out = []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from v4doctor.api_check import Unknown, check, error, info, known, skipped
+from v4doctor.judge.authoring import Unknown, check, error, info, known, skipped
 
 from ._host import GGUF_ENGINES, GPU_ENGINES, claim_sources, driver_tuple, engine_name, guide_claims, guide_text, split_cuda_tag, version_lt
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from v4doctor.api_check import check, error, info, known, skipped, warning
+from v4doctor.judge.authoring import check, error, info, known, skipped, warning
 
 from ._host import GGUF_ENGINES, GPU_ENGINES, claim_sources, engine_floors, engine_name, gguf_for, guide_claims, guide_text, parse_version, split_cuda_tag, version_lt
 

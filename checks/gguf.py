@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from v4doctor.api_check import check, error, info, known, warning
+from v4doctor.judge.authoring import check, error, info, known, warning
 from v4doctor.weights.offload import SOURCES as OFFLOAD_SOURCES  # where the plan's reserves come from
 
 SRC_GGUF = "shared/research/v4-facts.md §2.2"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from v4doctor.api_check import check, error, info, known, skipped, warning
+from v4doctor.judge.authoring import check, error, info, known, skipped, warning
 
 from ._host import GIB, GPU_ENGINES, claim_sources, describe_gpus, engine_name, family_for_cc, gib, guide_claims, guide_text
 

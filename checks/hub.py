@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from v4doctor.api_check import NotApplicable, check, error, info, known, skipped, warning
+from v4doctor.judge.authoring import NotApplicable, check, error, info, known, skipped, warning
 
 GB = 10**9
 SIZES = "DeepSeek-V4-Flash is ~160 GB (148.66 GiB, 46 shards), not 570 GB; V4-Pro ~865 GB (805.35 GiB), not 3.2 TB"

@@ -7,7 +7,7 @@ are only findings where the engine version really needs them.
 
 from __future__ import annotations
 
-from v4doctor.api_check import check, error, info, known, warning
+from v4doctor.judge.authoring import check, error, info, known, warning
 from v4doctor.launch import rules
 from v4doctor.launch.plan import layout, length_flag, parallel_flag, resolve_model, visible_gpus
 from v4doctor.launch.validate import flag_table_version, validate

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from v4doctor.api_check import check, error, known, skipped, warning
+from v4doctor.judge.authoring import check, error, known, skipped, warning
 
 from ._host import (GGUF_ENGINES, GIB, VLLM_DEFAULT_UTILIZATION, claim_sources, describe_gpus, gguf_for,
                     gguf_quants, gib, guide_claims, guide_text, kb_gpu_key, total_memory)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from v4doctor.api_check import check, error, known, skipped
+from v4doctor.judge.authoring import check, error, known, skipped
 
 from ._host import GIB, GPU_ENGINES, gib
 

@@ -88,7 +88,7 @@ def driver(facts: Facts, version: str, cuda: str) -> Facts:
 # --------------------------------------------------------------------------- judging (the message tests' helpers)
 def findings_of(facts: Facts, check_id: str) -> list:
     """What one check says about `facts`, through the real `judge`."""
-    from v4doctor.doctor import judge
+    from v4doctor.judge.doctor import judge
 
     return [f for f in judge(facts, select=[check_id]).findings if f.id == check_id]
 

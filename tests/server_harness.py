@@ -14,14 +14,14 @@ class LiveServer:
     def __init__(self, **settings):
         import uvicorn
 
-        from v4doctor.server import Settings, create_app
+        from v4doctor.server.app import Settings, create_app
 
         self.settings = Settings(**settings)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        from v4doctor.server_http import PROTOCOL
+        from v4doctor.server.http import PROTOCOL
 
         config = uvicorn.Config(create_app(self.settings), log_config=None, access_log=False, lifespan="off", log_level="warning",
                                 http=PROTOCOL)

@@ -129,6 +129,6 @@ def test_fix_delegates_to_the_launch_fixer_or_names_what_is_missing():
     try:
         result = fix("vllm serve deepseek-ai/DeepSeek-V4-Flash --max-model-len 2000000")
     except FeatureUnavailable as exc:
-        assert exc.feature == "launch-plan fixing" and "v4doctor.launch.fix.propose" in str(exc)
+        assert exc.feature == "launch-plan fixing" and "v4doctor.repair.propose.propose" in str(exc)
         return
     assert result.changed and "--max-model-len" in result.diff

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from check_cases import host, system
-from v4doctor.doctor import judge
+from v4doctor.judge.doctor import judge
 
 
 def test_small_shm_in_container_names_value_and_both_fixes():

@@ -58,7 +58,7 @@ def test_console_script_runs_as_a_subprocess():
 
 
 def test_explain_knows_checks_signatures_probe_findings_and_rows(cli):
-    from v4doctor.kb import load
+    from v4doctor.knowledge.kb import load
 
     kb = load()
     sig = kb.records("signature")[0]

@@ -11,7 +11,7 @@ import pytest
 
 from v4doctor.collect import hub
 from v4doctor.facts import TargetFacts, Unknown, facts_to_json
-from v4doctor.render import to_json
+from v4doctor.output.render import to_json
 
 SECRET = "hf_abcdefghijklmnopqrstuvwxyz0123456789"
 FLASH = TargetFacts(model="flash", engine="vllm")

@@ -11,7 +11,7 @@ from conftest import HOSTS, ROOT, run_cli
 
 from v4doctor.collect import gpu
 from v4doctor.facts import Unknown, facts_from_json, facts_to_json
-from v4doctor.render import to_json
+from v4doctor.output.render import to_json
 
 sys.path.insert(0, str(ROOT / "tools"))
 import nvml_probe  # noqa: E402

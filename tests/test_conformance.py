@@ -7,9 +7,9 @@ import pytest
 
 from check_cases import CASES
 from conftest import ROOT
-from v4doctor.doctor import judge, registry
-from v4doctor.findings import Severity
-from v4doctor.registry import CATEGORIES, ID_PATTERN
+from v4doctor.judge.doctor import judge, registry
+from v4doctor.judge.findings import Severity
+from v4doctor.judge.registry import CATEGORIES, ID_PATTERN
 
 REG = registry()
 CHECKS = REG.checks

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import HOSTS, load_host
-from v4doctor.doctor import judge
+from v4doctor.judge.doctor import judge
 
 SNAPSHOT = "h200-x1-device.json"
 

@@ -30,7 +30,7 @@ _FIXTURE_LINES = [line for p in sorted(LOGS.rglob("*.log")) for line in p.read_t
 def _literal_eval(raw: str):
     try:
         return ("ok", ast.literal_eval(raw))
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return ("skipped",)
 
 

@@ -11,10 +11,10 @@ from v4doctor_checks import docker as checks
 from v4doctor_checks import docker_images
 
 from v4doctor.collect import docker as dc
-from v4doctor.context import Context
+from v4doctor.judge.context import Context
 from v4doctor.facts import Facts, GpuDevice, GpuFacts, TargetFacts, Unknown
-from v4doctor.findings import Severity
-from v4doctor.registry import run_one
+from v4doctor.judge.findings import Severity
+from v4doctor.judge.registry import run_one
 
 HOSTS = {  # scenario -> (driver, CUDA the driver supports, GPU count)
     "h200-host": ("580.95.05", "13.0", 8),

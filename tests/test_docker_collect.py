@@ -220,8 +220,8 @@ def test_a_container_gone_between_list_and_inspect_does_not_hide_the_others(tmp_
 
     from v4doctor_checks import docker as checks
 
-    from v4doctor.context import Context
-    from v4doctor.registry import checks_in_module, run_one
+    from v4doctor.judge.context import Context
+    from v4doctor.judge.registry import checks_in_module, run_one
 
     ctx = Context(Facts(target=TargetFacts(model="flash", engine="vllm"), docker=facts))
     for c in checks_in_module(checks):

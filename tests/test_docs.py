@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from v4doctor.kb import load
+from v4doctor.knowledge.kb import load
 
 sys.path.insert(0, str(ROOT / "tools"))
 import gen_docs  # noqa: E402
@@ -63,7 +63,7 @@ def test_generation_is_deterministic():
 
 
 def test_row_fixers_exist():
-    from v4doctor.launch.fixers import FIXERS
+    from v4doctor.repair.fixers import FIXERS
 
     for row in ROWS:
         missing = [f for f in row.get("fixers", []) if f not in FIXERS]
@@ -74,8 +74,8 @@ def test_row_fixers_exist():
 def test_fixers_named_by_host_findings_exist(c):
     """Fixer ids in a host check's fix must be registered (checked on its table cases)."""
     from check_cases import CASES
-    from v4doctor.doctor import judge
-    from v4doctor.launch.fixers import FIXERS
+    from v4doctor.judge.doctor import judge
+    from v4doctor.repair.fixers import FIXERS
 
     for case in CASES.get(c.id, [])[:3]:
         for f in judge(case.facts(), select=[c.id]).findings:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from v4doctor.fit import GIB, expert_params, fit, kv_bytes_per_token, weight_split, weights_per_gpu
-from v4doctor.kb import load
+from v4doctor.launch.fit import GIB, expert_params, fit, kv_bytes_per_token, weight_split, weights_per_gpu
+from v4doctor.knowledge.kb import load
 
 KB = load()
 FLASH, PRO = KB.model("flash"), KB.model("pro")

@@ -41,7 +41,7 @@ def test_fix_write_applies_keeps_backup_and_comments(pro_compose):
 
 
 def test_fix_write_refuses_a_file_changed_since_it_was_read(pro_compose, monkeypatch):
-    import v4doctor.launch.fix as fixmod
+    import v4doctor.repair.propose as fixmod
 
     real = fixmod.propose
 

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from check_cases import host
 from conftest import FIXTURES
 
-from v4doctor.findings import Finding, Severity
-from v4doctor.launch.fix import propose
-from v4doctor.launch.fixers import FIXERS
+from v4doctor.judge.findings import Finding, Severity
+from v4doctor.repair.propose import propose
+from v4doctor.repair.fixers import FIXERS
 from v4doctor.launch.snippet import parse_text
 
 FLASH = "deepseek-ai/DeepSeek-V4-Flash"
@@ -147,14 +147,14 @@ def test_healthy_plans_have_nothing_to_fix(text, kind, host_name):
 
 
 def test_every_fixer_named_by_a_check_exists():
-    from v4doctor.doctor import registry
+    from v4doctor.judge.doctor import registry
 
     import check_cases_launch
 
     named = set()
     for check_id, builder, severity, _ in check_cases_launch.CASES:
         if severity != "ok":
-            from v4doctor.doctor import judge
+            from v4doctor.judge.doctor import judge
 
             named |= {x for f in judge(builder(), select=[check_id]).findings if f.fix for x in f.fix.fixers}
     assert named <= set(FIXERS) and registry()

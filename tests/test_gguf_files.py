@@ -175,7 +175,7 @@ def test_hypothesis_fuzz_header_reader(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("fuzz")
 
-    @settings(max_examples=150, deadline=500, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.binary(max_size=600), st.integers(0, 40), st.integers(0, 40))
     def run(body, n_tensors, n_kv):
         p = folder / "f.gguf"

@@ -13,7 +13,7 @@ import pytest
 
 from check_cases import host
 from conftest import HOSTS, ROOT, run_cli
-from v4doctor.doctor import judge
+from v4doctor.judge.doctor import judge
 
 HOST_CHECKS = ["V4D1", "V4D2"]
 FIXTURES = ["8xh100-80g", "4xh200", "8xb200", "1xa100-80g", "2xrtx4090", "2xrtxpro6000", "8xv100",

@@ -186,7 +186,7 @@ def test_collector_offline_is_unknown_without_a_request(hub_server, monkeypatch)
 
 # --------------------------------------------------------------------------- provenance
 def test_provenance_matches_repo_by_sha256(hub_server, tmp_path):
-    from v4doctor.kb import load as load_kb
+    from v4doctor.knowledge.kb import load as load_kb
     from v4doctor.weights.load import load
     from v4doctor.weights.provenance import provenance
 
@@ -198,7 +198,7 @@ def test_provenance_matches_repo_by_sha256(hub_server, tmp_path):
 
 
 def test_provenance_sha_differs(hub_server, tmp_path):
-    from v4doctor.kb import load as load_kb
+    from v4doctor.knowledge.kb import load as load_kb
     from v4doctor.weights.load import load
     from v4doctor.weights.provenance import provenance
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from v4doctor.kb import load
+from v4doctor.knowledge.kb import load
 
 KB = load()
 GIB = 2**30
@@ -133,7 +133,7 @@ def test_gpu_schema(g):
 
 
 def test_rules_name_known_engines_families_and_checks():
-    from v4doctor.doctor import registry
+    from v4doctor.judge.doctor import registry
 
     families = {f["key"] for f in KB.records("gpu_family")}
     check_ids = {c.id for c in registry().checks}

@@ -81,7 +81,7 @@ def _facts(case: Case, version: str | None):
     import make_spec_fixtures as msf
 
     from v4doctor.collect.target import build_target
-    from v4doctor.kb import load
+    from v4doctor.knowledge.kb import load
 
     count, _, gpu_name = case.hardware.partition("x")
     key = load().gpu(gpu_name)["key"]
@@ -98,8 +98,8 @@ def _facts(case: Case, version: str | None):
 
 
 def _blocking(case: Case, version: str | None) -> tuple[set[str], object]:
-    from v4doctor.doctor import judge
-    from v4doctor.launch.fix import propose
+    from v4doctor.judge.doctor import judge
+    from v4doctor.repair.propose import propose
 
     facts, kind = _facts(case, version)
     report = judge(facts)
@@ -156,7 +156,7 @@ GUIDE = FIXTURES / "launch"
 
 def _guide(name: str, host: str, select=("V4D3",)) -> dict[str, str]:
     from v4doctor.collect.target import build_target
-    from v4doctor.doctor import judge
+    from v4doctor.judge.doctor import judge
 
     facts = load_host(host)
     path = GUIDE / name
@@ -194,7 +194,7 @@ def test_guide_flash_compose_keeps_its_shm():
 # --------------------------------------------------------------------------- regressions for the false positives found here
 def _v4d(text: str, host: str, version: str | None, select=("V4D3",)):
     from v4doctor.collect.target import build_target
-    from v4doctor.doctor import judge
+    from v4doctor.judge.doctor import judge
 
     facts = load_host(host)
     facts.target = build_target(cmd=text, engine_version=version)
@@ -250,7 +250,7 @@ def test_memory_tight_warning_defers_to_a_plan_that_fits():
     """FP5 (V4D210): the host-level 'only N GiB left for KV' guess is silent when the plan's own fit holds its context."""
     plan = "vllm serve deepseek-ai/DeepSeek-V4-Flash -tp 2 --max-model-len 65536"
     assert "V4D210" not in _v4d(plan, "2xrtxpro6000.json", "0.33.0", select=("V4D210",))
-    from v4doctor.doctor import judge
+    from v4doctor.judge.doctor import judge
 
     bare = load_host("2xrtxpro6000.json")  # no plan: the guess is all there is
     assert {f.id for f in judge(bare, select=("V4D210",)).findings if f.severity.value == "warning"} == {"V4D210"}
@@ -259,7 +259,7 @@ def test_memory_tight_warning_defers_to_a_plan_that_fits():
 def test_driver_check_leaves_container_plans_to_the_image_check():
     """FP6 (V4D102): a `docker run` plan runs the image's CUDA build, not the host Python's torch."""
     from v4doctor.collect.target import build_target
-    from v4doctor.doctor import judge
+    from v4doctor.judge.doctor import judge
 
     facts = load_host("driver570-vllm020-cu130.json")
     assert "V4D102" in {f.id for f in judge(facts, select=("V4D102",)).findings if f.severity.value == "error"}
@@ -273,7 +273,7 @@ def test_driver_check_leaves_container_plans_to_the_image_check():
 def test_real_h200_x1_host_verdicts():
     """A real 1x H200 (fixtures/hosts/h200-x1.json): Flash does not fit (148.66 GiB > 129 GiB usable) — right;
     nothing else that a single GPU makes moot (shm, NVLink/P2P, layout) may warn."""
-    from v4doctor.doctor import judge
+    from v4doctor.judge.doctor import judge
 
     facts = load_host("h200-x1.json")
     facts.target.model, facts.target.engine = "flash", "vllm"

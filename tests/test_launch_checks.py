@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from check_cases_launch import CASES
 
-from v4doctor.doctor import judge
+from v4doctor.judge.doctor import judge
 
 IDS = sorted({c[0] for c in CASES})
 
@@ -26,7 +26,7 @@ def test_every_launch_check_has_hit_and_no_hit(check_id):
 
 
 def test_every_registered_launch_check_has_cases():
-    from v4doctor.doctor import registry
+    from v4doctor.judge.doctor import registry
 
     registered = {c.id for c in registry().checks if c.module.endswith("launch")}
     assert registered == set(IDS)

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import FIXTURES, run_cli
 
-from v4doctor.endpoint import garbled, probe
+from v4doctor.probe.endpoint import garbled, probe
 
 ENDPOINT = FIXTURES / "endpoint"
 KEY = "s3cret-probe-key-4711"  # no token shape: only the probe's own scrubbing can hide it
@@ -178,7 +178,7 @@ def test_healthy_variants_stay_silent(cfg, kwargs, why):
 
 
 def test_a_huge_body_is_read_only_up_to_the_limit():
-    from v4doctor import endpoint
+    from v4doctor.probe import endpoint
 
     huge = b'{"object": "list", "data": [' + b" " * (endpoint.MAX_BODY * 3) + b"]}"  # synthetic: 3 MiB of padding
     with FakeOpenAI(models_bytes=huge) as srv:
@@ -254,7 +254,7 @@ def test_repeated_token_replies_are_garbage(text):
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from v4doctor.endpoint import _add_event, _measured
+from v4doctor.probe.endpoint import _add_event, _measured
 
 _json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
                      lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(

@@ -2,7 +2,7 @@
 
 import pytest
 
-from v4doctor.redact import MASK, redact, redact_text
+from v4doctor.output.redact import MASK, redact, redact_text
 
 SECRETS = [
     ("export HF_TOKEN=hf_AbCdEfGhIjKlMnOpQrStUvWxYz012345", "hf_AbCdEfGhIjKlMnOpQrStUvWx"),

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 import pytest
 
 from v4doctor.facts import Unknown
-from v4doctor.findings import Severity, error, warning
-from v4doctor.registry import CheckDefinitionError, Registry, check, discover, run_checks, selected, validate
+from v4doctor.judge.findings import Severity, error, warning
+from v4doctor.judge.registry import CheckDefinitionError, Registry, check, discover, run_checks, selected, validate
 
 
 @check("V4D901", title="needs gpus", category="gpu", troubleshooting="gpu-busy", sources=["https://example.invalid/src"])

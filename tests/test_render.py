@@ -2,9 +2,9 @@
 
 import io
 
-from v4doctor.findings import Finding, Fix, Severity
-from v4doctor.render import markdown, md_escape, print_terminal, terminal_lines
-from v4doctor.report import Report
+from v4doctor.judge.findings import Finding, Fix, Severity
+from v4doctor.output.render import markdown, md_escape, print_terminal, terminal_lines
+from v4doctor.judge.report import Report
 
 
 def _report():

@@ -46,7 +46,7 @@ def test_openapi_describes_every_route(server):
 
 def test_diagnose_answers_the_same_json_as_the_library_for_json_multipart_and_plain_text(server):
     from v4doctor import diagnose
-    from v4doctor.render import redact
+    from v4doctor.output.render import redact
 
     text = KV_LOG.read_text()
     expected = redact(diagnose(text).to_dict())
@@ -103,7 +103,7 @@ def test_check_rejects_input_the_library_rejects_with_422(server, payload, messa
 
 def test_fix_is_503_naming_the_feature_when_it_is_missing_else_a_patch(server):
     r = post(server, "/v1/fix", {"text": "vllm serve deepseek-ai/DeepSeek-V4-Flash --max-model-len 2000000"})
-    from v4doctor.server import features
+    from v4doctor.server.app import features
 
     if not features()["fix"]:
         assert r.status_code == 503 and "launch-plan fixing" in r.json()["error"]
@@ -115,11 +115,11 @@ def test_fix_is_503_naming_the_feature_when_it_is_missing_else_a_patch(server):
 
 
 def test_fix_answers_what_the_fix_command_computes(server):
-    from v4doctor.server import features
+    from v4doctor.server.app import features
 
     if not features()["fix"]:
         pytest.skip("launch-plan fixing is not in this build yet")
-    from v4doctor.launch.fix import propose
+    from v4doctor.repair.propose import propose
     from v4doctor.api import redact_result
 
     compose = (HOSTS.parent / "launch" / "guide-option-b-pro.yaml").read_text()
@@ -205,7 +205,7 @@ def test_markdown_answer_escapes_the_log_and_redacts_secrets(server):
 
 
 def test_markdown_fences_outgrow_backticks_in_the_input():
-    from v4doctor.server_markdown import fenced
+    from v4doctor.output.markdown import fenced
 
     block = fenced("a ```` b\n```\nc")
     fence = block.splitlines()[0]
@@ -313,7 +313,7 @@ def test_server_log_lines_are_redacted_tracebacks_included():
     import io
     import logging
 
-    from v4doctor.server import RedactingFormatter
+    from v4doctor.server.app import RedactingFormatter
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -367,7 +367,7 @@ def test_hostile_json_is_a_4xx_never_a_crash(server, body, status):
 
 
 def test_values_read_from_the_log_sit_in_code_spans_so_no_link_is_made():
-    from v4doctor.server_markdown import diagnosis
+    from v4doctor.output.markdown import diagnosis
 
     md = diagnosis({"healthy": True, "detected": {"engine": "vllm", "model": "https://evil.example/`x`"}, "diagnoses": []})
     assert "model: `https://evil.example/'x'`" in md  # a code span: no autolink, and no backtick can end it

@@ -41,7 +41,7 @@ def server():
 
 @pytest.fixture
 def sandbox():
-    from v4doctor import server_sandbox
+    from v4doctor.server import sandbox as server_sandbox
 
     server_sandbox.install()
     server_sandbox.DENIED.clear()
@@ -75,7 +75,7 @@ def test_the_sandbox_refuses_writes_even_inside_the_package(sandbox, tmp_path):
 
 
 def test_the_sandbox_allows_the_knowledge_base_and_only_applies_inside(sandbox):
-    from v4doctor.kb import KNOWLEDGE_DIR
+    from v4doctor.knowledge.kb import KNOWLEDGE_DIR
 
     toml = next(KNOWLEDGE_DIR.glob("*.toml"))
     assert sandbox.sandboxed(lambda: toml.read_bytes())

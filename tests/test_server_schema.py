@@ -31,7 +31,7 @@ def live():
 
 
 def _description() -> dict:
-    from v4doctor.server import Settings, create_app
+    from v4doctor.server.app import Settings, create_app
 
     return create_app(Settings(token=TOKEN)).openapi()
 
@@ -51,7 +51,7 @@ def test_the_description_is_what_the_live_server_serves(live):
 @schema.parametrize()
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 def test_every_operation_conforms_to_its_openapi_description(case, live):
-    from v4doctor.server import features
+    from v4doctor.server.app import features
 
     headers = {"Authorization": f"Bearer {TOKEN}"}
     response = case.call(base_url=live.url, headers=headers)

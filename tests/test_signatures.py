@@ -12,7 +12,7 @@ import re
 import pytest
 
 from tests.conftest import LOGS, ROOT
-from v4doctor.kb import load
+from v4doctor.knowledge.kb import load
 from v4doctor.logs import diagnose_file
 from v4doctor.logs.reader import clean_line
 from v4doctor.logs.signatures import compile_signature, load_signatures, signature_errors, signature_records

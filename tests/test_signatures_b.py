@@ -13,7 +13,7 @@ import time
 import pytest
 
 from tests.conftest import LOGS
-from v4doctor.kb import load
+from v4doctor.knowledge.kb import load
 from v4doctor.logs import diagnose_text
 from v4doctor.logs.reader import clean_line
 from v4doctor.logs.signatures import load_signatures

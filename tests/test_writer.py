@@ -5,7 +5,7 @@ import os
 import pytest
 
 from v4doctor.errors import UsageError
-from v4doctor.writer import digest, replace_file, write_new
+from v4doctor.output.writer import digest, replace_file, write_new
 
 
 def test_replace_keeps_a_backup_and_mode(tmp_path):

@@ -26,7 +26,7 @@ from v4doctor.facts import (  # noqa: E402
     BinaryFacts, DiskFacts, Facts, GpuDevice, GpuFacts, GpuLink, PythonFacts, RemappedRows, SystemFacts,
     NotApplicable, TargetFacts, Unknown, facts_to_json,
 )
-from v4doctor.kb import load  # noqa: E402
+from v4doctor.knowledge.kb import load  # noqa: E402
 
 HOSTS = ROOT / "fixtures" / "hosts"
 GIB, TIB = 2**30, 2**40

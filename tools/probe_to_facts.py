@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="flash")
     p.add_argument("--engine", default="vllm")
     args = p.parse_args(argv)
-    from v4doctor.render import to_json
+    from v4doctor.output.render import to_json
 
     reading = json.loads(Path(args.reading).read_text(encoding="utf-8"))
     text = to_json(facts_to_json(convert(reading, args.model, args.engine))) + "\n"

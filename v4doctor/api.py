@@ -1,7 +1,7 @@
 """The Python API for bots that embed the library: `diagnose`, `check`, `fix`.
 
 Each is a thin door onto the same functions the CLI uses (`v4doctor.logs.diagnose_text`,
-`v4doctor.doctor.judge`, `v4doctor.launch.fix.propose`) and returns their plain
+`v4doctor.judge.doctor.judge`, `v4doctor.repair.propose.propose`) and returns their plain
 dataclasses, each with `to_dict()`. Nothing here reads or writes a file, runs a
 program or touches the network: `check` judges only the facts it is given, never
 this host; a path inside a snapshot is data, never opened (the server enforces it).
@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 from v4doctor.errors import UsageError
 from v4doctor.facts import Facts, FactsError, TargetFacts, Unknown, facts_from_json
-from v4doctor.redact import redact
+from v4doctor.output.redact import redact
 
 __all__ = ["diagnose", "check", "fix", "facts_for", "redact_result", "FeatureUnavailable"]
 
@@ -62,9 +62,9 @@ def check(
     ignore: Iterable[str] = (),
 ):
     """Judge a facts snapshot and/or a launch plan (command or compose text): a `Report`."""
-    from v4doctor.commands.run import require_known_model
-    from v4doctor.doctor import judge
-    from v4doctor.kb import UnknownModelError, load
+    from v4doctor.cli.run import require_known_model
+    from v4doctor.judge.doctor import judge
+    from v4doctor.knowledge.kb import UnknownModelError, load
 
     facts = facts_for(snapshot, cmd=cmd, compose=compose, model=model, engine=engine, engine_version=engine_version)
     try:
@@ -81,7 +81,7 @@ def fix(text: str, kind: str | None = None, snapshot: Facts | dict[str, Any] | N
     kind = kind or guess_kind(text)
     if kind not in ("cmd", "compose"):
         raise UsageError(f"kind must be 'cmd' or 'compose', not {kind!r}")
-    propose = _feature("v4doctor.launch.fix", "propose", "launch-plan fixing")
+    propose = _feature("v4doctor.repair.propose", "propose", "launch-plan fixing")
     facts = _facts(snapshot) if snapshot is not None else None
     return propose(text, kind, facts)
 
@@ -139,7 +139,7 @@ def _facts(snapshot: Facts | dict[str, Any]) -> Facts:
 
 def _bare_facts() -> Facts:
     """Facts with nothing collected: the checks that need the host say `skipped`, and why."""
-    from v4doctor.target import DEFAULT_ENGINE, DEFAULT_MODEL
+    from v4doctor.facts.target import DEFAULT_ENGINE, DEFAULT_MODEL
 
     facts = Facts(target=TargetFacts(model=DEFAULT_MODEL, engine=DEFAULT_ENGINE), source="spec")
     for name in ("gpu", "system", "python", "hub", "docker", "gguf"):
@@ -149,7 +149,7 @@ def _bare_facts() -> Facts:
 
 def _target(model: str, engine: str) -> TargetFacts:
     """A target from names alone (no path is looked at, unlike the CLI's `build_target`)."""
-    from v4doctor.target import ENGINES
+    from v4doctor.facts.target import ENGINES
 
     name = engine.lower().replace(".", "").replace("-", "")
     if name not in ENGINES:
@@ -175,7 +175,7 @@ def _named_by_plan(cmd: str | list[str] | None, compose: str | None) -> tuple[st
 
 def _known_plan_model(plan_model: str | None, have_snapshot: bool) -> str | None:
     """The plan's model when the KB knows it; a path or unknown id needs `model` (or a snapshot's target)."""
-    from v4doctor.kb import load
+    from v4doctor.knowledge.kb import load
 
     if plan_model is None or load().find_model(plan_model):
         return plan_model

@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from v4doctor.collect.docker_containers import read_engine, scrub_argv, unknown
-from v4doctor.collect.docker_images import engine_of, image_cuda, split_image, tag_cuda, tag_version
+from v4doctor.knowledge.images import engine_of, image_cuda, split_image, tag_cuda, tag_version
 from v4doctor.facts import Unknown
 
 # The container reading lives in docker_containers.py, the image-tag parsing in docker_images.py;

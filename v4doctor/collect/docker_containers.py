@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from v4doctor.collect.docker_images import engine_of, image_cuda, split_image, tag_cuda, tag_version
+from v4doctor.knowledge.images import engine_of, image_cuda, split_image, tag_cuda, tag_version
 
 LOG_TAIL = 80
 _ENV_KEEP = re.compile(r"^(HF_|HUGGING_FACE_|VLLM_|SGLANG_|NCCL_|CUDA_|NVIDIA_|OLLAMA_|TORCH_|LLAMA_)")

@@ -81,7 +81,7 @@ def repo_id(target: TargetFacts) -> str | Unknown:
     """The hub repo the target names: an alias (`flash`) through the knowledge base, or `org/name`."""
     if known(target.local_path):
         return Unknown(f"the target is a local path ({target.local_path}), not a hub repo")
-    from v4doctor.kb import load
+    from v4doctor.knowledge.kb import load
 
     record = load().find_model(target.model)
     if record is not None:

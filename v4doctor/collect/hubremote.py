@@ -37,7 +37,7 @@ def collect(target: TargetFacts, hub: HubFacts, *, timeout: float | None = None)
 
 def download(files: list[dict[str, Any]], repo: str, engine: str = "vllm") -> dict[str, Any]:
     """The files and bytes an engine will fetch from this repo."""
-    from v4doctor.kb import load
+    from v4doctor.knowledge.kb import load
 
     model = load().find_model(repo) or {}
     if model.get("format") == "gguf" or any(f["path"].endswith(".gguf") for f in files):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from v4doctor.errors import UsageError
 from v4doctor.facts import TargetFacts, Unknown
-from v4doctor.target import DEFAULT_ENGINE, DEFAULT_MODEL, ENGINES
+from v4doctor.facts.target import DEFAULT_ENGINE, DEFAULT_MODEL, ENGINES
 
 MAX_COMPOSE_BYTES = 1 << 20
 
@@ -40,7 +40,7 @@ def _adopt_launch(target: TargetFacts, engine_free: bool, model_free: bool) -> N
     """Parse the launch plan now (bad input is a usage error, exit 2); without --engine/--model, take
     the plan's engine and (when the knowledge base knows it) its model."""
     from v4doctor.facts import known
-    from v4doctor.kb import load
+    from v4doctor.knowledge.kb import load
     from v4doctor.launch import parse_command, parse_compose
 
     if known(target.cmd):

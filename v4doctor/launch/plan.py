@@ -75,7 +75,7 @@ def kv_format(spec: LaunchSpec) -> str:
 
 
 def plan(spec: LaunchSpec) -> dict[str, Any]:
-    """Keyword arguments for v4doctor.fit.fit() read from the spec (GPU facts come separately)."""
+    """Keyword arguments for v4doctor.launch.fit.fit() read from the spec (GPU facts come separately)."""
     out = layout(spec)
     out["kv_format"] = kv_format(spec)
     out["indexer"] = indexer_dtype(spec) if spec.engine in ("vllm", "sglang") else out["kv_format"]
@@ -133,7 +133,7 @@ def resolve_model(spec: LaunchSpec, kb, fallback: dict | None = None) -> dict | 
 
 def fit_for_spec(spec: LaunchSpec, model: dict, kb, gpu_count: int, gpu_mem_gib: float):
     """The memory fit of a launch spec on `gpu_count` GPUs of `gpu_mem_gib` each."""
-    from v4doctor.fit import fit
+    from v4doctor.launch.fit import fit
 
     base = kb.find_model(model["base"]) if model.get("base") else None
     kwargs = plan(spec)

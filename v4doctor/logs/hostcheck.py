@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from v4doctor.facts import BinaryFacts, Facts, GpuDevice, GpuFacts, PythonFacts, TargetFacts, Unknown
-from v4doctor.findings import Finding, Severity
+from v4doctor.judge.findings import Finding, Severity
 from v4doctor.logs.logfacts import LogFacts
 
 NOT_IN_LOG = "not in the log"
@@ -23,7 +23,7 @@ def to_facts(lf: LogFacts) -> Facts | None:
     """Facts from a log; None when the log names no engine (nothing to judge)."""
     if not lf.engine:
         return None
-    from v4doctor.kb import load
+    from v4doctor.knowledge.kb import load
 
     version = _release(lf.engine_version)
     target = TargetFacts(model=_model_ref(lf.model, load()), engine=lf.engine, engine_version=version)
@@ -62,7 +62,7 @@ def _model_ref(model: str | None, kb) -> str:
 def _gpu_facts(lf: LogFacts) -> GpuFacts | Unknown:
     if not lf.gpus and not lf.driver_version:
         return Unknown(NOT_IN_LOG)
-    from v4doctor.kb import load
+    from v4doctor.knowledge.kb import load
 
     kb = load()
     devices = [
@@ -115,7 +115,7 @@ def _host_findings(lf: LogFacts) -> list[Finding]:
     facts = to_facts(lf)
     if facts is None:
         return []
-    from v4doctor.doctor import judge
+    from v4doctor.judge.doctor import judge
 
     report = judge(facts)
     keep = (Severity.ERROR, Severity.WARNING)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
-from v4doctor.redact import MASK
+from v4doctor.output.redact import MASK
 
 MAX_GPUS = 64
 
@@ -67,7 +67,7 @@ def parse_py_items(text: str, pattern: re.Pattern = _DICT_ITEM) -> dict[str, Any
         raw = m["val"]
         try:
             value = _CONSTANTS[raw] if raw in _CONSTANTS else _plain(raw) if raw[0] not in "[{" else ast.literal_eval(raw)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):  # `{[1]}`: a set of lists
             continue
         out[m["key"]] = value
     return masked(out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import string
 from typing import Iterable
 
-from v4doctor.findings import Finding
+from v4doctor.judge.findings import Finding
 from v4doctor.logs.advice import extend
 from v4doctor.logs.diagnosis import Item
 from v4doctor.logs.logfacts import LogFacts

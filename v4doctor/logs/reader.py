@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import BinaryIO, Iterable, Iterator
 
-from v4doctor.redact import redact_text
+from v4doctor.output.redact import redact_text
 
 CHUNK_BYTES = 1 << 18
 MAX_LINE = 16_384  # bytes kept of one line; the rest of a longer line is dropped

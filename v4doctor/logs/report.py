@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from v4doctor.redact import redact_text
-from v4doctor.render import md_escape
+from v4doctor.output.redact import redact_text
+from v4doctor.output.render import md_escape
 
 SYMBOL = {"error": "✗", "warning": "!", "info": "i"}
 STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}

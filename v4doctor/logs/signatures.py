@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from v4doctor.kb import KnowledgeBase, load
+from v4doctor.knowledge.kb import KnowledgeBase, load
 from v4doctor.logs.advice import computed_names
 
 CATEGORIES = (

@@ -1,0 +1,1 @@
+"""The repair layer: fixers and the fix loop (above the judge)."""

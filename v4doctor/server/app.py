@@ -1,0 +1,249 @@
+"""The HTTP API (`v4doctor serve`): diagnose, check and fix behind a guarded FastAPI app.
+
+Routes call `v4doctor.api` (the same functions as the CLI) in a small thread pool,
+under a time limit and inside the sandbox (`server_sandbox`): no request can read the
+server's files, write, run a program or open a socket. Every answer is redacted;
+`Accept: text/markdown` gets Markdown a bot can paste. Import cost: FastAPI, so the
+CLI imports this module only in `serve`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from v4doctor import __version__, api
+from v4doctor.server import sandbox as server_sandbox
+from v4doctor.errors import UsageError
+from v4doctor.facts import FactsError
+from v4doctor.knowledge.kb import UnknownModelError
+from v4doctor.output.redact import redact_text
+from v4doctor.server.guard import Guard, error_body
+
+LOG = logging.getLogger("v4doctor.server.app")
+MARKDOWN = "text/markdown; charset=utf-8"
+SETTINGS_ENV = "V4DOCTOR_SERVE_SETTINGS"  # how `serve --workers N` hands its settings to each worker process
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What `v4doctor serve` was started with (see its --help)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token: str | None = None
+    max_body_bytes: int = 4 * 1024 * 1024
+    timeout_s: float = 10.0
+    body_timeout_s: float | None = None  # time for the body to arrive; None: timeout_s
+    threads: int = 2
+    workers: int = 1  # processes: the library is pure Python, so more cores need more processes
+
+
+class ApiError(Exception):
+    """An answer other than 200: its status, a one-line message, and what was wrong where."""
+
+    def __init__(self, status: int, message: str, problems: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.problems = status, message, problems or []
+
+
+def error_response(status: int, message: str, problems: list[dict[str, Any]] | None = None) -> Response:
+    return Response(error_body(status, message, problems), status_code=status, media_type="application/json")
+
+
+# --------------------------------------------------------------------------- running library calls
+class Runner:
+    """Runs a library call in the pool, sandboxed, within the time limit; maps its errors to HTTP."""
+
+    def __init__(self, timeout_s: float, threads: int):
+        self.timeout_s = timeout_s
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="v4doctor-api")
+
+    async def run(self, fn: Callable[[], Any]) -> Any:
+        future = asyncio.get_running_loop().run_in_executor(self.pool, server_sandbox.sandboxed, fn)
+        try:
+            return await asyncio.wait_for(future, self.timeout_s)
+        except asyncio.TimeoutError:
+            raise ApiError(504, f"the request took longer than the time limit of {self.timeout_s:g} s") from None
+        except api.FeatureUnavailable as exc:
+            raise ApiError(503, str(exc)) from None
+        except (UsageError, FactsError, UnknownModelError) as exc:  # bad input
+            raise ApiError(422, str(exc)) from None
+        except Exception as exc:
+            LOG.error("internal error: %s", redact_text(f"{type(exc).__name__}: {exc}"))  # whatever handler logs it
+            raise ApiError(500, f"internal error: {type(exc).__name__}") from None
+
+
+# --------------------------------------------------------------------------- reading requests
+async def read_body(request: Request) -> bytes:
+    """The body, read as it streams (chunked too), refused as soon as it passes the limit,
+    and given up on (408) when it has not all arrived within the time limit."""
+    settings = request.app.state.settings
+    limit_s = settings.body_timeout_s or settings.timeout_s
+    try:
+        return await asyncio.wait_for(_read_limited(request, settings.max_body_bytes), limit_s)
+    except asyncio.TimeoutError:
+        raise ApiError(408, f"the request body did not arrive within the time limit of {limit_s:g} s") from None
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    chunks, total = [], 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise ApiError(413, f"request body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def parse_json(model: type[BaseModel], body: bytes) -> Any:
+    """Validate a JSON body against its model: 400 when it is not JSON, 422 when it is the wrong shape."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        invalid = [e["msg"] for e in errors if e["type"] == "json_invalid"]
+        if invalid:  # pydantic's message names the place ("EOF while parsing ... at line 1 column 23"), not the input
+            raise ApiError(400, f"the body is not valid JSON ({invalid[0]})") from None
+        problems = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in errors[:20]]
+        raise ApiError(422, f"the body does not match the {model.__name__} schema", problems) from None
+
+
+def require_json(request: Request) -> None:
+    if media_type(request) != "application/json":
+        raise ApiError(415, "send the body as application/json")
+
+
+def wants_markdown(request: Request) -> bool:
+    """True when the client ranks text/markdown above JSON in its Accept header."""
+    ranks = {"md": 0.0, "json": 0.0}
+    for part in request.headers.get("accept", "").split(","):
+        kind, _, params = part.strip().partition(";")
+        q = _quality(params)
+        key = {"text/markdown": "md", "application/json": "json", "*/*": "json"}.get(kind.strip().lower())
+        if key:
+            ranks[key] = max(ranks[key], q)
+    return ranks["md"] > ranks["json"]
+
+
+def _quality(params: str) -> float:
+    for p in params.split(";"):
+        name, _, value = p.strip().partition("=")
+        if name == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def answer(data: dict[str, Any], markdown: str | None) -> Response:
+    """The result as JSON, or as Markdown when asked; `data` was already passed through `api.redact_result`."""
+    if markdown is not None:
+        return Response(markdown, media_type=MARKDOWN)
+    return JSONResponse(data)
+
+
+def create_app(settings: Settings | None = None):
+    """The ASGI app: FastAPI routes wrapped in the Guard (auth, body limit, access log)."""
+    from v4doctor.server import routes as server_routes
+
+    settings = settings or Settings()
+    server_sandbox.install()
+    app = FastAPI(title="v4doctor", version=__version__, docs_url=None, redoc_url=None, openapi_url="/openapi.json",
+                  description="The DeepSeek V4 deployment doctor as an HTTP API: diagnose a log, check a snapshot or launch plan, fix a plan.")
+    app.state.settings = settings
+    app.state.runner = Runner(settings.timeout_s, settings.threads)
+    server_routes.add_routes(app)
+    _add_error_handlers(app)
+    app.add_middleware(Guard, token=settings.token, max_body_bytes=settings.max_body_bytes)
+    _warm_up()
+    return app
+
+
+def app_from_env():
+    """The app of one `serve --workers N` process: settings from the environment, token re-read from its file."""
+    import json
+    import os
+
+    from v4doctor.cli.serve import read_token
+
+    data = json.loads(os.environ[SETTINGS_ENV])
+    token_file = data.pop("token_file", None)
+    data["token"] = read_token(token_file) if token_file else None
+    log_to_stderr()
+    return create_app(Settings(**data))
+
+
+def log_to_stderr() -> None:
+    """Access log lines (JSON) and server messages go to stderr, one line each."""
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(message)s"))
+    for name in ("v4doctor.access", "v4doctor.server.app", "uvicorn.error"):
+        log = logging.getLogger(name)
+        log.handlers[:] = [handler]
+        log.setLevel(logging.INFO)
+        log.propagate = False
+
+
+class RedactingFormatter(logging.Formatter):
+    """Every server log line, tracebacks included, passes through redaction on its way out."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return error_response(exc.status, exc.message, exc.problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        return error_response(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        problems = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in exc.errors()[:20]]
+        return error_response(422, "the request does not match the schema", problems)
+
+
+@functools.lru_cache(maxsize=1)
+def _warm_up() -> None:
+    """Load the knowledge base, the checks and the optional features once, before requests come."""
+    from v4doctor.judge.doctor import registry
+    from v4doctor.knowledge.kb import load
+
+    load()
+    registry()
+    if features()["diagnose"]:
+        api.diagnose("warm-up\n")  # compiles the log signatures now, not in the first request
+
+
+def features() -> dict[str, bool]:
+    """Which delegated library features this build has (an endpoint without one answers 503)."""
+    import importlib
+
+    found = {}
+    for name, (module, attr) in {"diagnose": ("v4doctor.logs", "diagnose_text"), "fix": ("v4doctor.repair.propose", "propose")}.items():
+        try:
+            found[name] = hasattr(importlib.import_module(module), attr)
+        except ImportError:
+            found[name] = False
+    return {"diagnose": found["diagnose"], "check": True, "fix": found["fix"]}
