@@ -22,7 +22,10 @@ from typing import Any
 
 MAGIC = b"GGUF"
 MAX_KV = 1 << 16  # real files have a few dozen keys
-MAX_TENSORS = 1 << 20  # DeepSeek V4 Pro has a few thousand
+MAX_TENSORS = 1 << 16  # DeepSeek V4 Pro has a few thousand
+MAX_HEADER_BYTES = 32 << 20  # the largest real headers (256k-token vocabularies) are ~6 MB
+MAX_ITEMS = 1 << 20  # keys, tensors and array items walked one by one, in total
+NESTED_ARRAY_COST = 16  # an array inside an array costs ~16 string items' time (no real model has one)
 MAX_KEY_BYTES = 1 << 16
 MAX_DIMS = 4  # GGML_MAX_DIMS
 MAX_ARRAY_DEPTH = 2
@@ -67,17 +70,30 @@ def read_header(path: str | os.PathLike) -> Header:
         size = os.fstat(fh.fileno()).st_size
         if size < 24:
             raise GGUFError(f"not a GGUF file: {size} bytes is too short for a GGUF header")
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        # Only the first MAX_HEADER_BYTES are mapped: a sparse file has any size for free,
+        # so the file's size alone does not bound the work.
+        with mmap.mmap(fh.fileno(), min(size, MAX_HEADER_BYTES), access=mmap.ACCESS_READ) as buf:
             return _Parser(buf, size, str(path)).header()
 
 
 class _Parser:
-    def __init__(self, buf: Any, size: int, path: str):
-        self.buf, self.size, self.path, self.pos = buf, size, path, 0
+    """Every count is checked against the mapped bytes left and a total item budget."""
+
+    def __init__(self, buf: Any, file_size: int, path: str):
+        self.buf, self.file_size, self.path, self.pos = buf, file_size, path, 0
+        self.size = min(file_size, MAX_HEADER_BYTES)  # the bytes a header may span
+        self.items = MAX_ITEMS
+
+    def _spend(self, n: int, what: str) -> None:
+        self.items -= n
+        if self.items < 0:
+            raise GGUFError(f"header declares more than {MAX_ITEMS} keys, tensors and array items in total ({what} at byte {self.pos}); not a real model")
 
     # ------------------------------------------------------------------ primitives
     def _need(self, n: int, what: str) -> None:
         if n < 0 or self.pos + n > self.size:
+            if self.pos + n <= self.file_size:
+                raise GGUFError(f"header runs past {MAX_HEADER_BYTES >> 20} MiB at byte {self.pos} ({what}); no real model's header is that large")
             raise GGUFError(f"header truncated or corrupt at byte {self.pos}: {what} needs {n} bytes, {self.size - self.pos} left")
 
     def _scalar(self, vtype: int) -> Any:
@@ -108,7 +124,8 @@ class _Parser:
         n_tensors, n_kv = self._scalar(10), self._scalar(10)
         self._bound(n_kv, MAX_KV, 14, "key/value count")
         self._bound(n_tensors, MAX_TENSORS, 33, "tensor count")
-        head = Header(self.path, self.size, version)
+        self._spend(n_kv + n_tensors, "keys and tensors")
+        head = Header(self.path, self.file_size, version)
         for _ in range(n_kv):
             key = self._string(MAX_KEY_BYTES, "a metadata key")
             head.metadata[str(key)] = self._value(self._scalar(4), 0)
@@ -119,7 +136,7 @@ class _Parser:
     def _bound(self, count: int, hard: int, min_bytes: int, what: str) -> None:
         """Reject a count that cannot fit in the file (each entry takes at least min_bytes)."""
         if count > hard or count * min_bytes > self.size - self.pos:
-            raise GGUFError(f"{what} {count} is impossible for a {self.size}-byte file (limit {hard})")
+            raise GGUFError(f"{what} {count} is impossible for a {self.file_size}-byte file (limit {hard}, header at most {MAX_HEADER_BYTES >> 20} MiB)")
 
     def _value(self, vtype: int, depth: int) -> Any:
         if vtype in _SCALARS:
@@ -141,6 +158,7 @@ class _Parser:
         if item_type in _SCALARS and count > KEEP_ARRAY_ITEMS:
             self.pos += count * width  # fixed-width items: skip without reading
             return {"array": item_type, "len": count}
+        self._spend(count * (NESTED_ARRAY_COST if item_type == _ARRAY else 1), "array items")
         if count <= KEEP_ARRAY_ITEMS:
             return [self._value(item_type, depth + 1) for _ in range(count)]
         if item_type == _STRING:
