@@ -186,7 +186,7 @@ def docker_model_cache(docker, kb, model):
     (or an Ollama container with none at /root/.ollama): every re-created container downloads the
     whole checkpoint again (~149 GiB for Flash, ~805 GiB for Pro). A model given as a path inside the
     container must sit on a mounted volume."""
-    from v4doctor.collect.docker import CACHE_DIRS
+    from v4doctor.knowledge.images import CACHE_DIRS
 
     out = []
     for c in _containers(docker, (*HF_ENGINES, "ollama")):

@@ -72,11 +72,12 @@ def hub_network(remote, hub):
         return None
     advice = {
         "rate_limited": "Wait a few minutes; log in (`hf auth login`) for higher rate limits.",
-        "timeout": f"Retry; check proxies (HTTPS_PROXY) and HF_ENDPOINT ({remote['endpoint']}); v4doctor waited {remote.get('timeout_s')} s.",
+        "timeout": f"Retry; check proxies (HTTPS_PROXY) and HF_ENDPOINT ({remote['endpoint']}); v4doctor waited {remote.get('elapsed_s') or remote.get('timeout_s')} s.",
         "server_error": "The hub had an error; retry in a few minutes (status.huggingface.co).",
         "network_error": f"Check the network, DNS and proxy settings for {remote['endpoint']}; set HF_HUB_OFFLINE=1 if the weights are already cached.",
     }[status]
-    return warning(f"the hub did not answer for {remote['repo']}: {status.replace('_', ' ')}" + (f" (HTTP {remote['http_status']})" if remote.get("http_status") else ""),
+    what = "offline (the hub cannot be reached)" if remote.get("offline") else status.replace("_", " ")
+    return warning(f"the hub did not answer for {remote['repo']}: {what}" + (f" (HTTP {remote['http_status']})" if remote.get("http_status") else ""),
                    remote.get("message", ""), fix=advice)
 
 

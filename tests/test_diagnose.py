@@ -167,7 +167,7 @@ def test_cli_bad_usage_is_one_line_and_exit_2(argv, message):
 
 
 def test_terminal_report_exact_text():
-    from v4doctor.logs.report import terminal_lines
+    from v4doctor.output.diagnosis import terminal_lines
 
     data = diagnose_text(log("a-vllm-tp-heads-not-divisible-v4.log")).to_dict()
     text = [t for t, _ in terminal_lines(data)]

@@ -1,23 +1,36 @@
-"""The Python API for bots that embed the library: `diagnose`, `check`, `fix`.
+"""The one library behind both faces: every operation v4doctor has is a function here.
 
-Each is a thin door onto the same functions the CLI uses (`v4doctor.logs.diagnose_text`,
-`v4doctor.judge.doctor.judge`, `v4doctor.repair.propose.propose`) and returns their plain
-dataclasses, each with `to_dict()`. Nothing here reads or writes a file, runs a
-program or touches the network: `check` judges only the facts it is given, never
-this host; a path inside a snapshot is data, never opened (the server enforces it).
+The CLI (`v4doctor.cli`) only parses arguments, calls one of these and renders the result; the HTTP
+server (`v4doctor.server`) only validates a request, calls one of these and answers. Each function
+takes plain arguments and returns a result object with `to_dict()` (or plain data).
+
+Two kinds of operation:
+- **pure** ones judge only what they are given and never read a file, run a program or touch the
+  network: `diagnose`, `check`, `fix`, `fit` (given `gpus`), `checks`, `explain`, `models`. The
+  server uses only these (its sandbox enforces it).
+- **host** ones read this machine through the collectors: `run`, `snapshot`, `gguf`, `probe`,
+  `diagnose_file`, `read_plan`, `write_fix`, `load_facts`.
+
 Emit results through `redact_result(result.to_dict())`: results hold the input, secrets included.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
-from typing import Any, Iterable
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 from v4doctor.errors import UsageError
-from v4doctor.facts import Facts, FactsError, TargetFacts, Unknown, facts_from_json
+from v4doctor.facts import Facts, FactsError, TargetFacts, Unknown, facts_from_json, facts_to_json, known
 from v4doctor.output.redact import redact
 
-__all__ = ["diagnose", "check", "fix", "facts_for", "redact_result", "FeatureUnavailable"]
+__all__ = [
+    "diagnose", "diagnose_file", "check", "run", "snapshot", "fix", "read_plan", "write_fix", "fit", "gguf",
+    "probe", "checks", "explain", "models", "load_facts", "facts_for", "redact_result", "FeatureUnavailable",
+]
 
 NOT_COLLECTED = "not in the posted snapshot"
 
@@ -31,6 +44,14 @@ class FeatureUnavailable(RuntimeError):
         self.module = module
 
 
+def _bad_input() -> tuple[type[Exception], ...]:
+    from v4doctor.knowledge.kb import UnknownModelError
+
+    return (UsageError, FactsError, UnknownModelError)
+
+
+BAD_INPUT = _bad_input()  # what a face answers as bad input (exit 2, HTTP 4xx), never as an internal error
+
 # Kept for embedders: the same structural redaction every output of v4doctor goes through.
 redact_result = redact
 
@@ -43,11 +64,139 @@ def _feature(module: str, attr: str, feature: str):
         raise FeatureUnavailable(feature, f"{module}.{attr}") from None
 
 
+# --------------------------------------------------------------------------- diagnose
 def diagnose(text: str):
     """Diagnose a pasted log (vLLM, SGLang, llama.cpp, Ollama, Docker ...): a `Diagnosis`."""
     if not isinstance(text, str):
         raise UsageError("diagnose() takes the log as a str")
     return _feature("v4doctor.logs", "diagnose_text", "log diagnosis")(text)
+
+
+BINARY_SAMPLE = 64 * 1024
+
+
+def diagnose_file(path: str | None = None, stream=None):
+    """Diagnose a log file (`path`), or a binary/text stream such as standard input: a `Diagnosis`.
+
+    An empty log, a directory and a file that is not text (random bytes, an archive, a GGUF) are
+    usage errors: "No known problem" on 50 MB of noise would be a lie."""
+    from v4doctor.logs import diagnose_file as scan_file, diagnose_stream
+
+    if path is not None:
+        try:
+            fh = open(path, "rb")
+        except IsADirectoryError:
+            raise UsageError(f"{path} is a directory, not a log file") from None
+        except OSError as exc:
+            raise UsageError(f"cannot read log {path}: {exc.strerror or exc}") from None
+        with fh:
+            _refuse_binary(fh, path)
+            diagnosis = scan_file(fh)
+    elif stream is not None:
+        import io
+
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None and isinstance(stream, io.TextIOBase):  # already text (a StringIO): nothing to sniff
+            diagnosis = diagnose_stream(stream)
+        else:
+            raw = buffer if buffer is not None else stream
+            head = raw.read(BINARY_SAMPLE)
+            _refuse_binary_bytes(head, "standard input")
+            diagnosis = scan_file(_Prepend(head, raw))
+    else:
+        raise UsageError("diagnose_file() needs a path or a stream")
+    if diagnosis.lines == 0:
+        raise UsageError("the log is empty: nothing to diagnose")
+    return diagnosis
+
+
+def _refuse_binary(fh, name: str) -> None:
+    head = fh.read(BINARY_SAMPLE)
+    fh.seek(0)
+    _refuse_binary_bytes(head, name)
+
+
+def _refuse_binary_bytes(head: bytes, name: str) -> None:
+    """A log is text: NULs or mostly undecodable bytes in its first 64 KiB mean it is not one."""
+    if not head:
+        return
+    text = head.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") + head.count(b"\x00")
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\x1b\x08\x0c")
+    if head.count(b"\x00") > 16 or (bad + controls) > 0.10 * len(text):
+        raise UsageError(f"{name} is not a text log (binary data); pass the engine's log output")
+
+
+class _Prepend:
+    """A binary reader that first returns `head`, then the rest of `raw` (standard input cannot seek)."""
+
+    def __init__(self, head: bytes, raw):
+        self._head, self._raw = head, raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            out, self._head = (self._head, b"") if n < 0 or n >= len(self._head) else (self._head[:n], self._head[n:])
+            return out if n < 0 or len(out) == n else out + (self._raw.read(n - len(out)) or b"")
+        return self._raw.read(n)
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+
+# --------------------------------------------------------------------------- judging
+def run(
+    *,
+    facts_path: str | None = None,
+    model: str | None = None,
+    engine: str | None = None,
+    engine_version: str | None = None,
+    cmd: str | None = None,
+    compose_path: str | None = None,
+    paths: Iterable[str] = (),
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    progress: Callable[[str], None] | None = None,
+):
+    """Judge this host (or the snapshot at `facts_path`) against the planned deploy: a `Report`."""
+    select, ignore = tuple(select), tuple(ignore)
+    validate_selection(select, ignore)
+    check_engine_version(engine_version)
+    if facts_path:
+        facts = load_facts(facts_path)
+        if any((model, engine, cmd, compose_path, engine_version)):
+            from v4doctor.collect.target import build_target
+
+            plan = cmd is not None or compose_path is not None  # a launch plan names its own model and engine
+            facts.target = build_target(model or (None if plan else facts.target.model),
+                                        engine or (None if plan else facts.target.engine), cmd, compose_path, engine_version)
+        facts.source = "snapshot"
+    else:
+        facts = host_facts(model=model, engine=engine, engine_version=engine_version, cmd=cmd,
+                           compose_path=compose_path, paths=paths, progress=progress)
+    require_known_model(facts.target)
+    from v4doctor.judge.doctor import judge
+
+    return judge(facts, select, ignore)
+
+
+def host_facts(*, model=None, engine=None, engine_version=None, cmd=None, compose_path=None, paths=(), progress=None) -> Facts:
+    """Read this host once (every collector, side by side) for the planned deploy."""
+    from v4doctor.collect import gather
+    from v4doctor.collect.target import build_target
+
+    check_engine_version(engine_version)
+    target = build_target(model, engine, cmd, compose_path, engine_version)
+    return gather(target, list(paths), progress=progress)
+
+
+def snapshot(**kwargs) -> dict[str, Any]:
+    """Every fact about this host as JSON-ready data (same arguments as `host_facts`); redact before writing."""
+    return facts_to_json(host_facts(**kwargs))
 
 
 def check(
@@ -61,21 +210,65 @@ def check(
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
 ):
-    """Judge a facts snapshot and/or a launch plan (command or compose text): a `Report`."""
-    from v4doctor.cli.run import require_known_model
+    """Judge a facts snapshot and/or a launch plan (command or compose text): a `Report`. Pure."""
     from v4doctor.judge.doctor import judge
+
+    select, ignore = tuple(select), tuple(ignore)
+    validate_selection(select, ignore)
+    check_engine_version(engine_version)
+    facts = facts_for(snapshot, cmd=cmd, compose=compose, model=model, engine=engine, engine_version=engine_version)
+    require_known_model(facts.target)
+    return judge(facts, select, ignore)
+
+
+def require_known_model(target: TargetFacts) -> None:
+    """An unknown model id is a usage error (exit 2), not a finding."""
     from v4doctor.knowledge.kb import UnknownModelError, load
 
-    facts = facts_for(snapshot, cmd=cmd, compose=compose, model=model, engine=engine, engine_version=engine_version)
-    try:
-        require_known_model(facts.target, load())  # as `run` does: an unknown model id is bad input
-    except UnknownModelError as exc:
-        raise UsageError(str(exc)) from None
-    return judge(facts, tuple(select), tuple(ignore))
+    if target.engine == "ollama" and not known(target.local_path):
+        from v4doctor.weights.files import ollama_manifest
+
+        if ollama_manifest(target.model) is not None:
+            return  # a local Ollama model name: its GGUF is judged by the gguf checks
+    if not known(target.local_path):
+        try:
+            load().model(target.model)
+        except UnknownModelError as exc:
+            raise UsageError(str(exc)) from None
 
 
-def fix(text: str, kind: str | None = None, snapshot: Facts | dict[str, Any] | None = None):
-    """Propose a corrected launch command or compose file: a `FixResult` (findings, after, diff)."""
+_VERSION = re.compile(r"v?\d+(?:\.\d+){0,3}(?:[-+._a-z0-9]*)?|b\d+", re.IGNORECASE)
+
+
+def check_engine_version(version: str | None) -> None:
+    """`--engine-version banana` is a usage error: a version is digits and dots (0.33.0, 0.33.0+cu129) or a llama.cpp build (b9840)."""
+    if version is not None and (not isinstance(version, str) or len(version) > 64 or not _VERSION.fullmatch(version.strip())):
+        raise UsageError(f"--engine-version {str(version)[:64]!r} is not a version: give e.g. 0.33.0, 0.33.0+cu129, v0.5.23 or b9840")
+
+
+def validate_selection(select: Iterable[str], ignore: Iterable[str]) -> None:
+    """A --select/--ignore entry that names no check is a usage error that lists the valid ids and categories."""
+    from v4doctor.judge.doctor import registry
+
+    reg = registry()
+    for flag, values in (("--select", select), ("--ignore", ignore)):
+        bad = [v for v in values if not reg.matches_any(v)]
+        if bad:
+            cats = ", ".join(sorted(reg.selectable_categories()))
+            raise UsageError(f"{flag} {', '.join(bad)}: no check has that id, id prefix or category "
+                             f"(categories: {cats}; ids: `v4doctor checks` lists them, e.g. V4D210)")
+
+
+def load_facts(path: str) -> Facts:
+    """A facts snapshot written by `v4doctor snapshot` (`-` reads standard input)."""
+    from v4doctor.judge.doctor import load_facts as read
+
+    return read(path)
+
+
+# --------------------------------------------------------------------------- fix
+def fix(text: str, kind: str | None = None, snapshot: Facts | dict[str, Any] | None = None, config: str | None = None):
+    """Propose a corrected launch command or compose file: a `FixResult` (findings, after, diff). Pure."""
     if not isinstance(text, str) or not text.strip():
         raise UsageError("fix() needs a launch command or compose text")
     kind = kind or guess_kind(text)
@@ -83,12 +276,194 @@ def fix(text: str, kind: str | None = None, snapshot: Facts | dict[str, Any] | N
         raise UsageError(f"kind must be 'cmd' or 'compose', not {kind!r}")
     propose = _feature("v4doctor.repair.propose", "propose", "launch-plan fixing")
     facts = _facts(snapshot) if snapshot is not None else None
-    return propose(text, kind, facts)
+    return propose(text, kind, facts, config)
 
 
 def guess_kind(text: str) -> str:
     """'compose' when the text is a compose file (a top-level `services:` key), else 'cmd'."""
     return "compose" if any(line.startswith("services:") for line in text.splitlines()) else "cmd"
+
+
+@dataclass
+class Plan:
+    """A launch plan read from the command line or a file: its text, its kind and the vLLM `--config` it names."""
+
+    text: str
+    kind: str
+    config: str | None = None
+
+
+def read_plan(cmd: str | None = None, compose_path: str | None = None) -> Plan:
+    """Read a launch plan: the command text, or the compose file at `compose_path`, plus a vLLM `--config FILE` it names."""
+    from v4doctor.collect.target import read_compose, read_vllm_config
+
+    if compose_path is not None:
+        text, kind = read_compose(compose_path), "compose"
+    elif cmd is not None:
+        text, kind = cmd, "cmd"
+    else:
+        raise UsageError("give a launch command or a compose file")
+    return Plan(text, kind, read_vllm_config(text, kind))
+
+
+def write_fix(path: str, result, original: str) -> str:
+    """Write a fix's corrected compose file in place of `path` (refused if it changed since it was read); the backup's path."""
+    from v4doctor.output.writer import digest, replace_file
+
+    return str(replace_file(path, result.after, digest(original)))
+
+
+# --------------------------------------------------------------------------- fit
+def fit(
+    *,
+    model: str | None = None,
+    gpus: str | None = None,
+    gpu_mem_gib: float | None = None,
+    plan: Plan | None = None,
+    facts: Facts | None = None,
+    engine: str | None = None,
+    overrides: dict[str, Any] | None = None,
+):
+    """The memory fit of a plan: (`FitResult`, the GPU's name). Pure: the host's GPUs come from `gpus`
+    ("COUNTxNAME") or from `facts` (a snapshot)."""
+    from v4doctor.launch.fitplan import compute
+
+    return compute(model=model, gpus=gpus, gpu_mem_gib=gpu_mem_gib, plan=plan, facts=facts, engine=engine, overrides=overrides or {})
+
+
+def fit_rows(result) -> list[tuple[str, str, str]]:
+    """A fit's arithmetic as (quantity, value, how it was computed) rows, for a table."""
+    from v4doctor.launch.fit import rows
+
+    return rows(result)
+
+
+# --------------------------------------------------------------------------- GGUF
+@dataclass
+class GgufResult:
+    report: Any
+    records: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.report.to_dict(), "gguf": self.records}
+
+
+def gguf(paths: list[str], *, engine: str = "llamacpp", engine_version: str | None = None, hub: bool = False,
+         hash_files: bool = False, repo: str | None = None, revision: str = "main", timeout: float = 10.0,
+         read_host: bool = True, progress=None) -> GgufResult:
+    """Read GGUF headers (never the tensor data) of files, split sets, folders or Ollama models, and judge them."""
+    from v4doctor.collect.gguf import read_records
+    from v4doctor.judge.doctor import judge
+    from v4doctor.weights.files import WeightsInputError
+
+    check_engine_version(engine_version)
+    try:
+        records = read_records(paths, hash_files=hash_files, hub=hub or hash_files, repo=repo, revision=revision,
+                               timeout=timeout, progress=progress)
+    except WeightsInputError as exc:
+        raise UsageError(str(exc)) from None
+    facts = _gguf_facts(records, engine, engine_version, read_host)
+    return GgufResult(judge(facts, select=["gguf"]), records)
+
+
+def _gguf_facts(records: list[dict], engine: str, engine_version: str | None, read_host: bool) -> Facts:
+    from v4doctor.collect import host_for_gguf
+    from v4doctor.collect.target import build_target
+
+    target = build_target(model=records[0]["path"], engine=engine, engine_version=engine_version)
+    facts = Facts(target=target, gguf=records, source="gguf")
+    if read_host:
+        facts.gpu, facts.system, facts.binaries = host_for_gguf()
+    else:
+        facts.gpu = facts.system = Unknown("--no-host: this host was not read")
+    return facts
+
+
+# --------------------------------------------------------------------------- probe
+def probe(url: str, *, model: str | None = None, api_key: str | None = None, api_key_env: str | None = None,
+          timeout: float = 60.0, max_model_len: int | None = None, slow_first_token_s: float = 10.0):
+    """Probe a served OpenAI-compatible endpoint: health, served models, one streamed reply (a `ProbeResult`)."""
+    from urllib.parse import urlsplit
+
+    from v4doctor.probe.endpoint import probe as run_probe
+
+    if timeout <= 0 or slow_first_token_s <= 0 or (max_model_len is not None and max_model_len <= 0):
+        raise UsageError("--timeout, --slow-first-token and --max-model-len must be positive")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"not an http(s) URL: {url!r} (try http://localhost:8000)")
+    if api_key_env:
+        api_key = os.environ.get(api_key_env)
+        if not api_key:
+            raise UsageError(f"the environment variable {api_key_env} (named by --api-key-env) is not set")
+    return run_probe(url, model=model, api_key=api_key, timeout=timeout, max_model_len=max_model_len,
+                     slow_first_token_s=slow_first_token_s)
+
+
+# --------------------------------------------------------------------------- catalogue
+def checks() -> dict[str, Any]:
+    """Every registered check, and the plugins that failed to load."""
+    from v4doctor.judge.doctor import registry
+
+    reg = registry()
+    rows = [{"id": c.id, "name": c.name, "category": c.category, "title": c.title, "module": c.module,
+             "troubleshooting": c.troubleshooting} for c in reg.checks]
+    return {"schema_version": 1, "checks": rows, "load_errors": [f.to_dict() for f in reg.load_errors]}
+
+
+def troubleshooting_rows() -> list[dict[str, Any]]:
+    """The troubleshooting table (docs/troubleshooting.md), one dict per row."""
+    from v4doctor.knowledge.kb import load
+
+    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in load().records("row")]
+
+
+def code_roots() -> list[str]:
+    """The folders v4doctor's own code and built-in checks load from (the server's sandbox lets them be read)."""
+    import v4doctor
+
+    roots = [os.path.dirname(v4doctor.__file__)]
+    try:
+        import v4doctor_checks
+
+        roots.append(os.path.dirname(v4doctor_checks.__file__))
+    except ImportError:  # pragma: no cover - the checks package ships with v4doctor
+        pass
+    return roots
+
+
+def warm_up() -> None:
+    """Load the knowledge base and the checks, and compile the log signatures, before the first request."""
+    from v4doctor.judge.doctor import registry
+    from v4doctor.knowledge.kb import load
+
+    load()
+    registry()
+    try:
+        diagnose("warm-up\n")
+    except FeatureUnavailable:
+        pass
+
+
+def models() -> dict[str, Any]:
+    """Every checkpoint the knowledge base knows: repo id, aliases, format, size on disk."""
+    from v4doctor.knowledge.kb import load
+
+    rows = []
+    for m in load().records("model"):
+        rows.append({"repo": m.get("repo"), "name": m.get("name"), "aliases": m.get("aliases", []),
+                     "format": m.get("format"), "bytes_on_disk": m.get("disk_bytes")})
+    return {"schema_version": 1, "models": rows}
+
+
+def explain(ref: str) -> dict[str, Any]:
+    """What a check id, log signature, probe finding or troubleshooting row is: {"kind", "id", "lines"}."""
+    from v4doctor.judge.explain import explain as lookup
+
+    found = lookup(ref)
+    if found is None:
+        raise UsageError(f"no check, probe finding, log signature or troubleshooting row called {ref!r} (`v4doctor checks` lists the checks)")
+    return found
 
 
 # --------------------------------------------------------------------------- facts
@@ -101,7 +476,7 @@ def facts_for(
     engine: str | None = None,
     engine_version: str | None = None,
 ) -> Facts:
-    """The facts to judge: the snapshot (or none), with the plan's target laid over it."""
+    """The facts to judge: the snapshot (or none), with the plan's target laid over it. Pure."""
     if snapshot is None and cmd is None and compose is None and model is None:
         raise UsageError("give a facts snapshot, a launch command, a compose text or a model")
     facts = _facts(snapshot) if snapshot is not None else _bare_facts()
@@ -114,7 +489,7 @@ def facts_for(
     if engine_version is not None:
         target.engine_version = engine_version
     if cmd is not None:
-        from v4doctor.collect.target import split_command
+        from v4doctor.launch.spec import split_command
 
         target.cmd = list(cmd) if isinstance(cmd, list) else split_command(cmd)
     if compose is not None:
@@ -126,8 +501,6 @@ def facts_for(
 def _facts(snapshot: Facts | dict[str, Any]) -> Facts:
     """Typed facts from a snapshot; a Facts object is copied, so the caller's is never changed."""
     if isinstance(snapshot, Facts):
-        import copy
-
         return copy.deepcopy(snapshot)
     try:
         facts = facts_from_json(snapshot)
@@ -148,7 +521,7 @@ def _bare_facts() -> Facts:
 
 
 def _target(model: str, engine: str) -> TargetFacts:
-    """A target from names alone (no path is looked at, unlike the CLI's `build_target`)."""
+    """A target from names alone (no path is looked at, unlike the collectors' `build_target`)."""
     from v4doctor.facts.target import ENGINES
 
     name = engine.lower().replace(".", "").replace("-", "")
@@ -157,15 +530,12 @@ def _target(model: str, engine: str) -> TargetFacts:
     return TargetFacts(model=model, engine=name)
 
 
-
 def _named_by_plan(cmd: str | list[str] | None, compose: str | None) -> tuple[str | None, str | None]:
     """The model and engine a posted plan names: the plan is what will run, so it outranks the snapshot."""
     if cmd is None and compose is None:
         return None, None
-    try:
-        from v4doctor import launch
-    except ImportError:  # launch-plan parsing not in this build: keep the snapshot's or the default target
-        return None, None
+    from v4doctor import launch
+
     if compose is not None:
         spec = launch.parse_compose(compose)
     else:

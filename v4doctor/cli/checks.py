@@ -12,17 +12,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from v4doctor.judge.doctor import registry
+    from v4doctor import api
 
-    reg = registry()
-    rows = [{"id": c.id, "name": c.name, "category": c.category, "title": c.title, "module": c.module} for c in reg.checks]
+    data = api.checks()
     if args.json:
         from v4doctor.output.render import to_json
 
-        print(to_json({"schema_version": 1, "checks": rows, "load_errors": [f.to_dict() for f in reg.load_errors]}))
+        print(to_json(data))
         return 0
-    for r in rows:
+    for r in data["checks"]:
         print(f"{r['id']}  {r['category']:<8} {r['name']:<36} {r['title']}")
-    for f in reg.load_errors:
-        print(f"{f.id}  plugin   {f.title}: {f.detail}")
+    for f in data["load_errors"]:
+        print(f"{f['id']}  plugin   {f['title']}: {f['detail']}")
     return 0

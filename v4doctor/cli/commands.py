@@ -8,6 +8,7 @@ COMMANDS = {
     "run": "run",
     "snapshot": "snapshot",
     "checks": "checks",
+    "models": "models",
     "explain": "explain",
     "fit": "fit",
     "fix": "fix",

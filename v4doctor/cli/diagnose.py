@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from v4doctor.cli._common import output_format, use_color
+
 HELP = "diagnose a failed, slow or garbled deploy from its log (vLLM, SGLang, llama.cpp, Ollama, Docker)"
 
 
@@ -14,48 +16,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json", action="store_true", help="print only JSON on stdout")
     g.add_argument("--format", choices=("text", "json", "markdown"), default=None, help="output format (default: text)")
     g.add_argument("-v", "--verbose", action="store_true", help="show every evidence line")
+    g.add_argument("--no-color", action="store_true", help="no colours (also: the NO_COLOR environment variable)")
 
 
 def _diagnose(args: argparse.Namespace):
     import sys
 
+    from v4doctor import api
     from v4doctor.errors import UsageError
-    from v4doctor.logs import diagnose_file, diagnose_stream, diagnose_text
 
-    if args.text is not None and args.file not in (None,):
+    if args.text is not None and args.file is not None:
         raise UsageError("give either FILE or --text, not both")
     if args.text is not None:
-        return diagnose_text(args.text)
+        diagnosis = api.diagnose(args.text)
+        if diagnosis.lines == 0:
+            raise UsageError("the log is empty: nothing to diagnose")
+        return diagnosis
     if args.file in (None, "-"):
         if args.file is None and sys.stdin.isatty():
             raise UsageError("no log given: pass a FILE, `-` with a pipe, or --text")
-        buffer = getattr(sys.stdin, "buffer", None)
-        return diagnose_file(buffer) if buffer is not None else diagnose_stream(sys.stdin)
-    try:
-        with open(args.file, "rb") as fh:
-            return diagnose_file(fh)
-    except IsADirectoryError:
-        raise UsageError(f"{args.file} is a directory, not a log file") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read log {args.file}: {exc.strerror or exc}") from None
+        return api.diagnose_file(stream=sys.stdin)
+    return api.diagnose_file(args.file)
 
 
 def run(args: argparse.Namespace) -> int:
+    from v4doctor.output import diagnosis as report
     from v4doctor.output import render
-    from v4doctor.cli._common import output_format
-    from v4doctor.logs import report
 
-    from v4doctor.errors import UsageError
-
-    diagnosis = _diagnose(args)
-    if diagnosis.lines == 0:
-        raise UsageError("the log is empty: nothing to diagnose")
-    data = diagnosis.to_dict()
+    data = _diagnose(args).to_dict()
     fmt = output_format(args)
     if fmt == "json":
         print(render.to_json(data))
     elif fmt == "markdown":
         print(report.markdown(data), end="")
     else:
-        render.print_terminal(report.terminal_lines(data, args.verbose))
+        render.print_terminal(report.terminal_lines(data, args.verbose), color=use_color(args))
     return 0 if data["healthy"] else 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 
 HELP = "compute the memory fit of a launch plan (weights per GPU, KV budget, largest context)"
 
@@ -30,102 +29,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print only JSON on stdout")
 
 
-def _gpus(text: str, mem: float | None, kb) -> tuple[int, float, str]:
-    from v4doctor.errors import UsageError
-
-    m = re.fullmatch(r"\s*(\d+)\s*[xX×*]\s*(\S+)\s*", text)
-    if not m or int(m.group(1)) < 1:
-        raise UsageError(f"--gpus {text!r}: expected COUNTxNAME, e.g. 2xH20")
-    count, name = int(m.group(1)), m.group(2)
-    if mem is None:
-        rec = kb.gpu(name)
-        if rec is None:
-            raise UsageError(f"--gpus: unknown GPU {name!r}; give --gpu-mem-gib")
-        mem = rec["memory_bytes_nvml"] / (1 << 30) if rec.get("memory_bytes_nvml") else float(rec["memory_gib"])
-        name = rec["key"]
-    return count, mem, name
-
-
-def _spec(args):
-    from v4doctor.collect.target import read_compose
-    from v4doctor.launch import parse_compose, parse_text
-
-    from v4doctor.cli.fix import config_text
-    from v4doctor.launch import with_config
-
-    if not (args.compose or args.cmd):
-        return None
-    text, kind = (read_compose(args.compose), "compose") if args.compose else (args.cmd, "cmd")
-    spec = parse_compose(text) if kind == "compose" else parse_text(text)
-    config = config_text(text, kind)
-    return with_config(spec, config) if config is not None else spec
-
-
-def _apply_overrides(kwargs: dict, args) -> dict:
-    for name in ("tp", "dp", "pp", "ep", "max_model_len", "max_num_seqs", "fraction"):
-        if getattr(args, name) is not None:
-            kwargs[name] = getattr(args, name)
-    if args.kv_cache_dtype:
-        d = args.kv_cache_dtype.lower()
-        kwargs["kv_format"] = {"bfloat16": "bf16", "float16": "f16", "auto": "fp8"}.get(d, d if d in ("bf16", "f16", "q8_0") else "fp8")
-    return kwargs
-
-
-def _host_gpus(args, spec, kb) -> tuple[int, float, str]:
-    from v4doctor.errors import UsageError
-    from v4doctor.facts import known
-
-    if args.gpus:
-        return _gpus(args.gpus, args.gpu_mem_gib, kb)
-    if args.facts:
-        from v4doctor.judge.doctor import load_facts
-        from v4doctor.launch.plan import visible_gpus
-
-        facts = load_facts(args.facts)
-        devs = facts.gpu.devices if known(facts.gpu) and known(facts.gpu.devices) else []
-        if not devs or not known(devs[0].memory_total_bytes):
-            raise UsageError(f"{args.facts}: no GPU memory recorded; give --gpus")
-        count = visible_gpus(spec, len(devs)) if spec else len(devs)
-        return count, devs[0].memory_total_bytes / (1 << 30), str(devs[0].name)
-    raise UsageError("give --gpus COUNTxNAME (e.g. 2xH20) or --facts FILE")
-
-
-def compute(args):
-    """The FitResult for the arguments (pure apart from reading --compose / --facts)."""
-    from v4doctor.errors import UsageError
-    from v4doctor.launch.fit import fit
-    from v4doctor.knowledge.kb import UnknownModelError, load
-    from v4doctor.launch.plan import plan, resolve_model
-
-    kb = load()
-    spec = _spec(args)
-    try:
-        model = kb.model(args.model) if args.model else (resolve_model(spec, kb) if spec else kb.model("flash"))
-    except UnknownModelError as exc:
-        raise UsageError(str(exc)) from None
-    if model is None:
-        raise UsageError(f"model {spec.model!r} is not in the knowledge base; give --model")
-    count, mem, name = _host_gpus(args, spec, kb)
-    default = "llamacpp" if model.get("format") == "gguf" else "vllm"
-    engine = (args.engine or (spec.engine if spec else default)).lower()
-    kwargs = _apply_overrides(plan(spec) if spec else {}, args)
-    if spec is None and args.tp is None and args.dp is None and args.pp is None:
-        kwargs["tp"] = count  # spelled out without a layout: tensor parallel over every GPU
-    if engine in ("llamacpp", "ollama"):
-        engine, kwargs["tp"] = "llamacpp", count
-        kwargs.setdefault("kv_format", "f16")  # llama.cpp's default KV type
-        kwargs["indexer"] = kwargs["kv_format"]
-    base = kb.find_model(model["base"]) if model.get("base") else None
-    try:
-        return fit(model, gpus=count, gpu_mem_gib=mem, engine=engine, base=base, **kwargs), name
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def run(args: argparse.Namespace) -> int:
+    from v4doctor import api
     from v4doctor.output import render
 
-    result, gpu_name = compute(args)
+    plan = api.read_plan(cmd=args.cmd, compose_path=args.compose) if (args.cmd or args.compose) else None
+    facts = api.load_facts(args.facts) if args.facts and not args.gpus else None
+    if not args.gpus and facts is None:
+        from v4doctor.errors import UsageError
+
+        raise UsageError("give --gpus COUNTxNAME (e.g. 2xH20) or --facts FILE")
+    api.check_engine_version(args.engine_version)
+    overrides = {k: getattr(args, k) for k in ("tp", "dp", "pp", "ep", "max_model_len", "max_num_seqs", "fraction", "kv_cache_dtype")}
+    result, gpu_name = api.fit(model=args.model, gpus=args.gpus, gpu_mem_gib=args.gpu_mem_gib, plan=plan, facts=facts,
+                               engine=args.engine, overrides=overrides)
     if args.json:
         data = {"schema_version": 1, "gpu": gpu_name, "engine_version": args.engine_version, **result.to_dict()}
         print(render.to_json(data))
@@ -138,7 +55,7 @@ def _print_table(result, gpu_name: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from v4doctor.launch.fit import rows
+    from v4doctor.api import fit_rows as rows
 
     table = Table(title=f"{result.model} on {result.gpus}x {gpu_name} ({result.engine})", show_lines=False)
     for col in ("quantity", "value", "how"):

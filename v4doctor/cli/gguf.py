@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from v4doctor.cli._common import add_output_options, output_format
+from v4doctor.cli._common import add_output_options, emit, output_format
 
 HELP = "inspect GGUF files, split sets, folders or Ollama models: architecture, completeness, provenance, offload"
 
@@ -23,63 +23,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from v4doctor.judge.doctor import judge
-    from v4doctor.errors import UsageError
-    from v4doctor.weights.files import WeightsInputError
+    from v4doctor import api
+    from v4doctor.output.progress import hash_progress
 
-    try:
-        records = _read(args)
-    except WeightsInputError as exc:
-        raise UsageError(str(exc)) from None
-    facts = _facts(args, records)
-    report = judge(facts, select=["gguf"])
-    _emit(report, records, output_format(args), args.verbose)
-    return report.exit_code("error")
-
-
-def _read(args: argparse.Namespace) -> list[dict]:
-    import os
-
-    from v4doctor.collect.hub import env_true
-    from v4doctor.knowledge.kb import load as load_kb
-    from v4doctor.weights.hashing import rich_progress
-    from v4doctor.weights.load import load
-    from v4doctor.weights.provenance import provenance
-
-    records = []
-    with rich_progress(args.hash and output_format(args) == "text") as progress:
-        for given in args.paths:
-            records += load(given, hash_files=args.hash, progress=progress)
-    if args.hub or args.hash:
-        offline = env_true(os.environ.get("HF_HUB_OFFLINE"))
-        for rec in records:
-            rec["repo"] = args.repo
-            rec["provenance"] = provenance(rec, load_kb(), revision=args.revision, offline=offline, timeout=args.timeout)
-    return records
-
-
-def _facts(args: argparse.Namespace, records: list[dict]):
-    from v4doctor.collect import soft
-    from v4doctor.collect.target import build_target
-    from v4doctor.facts import Facts, Unknown
-
-    target = build_target(model=records[0]["path"], engine=args.engine, engine_version=args.engine_version)
-    facts = Facts(target=target, gguf=records, source="gguf")
-    if not args.no_host:
-        from v4doctor.collect import gpu, software, system
-
-        facts.gpu = soft("gpu", gpu.collect)
-        facts.system = soft("system", system.collect, [])
-        facts.binaries = soft("binaries", software.collect_binaries, {k: v for k, v in software.BINARIES.items() if k.startswith(("llama", "ollama"))}) or {}
-    else:
-        facts.gpu = facts.system = Unknown("--no-host: this host was not read")
-    return facts
-
-
-def _emit(report, records: list[dict], fmt: str, verbose: bool) -> None:
-    from v4doctor.cli.run import emit
-
-    emit(report, fmt, verbose, extra={"gguf": records}, head=_summary(records))
+    with hash_progress(args.hash and output_format(args) == "text") as progress:
+        result = api.gguf(args.paths, engine=args.engine, engine_version=args.engine_version, hub=args.hub,
+                          hash_files=args.hash, repo=args.repo, revision=args.revision, timeout=args.timeout,
+                          read_host=not args.no_host, progress=progress)
+    emit(result.report, args, extra={"gguf": result.records}, head=_summary(result.records))
+    return result.report.exit_code("error")
 
 
 def _summary(records: list[dict]) -> list[tuple[str, str]]:

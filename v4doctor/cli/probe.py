@@ -17,38 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print only JSON on stdout")
 
 
-def _check_url(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    from v4doctor.errors import UsageError
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"not an http(s) URL: {url!r} (try http://localhost:8000)")
-    return url
-
-
-def _api_key(var: str | None) -> str | None:
-    import os
-
-    from v4doctor.errors import UsageError
-
-    if not var:
-        return None
-    value = os.environ.get(var)
-    if not value:
-        raise UsageError(f"--api-key-env {var}: that environment variable is not set")
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
-    from v4doctor.probe.endpoint import probe
-    from v4doctor.errors import UsageError
+    from v4doctor import api
 
-    if args.timeout <= 0 or args.slow_first_token <= 0 or (args.max_model_len is not None and args.max_model_len <= 0):
-        raise UsageError("--timeout, --slow-first-token and --max-model-len must be positive")
-    result = probe(_check_url(args.url), model=args.model, api_key=_api_key(args.api_key_env), timeout=args.timeout,
-                   max_model_len=args.max_model_len, slow_first_token_s=args.slow_first_token)
+    result = api.probe(args.url, model=args.model, api_key_env=args.api_key_env, timeout=args.timeout,
+                       max_model_len=args.max_model_len, slow_first_token_s=args.slow_first_token)
     if args.json:
         from v4doctor.output.render import to_json
 

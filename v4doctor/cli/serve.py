@@ -20,21 +20,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=1, metavar="N", help="server processes, to use N cores (default: 1)")
 
 
-def read_token(path: str) -> str:
-    """The bearer token: the first line of FILE, stripped; an empty or unreadable file is a usage error."""
-    from pathlib import Path
-
-    from v4doctor.errors import UsageError
-
-    try:
-        token = Path(path).read_text(encoding="utf-8").strip().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read token file {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    if not token or len(token[0].strip()) < 16:
-        raise UsageError(f"token file {path} must hold a token of at least 16 characters on its first line")
-    return token[0].strip()
-
-
 def settings_from(args: argparse.Namespace):
     from v4doctor.errors import UsageError
     from v4doctor.server.app import Settings
@@ -49,6 +34,8 @@ def settings_from(args: argparse.Namespace):
         raise UsageError("--threads must be between 1 and 64")
     if not 1 <= args.workers <= 64:
         raise UsageError("--workers must be between 1 and 64")
+    from v4doctor.server.app import read_token
+
     token = read_token(args.token_file) if args.token_file else None
     return Settings(host=args.host, port=args.port, token=token, max_body_bytes=args.max_body_bytes,
                     timeout_s=args.timeout, threads=args.threads, workers=args.workers)
@@ -64,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
         from v4doctor.server.app import create_app, log_to_stderr
     except ImportError as exc:
-        raise UsageError(f"`v4doctor serve` needs the server extra: pip install 'v4doctor[server]' ({exc.name} is missing)") from None
+        raise UsageError(f"`v4doctor serve` needs FastAPI and uvicorn ({exc.name} is missing): "
+                         "pip install fastapi uvicorn httptools python-multipart — into the same environment as v4doctor "
+                         "(from a checkout: pip install '.[server]'; with pipx: pipx inject v4doctor fastapi uvicorn httptools python-multipart)") from None
     settings = settings_from(args)
     if settings.token is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"v4doctor: warning: serving on {settings.host} without --token-file: anyone who can reach it can use it", file=sys.stderr)

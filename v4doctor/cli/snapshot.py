@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from v4doctor.cli._common import add_target_options
+from v4doctor.cli._common import add_target_options, spinner
 
 HELP = "write all facts about this host as JSON (redacted), to replay with `run --facts`"
 
@@ -15,13 +15,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from v4doctor.collect import gather
-    from v4doctor.collect.target import build_target
-    from v4doctor.facts import facts_to_json
+    from v4doctor import api
     from v4doctor.output.render import to_json
 
-    facts = gather(build_target(args.model, args.engine, args.cmd, args.compose, args.engine_version), args.path)
-    text = to_json(facts_to_json(facts)) + "\n"
+    with spinner(args, "v4doctor: reading this host") as progress:
+        data = api.snapshot(model=args.model, engine=args.engine, engine_version=args.engine_version, cmd=args.cmd,
+                            compose_path=args.compose, paths=args.path, progress=progress)
+    text = to_json(data) + "\n"
     if args.output:
         from v4doctor.output.writer import write_new
 

@@ -13,10 +13,10 @@ import os
 from typing import Any
 
 from v4doctor.collect.docker_containers import read_engine, scrub_argv, unknown
-from v4doctor.knowledge.images import engine_of, image_cuda, split_image, tag_cuda, tag_version
+from v4doctor.knowledge.images import CACHE_DIRS, engine_of, image_cuda, split_image, tag_cuda, tag_version
 from v4doctor.facts import Unknown
 
-# The container reading lives in docker_containers.py, the image-tag parsing in docker_images.py;
+# The container reading lives in docker_containers.py, the image-tag parsing in knowledge/images.py;
 # their public names stay importable from here.
 __all__ = ["CACHE_DIRS", "collect", "engine_of", "image_cuda", "local_host", "read_engine", "scrub_argv", "split_image",
            "tag_cuda", "tag_version", "unknown"]
@@ -24,13 +24,6 @@ __all__ = ["CACHE_DIRS", "collect", "engine_of", "image_cuda", "local_host", "re
 DEFAULT_SOCKET = "/var/run/docker.sock"
 TIMEOUT_S = 5.0
 
-# Where each engine keeps downloaded weights inside its container.
-CACHE_DIRS = {
-    "vllm": ("/root/.cache/huggingface",),
-    "sglang": ("/root/.cache/huggingface",),
-    "llamacpp": ("/root/.cache/llama.cpp",),
-    "ollama": ("/root/.ollama",),
-}
 
 
 def collect(base_url: str | None = None, timeout: float = TIMEOUT_S) -> dict[str, Any] | Unknown:

@@ -55,3 +55,25 @@ def _cmd_model(argv: list[str]) -> str | None:
 
 def _has_gguf(folder: Path) -> bool:
     return any(folder.glob("*.gguf")) or any(folder.glob("*/*.gguf"))
+
+
+def read_records(paths: list[str], *, hash_files: bool = False, hub: bool = False, repo: str | None = None,
+                 revision: str = "main", timeout: float = 10.0, progress=None) -> list[dict]:
+    """`v4doctor gguf`: the header records of every given path (file, split set, folder, Ollama name),
+    compared with the hub's files when `hub` (HF_HUB_OFFLINE is obeyed). Raises WeightsInputError on bad input."""
+    import os
+
+    from v4doctor.collect.hub import env_true
+    from v4doctor.knowledge.kb import load as load_kb
+    from v4doctor.weights.load import load
+    from v4doctor.weights.provenance import provenance
+
+    records: list[dict] = []
+    for given in paths:
+        records += load(given, hash_files=hash_files, progress=progress)
+    if hub:
+        offline = env_true(os.environ.get("HF_HUB_OFFLINE"))
+        for rec in records:
+            rec["repo"] = repo
+            rec["provenance"] = provenance(rec, load_kb(), revision=revision, offline=offline, timeout=timeout)
+    return records

@@ -27,11 +27,19 @@ def collect(target: TargetFacts, hub: HubFacts, *, timeout: float | None = None)
     repo = repo_id(target)
     if not known(repo):
         return NotApplicable(f"no hub repo to check: {repo.reason}")
+    import time
+
     from v4doctor.weights import hub as client
 
+    started = time.monotonic()
+    why = client.unreachable(client.endpoint())
+    if why is not None:  # offline: say so at once, without loading the hub client
+        return {"repo": repo, "revision": "main", "endpoint": client.endpoint(), "status": "network_error", "offline": True,
+                "http_status": None, "message": why, "elapsed_s": round(time.monotonic() - started, 2)}
     record = client.probe_repo(repo, "main", timeout=timeout or client.HUB_TIMEOUT_S)
     if record["status"] == "ok":
         record.update(download(record["files"], repo, target.engine))
+    record["elapsed_s"] = round(time.monotonic() - started, 2)
     return record
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import shlex
 from pathlib import Path
 
 from v4doctor.errors import UsageError
 from v4doctor.facts import TargetFacts, Unknown
 from v4doctor.facts.target import DEFAULT_ENGINE, DEFAULT_MODEL, ENGINES
+from v4doctor.launch.spec import split_command  # noqa: F401  (pure; kept importable here)
 
 MAX_COMPOSE_BYTES = 1 << 20
 
@@ -55,18 +55,6 @@ def _adopt_launch(target: TargetFacts, engine_free: bool, model_free: bool) -> N
         target.model = spec.model
 
 
-def split_command(cmd: str) -> list[str]:
-    """Split a pasted launch command as a shell would (backslash-newline joins lines)."""
-    text = cmd.replace("\\\r\n", " ").replace("\\\n", " ")
-    try:
-        argv = shlex.split(text, comments=True)
-    except ValueError as exc:
-        raise UsageError(f"cannot parse --cmd: {exc}") from None
-    if not argv:
-        raise UsageError("--cmd is empty")
-    return argv
-
-
 def read_compose(path: str) -> str:
     p = Path(path)
     try:
@@ -98,3 +86,17 @@ def _read_local_model(target: TargetFacts) -> None:
     if not isinstance(data, dict):
         raise UsageError(f"{config}: not a JSON object")
     target.config = data
+
+
+def read_vllm_config(text: str, kind: str) -> str | None:
+    """The vLLM `--config FILE.yaml` a plan names, read when the file is here (else None)."""
+    from v4doctor.launch import parse_compose, parse_text
+
+    spec = parse_compose(text) if kind == "compose" else parse_text(text)
+    name = spec.flag("config") if spec.engine == "vllm" else None
+    if not isinstance(name, str) or not Path(name).is_file():
+        return None
+    try:
+        return Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read vLLM config {name}: {exc}") from None

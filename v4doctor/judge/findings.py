@@ -56,7 +56,7 @@ class Finding:
             "fix": self.fix.to_dict() if self.fix else None,
             "evidence": list(self.evidence),
             "troubleshooting": self.troubleshooting,
-            "sources": list(self.sources),
+            "sources": public_sources(self.sources),
             "check": self.check,
         }
 
@@ -102,3 +102,9 @@ skipped = _make(Severity.SKIPPED)
 def worst(findings: list[Finding]) -> Severity | None:
     ranked = [f.severity for f in findings if f.severity in (Severity.ERROR, Severity.WARNING, Severity.INFO)]
     return min(ranked, key=lambda s: s.rank) if ranked else None
+
+
+def public_sources(sources) -> list[str]:
+    """Only what a user can open: http(s) URLs. A repository path (`shared/research/…`, `tools/gen_flags.py`) is
+    the project's own working note, not a source to print."""
+    return [s for s in sources or [] if isinstance(s, str) and s.startswith(("https://", "http://"))]

@@ -114,6 +114,13 @@ class Registry:
         key = check_id.upper()
         return next((c for c in self.checks if c.id == key or c.name == check_id), None)
 
+    def matches_any(self, pattern: str) -> bool:
+        """Whether a --select/--ignore entry names at least one check (id, id prefix, name or category)."""
+        return any(_hit(c, pattern) for c in self.checks)
+
+    def selectable_categories(self) -> set[str]:
+        return {c.category for c in self.checks} | set(CATEGORY_GROUPS)
+
     def add(self, c: Check, origin: str) -> None:
         validate(c)
         clash = next((o for o in self.checks if o.id == c.id), None)
@@ -160,13 +167,24 @@ def selected(c: Check, select: Iterable[str], ignore: Iterable[str]) -> bool:
     """`--select`/`--ignore` take check ids (or id prefixes like V4D1), names or categories."""
 
     def hit(pattern: str) -> bool:
-        p = pattern.strip()
-        return bool(p) and (c.id.startswith(p.upper()) or p == c.name or p == c.category)
+        return _hit(c, pattern)
 
     select = list(select)
     if select and not any(hit(p) for p in select):
         return False
     return not any(hit(p) for p in ignore)
+
+
+# A category that the report shows under a wider heading selects what stands under it: the report's
+# "Launch flags" are launch checks too, so `--select launch` runs them.
+CATEGORY_GROUPS = {"launch": ("launch", "flags")}
+
+
+def _hit(c: Check, pattern: str) -> bool:
+    p = pattern.strip()
+    low = p.lower()
+    return bool(p) and (c.id.startswith(p.upper()) or p == c.name or low == c.category
+                        or c.category in CATEGORY_GROUPS.get(low, ()))
 
 
 def run_checks(ctx: Any, checks: Iterable[Check], select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[Finding]:

@@ -16,6 +16,13 @@ ENGINE_IMAGES = {
     "ghcr.io/ggerganov/llama.cpp": "llamacpp",  # the old org name, still in the guide
     "ollama/ollama": "ollama",
 }
+# Where each engine keeps downloaded weights inside its container.
+CACHE_DIRS = {
+    "vllm": ("/root/.cache/huggingface",),
+    "sglang": ("/root/.cache/huggingface",),
+    "llamacpp": ("/root/.cache/llama.cpp",),
+    "ollama": ("/root/.ollama",),
+}
 _CU_TAG = re.compile(r"(?:^|-)cu(\d{2})(\d)(?:$|-)")  # -cu129, deepseekv4-cu130
 _REQUIRE_CUDA = re.compile(r"cuda>=(\d+\.\d+)")  # NVIDIA_REQUIRE_CUDA="cuda>=12.9 brand=..."
 

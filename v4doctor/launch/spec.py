@@ -10,6 +10,8 @@ import shlex
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from v4doctor.errors import UsageError
+
 ENGINES = ("vllm", "sglang", "llamacpp", "ollama")
 ENV_PREFIXES = ("CUDA_", "VLLM_", "HF_", "NCCL_", "HUGGING", "SGLANG_", "TORCH_", "PYTORCH_", "OLLAMA_", "LLAMA_", "NVIDIA_")
 
@@ -186,3 +188,15 @@ def _docker_set(tokens: tuple[str, ...], option: str, value: str) -> tuple[str, 
             out.append(t)
         i += 1
     return tuple(out if done else [*out, option, value])
+
+
+def split_command(cmd: str) -> list[str]:
+    """Split a pasted launch command as a shell would (backslash-newline joins lines)."""
+    text = cmd.replace("\\\r\n", " ").replace("\\\n", " ")
+    try:
+        argv = shlex.split(text, comments=True)
+    except ValueError as exc:
+        raise UsageError(f"cannot parse --cmd: {exc}") from None
+    if not argv:
+        raise UsageError("--cmd is empty")
+    return argv

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any, TextIO
 
-from v4doctor.judge.findings import Finding, Severity
+from v4doctor.judge.findings import Finding, Severity, public_sources
 from v4doctor.output.redact import redact, redact_text
 
 AREAS = {
@@ -89,7 +89,7 @@ def _finding_lines(f: Finding, verbose: bool) -> list[tuple[str, str]]:
         out += [(f"      evidence: {e}", "dim") for e in f.evidence]
         if f.troubleshooting:
             out.append((f"      troubleshooting: {f.troubleshooting}", "dim"))
-        out += [(f"      source: {s}", "dim") for s in f.sources]
+        out += [(f"      source: {s}", "dim") for s in public_sources(f.sources)]
     return out
 
 

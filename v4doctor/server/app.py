@@ -25,8 +25,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from v4doctor import __version__, api
 from v4doctor.server import sandbox as server_sandbox
 from v4doctor.errors import UsageError
-from v4doctor.facts import FactsError
-from v4doctor.knowledge.kb import UnknownModelError
 from v4doctor.output.redact import redact_text
 from v4doctor.server.guard import Guard, error_body
 
@@ -77,7 +75,7 @@ class Runner:
             raise ApiError(504, f"the request took longer than the time limit of {self.timeout_s:g} s") from None
         except api.FeatureUnavailable as exc:
             raise ApiError(503, str(exc)) from None
-        except (UsageError, FactsError, UnknownModelError) as exc:  # bad input
+        except api.BAD_INPUT as exc:  # bad input
             raise ApiError(422, str(exc)) from None
         except Exception as exc:
             LOG.error("internal error: %s", redact_text(f"{type(exc).__name__}: {exc}"))  # whatever handler logs it
@@ -180,8 +178,6 @@ def app_from_env():
     import json
     import os
 
-    from v4doctor.cli.serve import read_token
-
     data = json.loads(os.environ[SETTINGS_ENV])
     token_file = data.pop("token_file", None)
     data["token"] = read_token(token_file) if token_file else None
@@ -227,13 +223,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 @functools.lru_cache(maxsize=1)
 def _warm_up() -> None:
     """Load the knowledge base, the checks and the optional features once, before requests come."""
-    from v4doctor.judge.doctor import registry
-    from v4doctor.knowledge.kb import load
-
-    load()
-    registry()
-    if features()["diagnose"]:
-        api.diagnose("warm-up\n")  # compiles the log signatures now, not in the first request
+    api.warm_up()  # compiles the log signatures now, not in the first request
 
 
 def features() -> dict[str, bool]:
@@ -247,3 +237,18 @@ def features() -> dict[str, bool]:
         except ImportError:
             found[name] = False
     return {"diagnose": found["diagnose"], "check": True, "fix": found["fix"]}
+
+
+def read_token(path: str) -> str:
+    """The bearer token: the first line of FILE, stripped; an empty or unreadable file is a usage error."""
+    from pathlib import Path
+
+    from v4doctor.errors import UsageError
+
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read token file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    if not token or len(token[0].strip()) < 16:
+        raise UsageError(f"token file {path} must hold a token of at least 16 characters on its first line")
+    return token[0].strip()

@@ -96,7 +96,7 @@ def _fix(app: FastAPI) -> None:
 
         def job():
             result = api.fix(body.text, body.kind, body.snapshot)
-            data = api.redact_result({"schema_version": 1, "written": False, **result.to_dict()})  # as `fix --json`; never written
+            data = api.redact_result({"schema_version": 1, "written": False, "backup": None, **result.to_dict()})  # as `fix --json`; never written
             return data, server_markdown.fix_result(data) if md else None
 
         return answer(*await request.app.state.runner.run(job))
@@ -117,12 +117,7 @@ def _troubleshooting(app: FastAPI) -> None:
 def _checks(app: FastAPI) -> None:
     @app.get("/v1/checks", responses=_responses(ChecksOut), summary="Every registered check (the `checks --json` object)")
     async def checks(request: Request):
-        from v4doctor.judge.doctor import registry
-
-        reg = registry()
-        rows = [{"id": c.id, "name": c.name, "category": c.category, "title": c.title, "module": c.module,
-                 "troubleshooting": c.troubleshooting} for c in reg.checks]
-        data = api.redact_result({"schema_version": 1, "checks": rows, "load_errors": [f.to_dict() for f in reg.load_errors]})
+        data = api.redact_result(api.checks())
         return answer(data, server_markdown.checks(data) if wants_markdown(request) else None)
 
 
@@ -133,9 +128,7 @@ def _healthz(app: FastAPI) -> None:
 
 
 def _rows() -> list[dict[str, Any]]:
-    from v4doctor.knowledge.kb import load
-
-    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in load().records("row")]
+    return api.troubleshooting_rows()
 
 
 # --------------------------------------------------------------------------- log bodies

@@ -34,15 +34,9 @@ _PATH_EVENTS = ("os.listdir", "os.scandir")
 def install(extra_roots: tuple[str, ...] = ()) -> None:
     """Install the audit hook once per process (hooks cannot be removed; idle ones cost little)."""
     global _ROOTS
-    import v4doctor
+    from v4doctor import api
 
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(v4doctor.__file__)}
-    try:
-        import v4doctor_checks
-
-        roots.add(os.path.dirname(v4doctor_checks.__file__))
-    except ImportError:  # pragma: no cover - the checks package ships with v4doctor
-        pass
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *api.code_roots()}
     first = not _ROOTS
     _ROOTS = tuple(sorted({os.path.realpath(r) + os.sep for r in (*roots, *extra_roots)}))
     if first:

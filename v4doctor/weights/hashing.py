@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable
 
 CHUNK = 8 << 20  # 8 MiB reads: near disk speed, small memory
 
@@ -24,24 +23,3 @@ def sha256_file(path: str | os.PathLike, progress: Progress | None = None) -> st
             if progress is not None:
                 progress(str(path), done, total)
     return digest.hexdigest()
-
-
-@contextmanager
-def rich_progress(enabled: bool = True) -> Iterator[Progress | None]:
-    """A progress bar on stderr (one task per file) for sha256_file; None when disabled."""
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress as Bar, TextColumn, TimeRemainingColumn, TransferSpeedColumn
-
-    columns = (TextColumn("sha256 {task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
-    with Bar(*columns, console=Console(stderr=True), transient=True) as bar:
-        tasks: dict[str, int] = {}
-
-        def update(path: str, done: int, total: int) -> None:
-            if path not in tasks:
-                tasks[path] = bar.add_task(os.path.basename(path), total=total)
-            bar.update(tasks[path], completed=done)
-
-        yield update

@@ -50,6 +50,50 @@ def bounded_session(timeout: float) -> Iterator[None]:
         set_client_factory(previous)
 
 
+PRECHECK_TIMEOUT_S = 1.5  # one DNS attempt and one TCP connect; an offline host answers in this time, not the full timeout
+_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "HTTP_PROXY", "http_proxy")
+
+
+def unreachable(url: str | None = None, timeout: float = PRECHECK_TIMEOUT_S) -> str | None:
+    """Why the hub cannot be reached at all (no DNS answer, no route, refused), or None when a TCP connection opens.
+
+    One resolution and one connect, each bounded (getaddrinfo has no timeout of its own, so it runs in a
+    daemon thread). Behind a proxy the proxy resolves the hub: the check is skipped (None)."""
+    import socket
+    import threading
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(v) for v in _PROXY_VARS):
+        return None
+    parts = urlsplit(url or endpoint())
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    if not host:
+        return f"HF_ENDPOINT {url!r} has no host"
+    answer: dict[str, Any] = {}
+
+    def resolve() -> None:
+        try:
+            answer["addrs"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            answer["error"] = exc
+
+    worker = threading.Thread(target=resolve, name="v4doctor-hub-dns", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if "error" in answer:
+        return f"cannot resolve {host}: {answer['error']}"
+    if "addrs" not in answer:
+        return f"no DNS answer for {host} within {timeout:g} s"
+    family, kind, proto, _, addr = answer["addrs"][0]
+    try:
+        with socket.socket(family, kind, proto) as sock:
+            sock.settimeout(timeout)
+            sock.connect(addr)
+    except OSError as exc:
+        return f"cannot connect to {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
 def _api(token: str | bool | None):
     from huggingface_hub import HfApi
 
