@@ -458,7 +458,7 @@ def models() -> dict[str, Any]:
 
 def explain(ref: str) -> dict[str, Any]:
     """What a check id, log signature, probe finding or troubleshooting row is: {"kind", "id", "lines"}."""
-    from v4doctor.judge.explain import explain as lookup
+    from v4doctor.output.explain import explain as lookup
 
     found = lookup(ref)
     if found is None:
