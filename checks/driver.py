@@ -28,7 +28,7 @@ def gpu_driver_present(gpu, engine):
                     "llama.cpp runs DeepSeek V4 GGUFs on the CPU, slowly; the whole GGUF must fit in RAM.")
     return error(
         f"no NVIDIA GPU ({why}): {engine_name(engine)} cannot serve DeepSeek V4 here",
-        f"{engine_name(engine)}'s DeepSeek V4 kernels run on CUDA GPUs (SM90/SM10x, SM12x on vLLM ≥ 0.24).",
+        f"{engine_name(engine)}'s DeepSeek V4 kernels run on CUDA GPUs (SM90/SM10x{', SM12x from vLLM 0.24' if engine == 'vllm' else ''}).",
         fix="Run on a GPU host (check with `nvidia-smi`), or serve a GGUF with llama.cpp on the CPU.",
         commands=["nvidia-smi", "v4doctor run --engine llamacpp"],
     )

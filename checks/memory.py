@@ -146,16 +146,22 @@ def _cached(hub, path: str) -> int:
     return 0
 
 
+def _where(disk) -> str:
+    """`/data/models`, or `/data (where /data/models will be created)` when the path does not exist yet."""
+    at = getattr(disk, "measured_at", None)
+    return f"{at} (where {disk.path}, which does not exist yet, will be created)" if at else disk.path
+
+
 def _disk_finding(kb, weights, disk, size: int, cached: int, need: int, headroom: float):
     claims = guide_claims(kb, "V4D211", model=weights.get("key"))
     approx = " (approximate)" if weights.get("disk_approx") else ""
     make = error if disk.free_bytes < need else warning
     return make(
-        f"{gib(disk.free_bytes)} free at {disk.path}; {weights['name']} needs {gib(need)} more{approx}",
+        f"{gib(disk.free_bytes)} free at {_where(disk)}; {weights['name']} needs {gib(need)} more{approx}",
         f"The download is {gib(size)}{approx}{f', {gib(cached)} already cached' if cached else ''}; v4doctor asks for {gib(headroom)} of headroom for "
         f"temporary files. {guide_text(claims)}".strip(),
         fix="Free space, or download to a disk with room (set HF_HOME, or pass --local-dir and `v4doctor run --path DIR`).",
-        commands=[f"df -h {disk.path}", _download_cmd(weights)],
+        commands=[f"df -h {getattr(disk, 'measured_at', None) or disk.path}", _download_cmd(weights)],
         evidence=[f"system.disks[0].free_bytes = {disk.free_bytes}", f"model.disk_bytes = {size}"],
         sources=weights["sources"] + claim_sources(claims),
     )

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 HOSTS = FIXTURES / "hosts"
 LOGS = FIXTURES / "logs"
-SHARED = ROOT.parent / "shared"
+GUIDE = ROOT / "fixtures" / "guide" / "deepseek-v4-deployment-guide.md"  # a copy of the public guide (fixtures/guide/SOURCE.md)
+VLLM_033_HELP = ROOT / "fixtures" / "engines" / "vllm-0.33.0-serve-help-all.txt"  # `vllm serve --help=all` (fixtures/engines/SOURCE.md)
 
 
 @dataclass

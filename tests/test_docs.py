@@ -44,7 +44,7 @@ def test_rows_named_by_checks_and_signatures_exist():
 
 
 def test_guide_rows_are_the_guides_seven():
-    guide = (ROOT.parent / "shared" / "seed" / "deepseek-v4-deployment-guide.md").read_text(encoding="utf-8")
+    guide = (ROOT / "fixtures" / "guide" / "deepseek-v4-deployment-guide.md").read_text(encoding="utf-8")
     guide_rows = [r for r in ROWS if r.get("guide")]
     assert len(guide_rows) == 7
     for r in guide_rows:

@@ -57,12 +57,30 @@ def test_gguf_records_have_gguf_format_and_base():
 @pytest.mark.parametrize("name,key,cc", [
     ("NVIDIA H100 80GB HBM3", "H100-80GB", "9.0"), ("NVIDIA H200", "H200", "9.0"),
     ("NVIDIA A100-SXM4-80GB", "A100-80GB", "8.0"), ("NVIDIA A100-SXM4-40GB", "A100-40GB", "8.0"),
-    ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "RTX-PRO-6000", "12.0"),
+    ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "RTX-PRO-6000-Server", "12.0"),
+    ("NVIDIA RTX PRO 6000 Blackwell Workstation Edition", "RTX-PRO-6000", "12.0"),
     ("Tesla V100-SXM2-32GB", "V100-32GB", "7.0"), ("rtx-pro-6000", "RTX-PRO-6000", "12.0"), ("b200", "B200", "10.0"),
+    # whole model names: an H20-3e (141 GB) is not an H20 (96 GB), an H100 NVL not an H100 SXM (kb-audit §1)
+    ("NVIDIA H20-3e", "H20-3e", "9.0"), ("NVIDIA H20", "H20", "9.0"), ("NVIDIA H100 NVL", "H100-NVL", "9.0"),
+    ("NVIDIA H100 PCIe", "H100-PCIe", "9.0"), ("NVIDIA B300 SXM6 AC", "B300", "10.3"), ("NVIDIA GB300", "GB300", "10.3"),
+    ("NVIDIA RTX A6000", "RTX-A6000", "8.6"), ("AMD Instinct MI300X", "MI300X", "9.4"), ("MI355X", "MI355X", "9.5"),
+    ("NVIDIA A100 80GB PCIe", "A100-80GB", "8.0"), ("NVIDIA GeForce RTX 5090", "RTX-5090", "12.0"),
 ])
 def test_gpu_lookup(name, key, cc):
     g = KB.gpu(name)
     assert g is not None and g["key"] == key and g["compute_capability"] == cc
+
+
+@pytest.mark.parametrize("name", ["NVIDIA H200 NVL", "NVIDIA H20-4x", "NVIDIA H1000", "H2"])
+def test_gpu_lookup_refuses_a_different_model_that_shares_a_prefix(name):
+    """A name the knowledge base does not know is unknown (the fit asks for --gpu-mem-gib), never its prefix's record."""
+    assert KB.gpu(name) is None
+
+
+@pytest.mark.parametrize("key,mib", [("B300", 275040), ("GB300", 284208), ("GB200", 189471), ("H20-3e", 143771)])
+def test_nvml_memory_of_the_audited_gpus(key, mib):
+    """kb-audit §1: what nvidia-smi printed on real B300 / rack GB300 / GB200 / H20-3e hosts, not the spec sheet."""
+    assert KB.gpu(key)["memory_bytes_nvml"] == mib * 2**20
 
 
 def test_every_gpu_family_exists_and_covers_its_cc():
@@ -90,9 +108,9 @@ def test_engine_floors():
 
 
 def test_guide_claims_quote_the_guide():
-    from conftest import SHARED
+    from conftest import GUIDE
 
-    guide = (SHARED / "seed" / "deepseek-v4-deployment-guide.md").read_text()
+    guide = GUIDE.read_text()
     claims = KB.records("guide_claim")
     assert len(claims) >= 10
     for c in claims:

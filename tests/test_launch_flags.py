@@ -6,7 +6,7 @@ import importlib.util
 import json
 
 import pytest
-from conftest import ROOT, SHARED
+from conftest import ROOT, VLLM_033_HELP
 
 from v4doctor.launch import flags as flagdb
 from v4doctor.launch import parse_text
@@ -41,7 +41,7 @@ def test_committed_engines_cover_current_release_and_v4_floor():
 def test_vllm_033_table_regenerates_from_the_help_output(tmp_path, monkeypatch):
     gen = _gen()
     monkeypatch.setattr(gen, "OUT_DIR", tmp_path)
-    gen.main(["vllm-help", str(SHARED / "research/engines/vllm-0.33.0-serve-help-all.txt"), "--version", "0.33.0",
+    gen.main(["vllm-help", str(VLLM_033_HELP), "--version", "0.33.0",
               "--source", json.loads((flagdb.FLAGS_DIR / "vllm-0.33.0.json").read_text())["source"]])
     fresh = json.loads((tmp_path / "vllm-0.33.0.json").read_text())
     committed = json.loads((flagdb.FLAGS_DIR / "vllm-0.33.0.json").read_text())

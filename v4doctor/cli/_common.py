@@ -40,10 +40,10 @@ def use_color(args: argparse.Namespace) -> bool | None:
 
 
 @contextlib.contextmanager
-def spinner(args: argparse.Namespace, text: str) -> Iterator[Callable[[str], None]]:
+def spinner(args: argparse.Namespace, text: str, enabled: bool = True) -> Iterator[Callable[[str], None]]:
     """A status line with a spinner on standard error while slow work runs; off when stderr is not a
     terminal, with --json or -q. Yields a function that updates the text."""
-    if not sys.stderr.isatty() or getattr(args, "json", False) or getattr(args, "quiet", False):
+    if not enabled or not sys.stderr.isatty() or getattr(args, "json", False) or getattr(args, "quiet", False):
         yield lambda _text: None
         return
     from rich.console import Console

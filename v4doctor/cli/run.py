@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from v4doctor.config import load_settings
 
     settings = load_settings()
-    with spinner(args, "v4doctor: reading this host") as progress:
+    with spinner(args, "v4doctor: reading this host", enabled=not args.facts) as progress:
         report = api.run(
             facts_path=args.facts, model=args.model or settings.get("model"), engine=args.engine or settings.get("engine"),
             engine_version=args.engine_version, cmd=args.cmd, compose_path=args.compose, paths=args.path,

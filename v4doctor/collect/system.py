@@ -135,6 +135,7 @@ def disk(path: str, mounts: list[tuple[str, str]]) -> DiskFacts:
         total_bytes=st.f_blocks * st.f_frsize,
         filesystem=mount[1] if mount else missing,
         mount_point=mount[0] if mount else missing,
+        measured_at=None if str(where) == str(Path(path).expanduser().resolve()) else str(where),
     )
 
 

@@ -101,6 +101,7 @@ class DiskFacts:
     total_bytes: int | Unknown
     filesystem: str | Unknown = Unknown("not read")
     mount_point: str | Unknown = Unknown("not read")
+    measured_at: str | None = None  # the nearest existing parent, when `path` does not exist yet
 
 
 @dataclass

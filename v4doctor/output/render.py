@@ -42,8 +42,13 @@ def _group_severity(items: list[Finding]) -> Severity:
     return min((f.severity for f in items), key=lambda s: s.rank)
 
 
-def terminal_lines(report_dict: dict[str, Any], findings: list[Finding], verbose: bool = False) -> list[tuple[str, str]]:
-    """(text, style) lines of the terminal report; pure, so it is tested as exact text."""
+def terminal_lines(report_dict: dict[str, Any], findings: list[Finding], verbose: bool = False, quiet: bool = False) -> list[tuple[str, str]]:
+    """(text, style) lines of the terminal report; pure, so it is tested as exact text. `quiet`: only the
+    errors, then the summary line."""
+    if quiet:
+        errors = [f for f in findings if f.severity is Severity.ERROR]
+        lines = [line for f in sorted(errors, key=lambda f: f.id) for line in _finding_lines(f, False)]
+        return [(redact_text(text), style) for text, style in [*lines, _summary_line(report_dict["summary"])]]
     t = report_dict["target"]
     head = f"v4doctor: {t.get('model_name') or t.get('model')} on {t.get('engine')}"
     if t.get("engine_version"):
@@ -105,8 +110,8 @@ def print_terminal(lines: list[tuple[str, str]], file: TextIO | None = None, wid
     from rich.console import Console
 
     console = Console(file=file, width=width, no_color=color is False, highlight=False, soft_wrap=True)
-    for text, style in lines:
-        console.print(text, style=style or None, markup=False)
+    for text, style in lines:  # without colour, no bold or dim either: plain text (NO_COLOR, --no-color)
+        console.print(text, style=(style or None) if color is not False else None, markup=False)
 
 
 # What can start markup inside a line: emphasis, code, links/images (need brackets), raw HTML, tables.

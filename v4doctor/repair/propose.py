@@ -122,5 +122,9 @@ def propose(text: str, kind: str, facts: Facts | None = None, config_text: str |
     else:
         before, after = render_command(spec), render_command(fixed)
     notes = [] if facts is not None else ["no host facts: memory-fit and GPU checks were skipped (pass --facts)"]
+    if "fix-pro-to-flash" in applied and fixed.model != spec.model:
+        kept = fixed.flag("served-model-name") or spec.model
+        notes.append(f"this plan now serves {fixed.model} under the name {kept}: clients that ask for {kept} get "
+                     f"{fixed.model}'s answers (a smaller, different model), with no error telling them so")
     return FixResult(kind, first, [f for f in remaining if f.severity in (Severity.ERROR, Severity.WARNING)],
                      applied, before, after, spec, fixed, notes)
