@@ -56,11 +56,11 @@ print(json.dumps(costs))
 """
 
 
-def time_run(argv: list[str], n: int) -> float:
+def time_run(argv: list[str], n: int, env: dict | None = None) -> float:
     runs = []
     for _ in range(n):
         start = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
         runs.append(time.perf_counter() - start)
     return statistics.median(runs)
 
@@ -81,7 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     base = [*command(), "run", "--model", args.model, "--engine", args.engine]
     time_run(base, 1)  # warm the caches
     print(f"{'v4doctor run':<28} median {time_run(base, args.n) * 1000:7.1f} ms")
-    print(f"{'v4doctor run --json':<28} median {time_run([*base, '--json'], args.n) * 1000:7.1f} ms")
+    default = time_run([*base, '--json'], args.n)
+    import os
+
+    offline = time_run([*base, '--json'], args.n, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    print(f"{'v4doctor run --json':<28} median {default * 1000:7.1f} ms")
+    print(f"{'  same, HF_HUB_OFFLINE=1':<28} median {offline * 1000:7.1f} ms  (the default costs {1000 * (default - offline):+.0f} ms more; aim: within 100 ms)")
     print("per collector, cold, in one fresh interpreter:")
     for name, seconds in per_collector(args.model, args.engine).items():
         print(f"  {name:<26} {seconds * 1000:7.1f} ms")
