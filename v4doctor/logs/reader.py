@@ -15,8 +15,10 @@ CHUNK_BYTES = 1 << 18
 MAX_LINE = 16_384  # bytes kept of one line; the rest of a longer line is dropped
 EVIDENCE_CHARS = 400
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
-ANSI_BYTES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+# An OSC (`ESC ] … BEL`) ends at BEL, ESC \ or the line's end: `[^\x07]*` alone made 1 MiB of
+# unended `ESC ] x` lines quadratic (each scanned to the end of the chunk).
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\r")
+ANSI_BYTES = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?")
 # One prefix at the start of a line; stripped repeatedly (a compose prefix, then vLLM's, then a rank).
 _PREFIX = re.compile(
     r"""^(?:
