@@ -1,7 +1,15 @@
 """Redaction, applied once where data leaves the process (render, snapshot, API).
 
-Tokens never leave the machine: Hugging Face tokens (hf_…), bearer tokens, OpenAI-style
-keys (sk-…), `*_TOKEN=` / `*_KEY=` / `PASSWORD=` assignments and passwords in URLs.
+Tokens never leave the machine: Hugging Face tokens (hf_…), bearer and Basic credentials,
+OpenAI/Anthropic-style keys (sk-…), GitHub tokens, AWS access key ids, GCP API keys, JWTs,
+PEM private keys, Azure account keys and SAS signatures, `*_TOKEN=` / `*_KEY=` /
+`PASSWORD=` / `auth:` assignments, secret flags (`--api-key K1 K2`, `--api_key`, quoted,
+compose list forms) and passwords in URLs. ANSI codes are removed first, so a code glued
+to a token cannot hide it; a token shape cut off at the end of a text is masked too.
+
+Every pattern runs in linear time on any input: each repeated class stops at a character
+the next part needs, and no pattern starts a long scan at every position of a run
+(the scheme of a URL needs a non-scheme character or the text's start before it).
 """
 
 from __future__ import annotations
@@ -11,30 +19,52 @@ from typing import Any
 
 MASK = "[REDACTED]"
 
+# CSI (colours), OSC (titles, links) ended by BEL or ESC \ or unended up to the line's end.
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
+
+_SECRET_WORDS = r"TOKEN|API_?KEY|SECRET(?:_?KEY)?|PASSWORD|PASSWD|ACCESS_?KEY|PRIVATE_?KEY|ACCOUNT_?KEY|SHAREDACCESSKEY|AUTH(?:ORIZATION)?|CREDENTIALS?"
+_VALUE = r"""(?:"[^"\n]*"|'[^'\n]*'|[^\s"',}\]]+)"""
+_WS = r"(?:\s|\\\n)"  # whitespace, or a shell line continuation of a printed command
+_FLAG = r"--(?:api[-_]key|hf[-_]token|token|password|auth[-_]token|access[-_]token)"
+
 _PATTERNS = [
     # user:password@ in URLs
-    (re.compile(r"(?P<pre>[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(?=@)"), r"\g<pre>" + MASK),
-    # Authorization: Bearer xxx / Bearer xxx
-    (re.compile(r"(?i)(?P<pre>\bbearer\s+)[A-Za-z0-9._~+/=-]{6,}"), r"\g<pre>" + MASK),
-    # NAME=value / NAME: value for secret-looking names (env assignments, flags, JSON-ish)
+    (re.compile(r"(?P<pre>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(?=@)"), r"\g<pre>" + MASK),
+    # PEM private keys (bounded: a key is a few KB)
+    (re.compile(r"\bBEGIN [A-Z ]{0,40}PRIVATE KEY-----(?:[A-Za-z0-9+/=\s]|\\n){0,16384}(?:-----END [A-Z ]{0,40}PRIVATE KEY-----)?"), MASK),
+    # Authorization: Bearer xxx / Bearer xxx (Basic only after an auth name, below)
+    (re.compile(r"(?i)(?P<pre>\bbearer" + _WS + "+)[A-Za-z0-9._~+/=-]{6,}"), r"\g<pre>" + MASK),
+    # NAME=value / NAME: value for secret-looking names: a quote before the colon needs a quoted value
+    # (`{"api_key": "x"}`), so prose like `…secret': try` is left alone.
     (
         re.compile(
-            r"""(?ix)(?P<pre>\b[A-Z0-9_]*(?:TOKEN|API_KEY|APIKEY|SECRET|PASSWORD|PASSWD|ACCESS_KEY)\b
-                 ["']?\s*[=:]\s*["']?)(?P<val>[^\s"',}]+)"""
+            r"(?i)(?P<pre>\b[A-Z0-9_]*(?:" + _SECRET_WORDS + r")\b"
+            r"""(?:["']\s*[=:]\s*(?=["'])|\s*[=:]""" + _WS + r"""*)(?:(?:basic|bearer|token|digest)""" + _WS + r"""+)?)(?!\[REDACTED\])""" + _VALUE
         ),
         r"\g<pre>" + MASK,
     ),
-    # --api-key VALUE / --hf-token VALUE / --token VALUE
-    (re.compile(r"(?i)(?P<pre>--(?:api-key|hf-token|token|password)(?:=|\s+))(?P<val>[^\s\"']+)"), r"\g<pre>" + MASK),
-    # bare token shapes
-    (re.compile(r"\bhf_[A-Za-z0-9]{10,}"), MASK),
-    (re.compile(r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{16,}"), MASK),
+    # --api-key K1 K2 (vLLM takes several) / --api_key=K / "--api-key", "K" / YAML "- --api-key\n - K"
+    (
+        re.compile(
+            r"""(?i)(?P<pre>""" + _FLAG + r"""(?:=|["']?\s*,\s*|[ \t]*\n[ \t]*-[ \t]*|(?:[ \t]|\\\n)+))"""
+            r"""(?!-|\[REDACTED\])""" + _VALUE + r"""(?:[ \t]+(?![-\\])""" + _VALUE + r""")*"""
+        ),
+        r"\g<pre>" + MASK,
+    ),
+    # bare token shapes (also when cut off at the end of the text)
+    (re.compile(r"\bhf_(?:[A-Za-z0-9]{10,}|(?=[a-z]*[A-Z0-9])[A-Za-z0-9]+\Z)"), MASK),  # not the word hf_token
+    (re.compile(r"\bsk-(?:proj-|ant-)?(?:[A-Za-z0-9_-]{16,}|[A-Za-z0-9_-]*\Z)"), MASK),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), MASK),
+    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), MASK),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), MASK),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
+    (re.compile(r"(?i)\bsig=[A-Za-z0-9%+/=]{16,}"), "sig=" + MASK),
 ]
 
 
 # Every pattern above needs one of these (lower-cased); a text without any is returned as it is.
-_TRIGGERS = ("token", "key", "secret", "passw", "bearer", "://", "hf_", "sk-", "gh")
+_TRIGGERS = ("token", "key", "secret", "passw", "bearer", "basic", "auth", "credential", "://", "hf_", "sk-",
+             "gh", "akia", "asia", "aiza", "eyj", "sig=", "\x1b")
 
 
 def redact_text(text: str) -> str:
@@ -43,26 +73,52 @@ def redact_text(text: str) -> str:
     low = text.lower()
     if not any(t in low for t in _TRIGGERS):
         return text
+    if "\x1b" in text:
+        text = ANSI.sub("", text)
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
     return text
 
 
 # A key or flag whose value is a secret: HF_TOKEN, MY_API_KEY, api-key, password (not max_tokens).
-_SECRET_NAME = re.compile(r"(?i)(?:^|[_-])(?:token|api[_-]?key|apikey|secret|password|passwd|access[_-]key)$")
+_SECRET_NAME = re.compile(r"(?i)(?:^|[_-])(?:token|api[_-]?key|apikey|secret|password|passwd|access[_-]key|private[_-]key|auth|authorization|credentials?)[\W_]*$")
+_MULTI = re.compile(r"(?i)^--?api[-_]key$")  # vLLM: --api-key API_KEY [API_KEY ...]
 
 
 def redact(data: Any) -> Any:
     """Redact JSON-ready data: every string's token shapes, a value under a secret-named key
-    (`{"env": {"MY_API_KEY": "..."}}`), and the item after a secret flag in an argv list."""
+    (`{"env": {"MY_API_KEY": "..."}}`), and the items after a secret flag in an argv list
+    (all of them up to the next flag for vLLM's multi-valued `--api-key`)."""
     if isinstance(data, str):
         return redact_text(data)
     if isinstance(data, dict):
-        return {k: MASK if isinstance(v, str) and v and _SECRET_NAME.search(str(k)) else redact(v) for k, v in data.items()}
+        return {_key(k): MASK if _secret_value(k, v) else redact(v) for k, v in data.items()}
     if isinstance(data, (list, tuple)):
-        out, hide = [], False
+        out, hide, multi = [], False, False
         for v in data:
+            flag = isinstance(v, str) and v.startswith("-")
+            if multi and flag:
+                hide = multi = False
             out.append(MASK if hide and isinstance(v, str) else redact(v))
-            hide = isinstance(v, str) and v.startswith("-") and "=" not in v and bool(_SECRET_NAME.search(v.lstrip("-")))
+            if flag:
+                name = v.split("=", 1)[0]
+                secret = bool(_SECRET_NAME.search(name.lstrip("-")))
+                hide, multi = secret and "=" not in v, secret and "=" not in v and bool(_MULTI.match(name))
+            elif not multi:  # `auth:` `Basic X` split by a shell: the item after a secret name's colon
+                hide = isinstance(v, str) and (v.endswith(":") and bool(_SECRET_NAME.search(v)) or v.lower() in ("bearer", "basic"))
         return out
     return data
+
+
+def _key(key: Any) -> Any:
+    """A key is text that leaves too (a pasted flag's name becomes one: `{"hf_…": true}`)."""
+    return redact_text(key) if isinstance(key, str) else key
+
+
+def _secret_value(key: Any, value: Any) -> bool:
+    """A secret-named key's value: a string, or a list of strings (`api_key: [K1, K2]`)."""
+    if not _SECRET_NAME.search(str(key)):
+        return False
+    if isinstance(value, str):
+        return bool(value)
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(v, str) for v in value)
