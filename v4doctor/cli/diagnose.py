@@ -32,11 +32,15 @@ def _diagnose(args: argparse.Namespace):
         if diagnosis.lines == 0:
             raise UsageError("the log is empty: nothing to diagnose")
         return diagnosis
+    from v4doctor.cli._common import spinner
+
     if args.file in (None, "-"):
         if args.file is None and sys.stdin.isatty():
             raise UsageError("no log given: pass a FILE, `-` with a pipe, or --text")
-        return api.diagnose_file(stream=sys.stdin)
-    return api.diagnose_file(args.file)
+        with spinner(args, "v4doctor: reading the log"):
+            return api.diagnose_file(stream=sys.stdin)
+    with spinner(args, "v4doctor: reading the log"):
+        return api.diagnose_file(args.file)
 
 
 def run(args: argparse.Namespace) -> int:
