@@ -29,7 +29,7 @@ from v4doctor.output.redact import redact
 
 __all__ = [
     "diagnose", "diagnose_file", "check", "run", "snapshot", "fix", "read_plan", "write_fix", "fit", "gguf",
-    "probe", "checks", "explain", "models", "load_facts", "facts_for", "redact_result", "FeatureUnavailable",
+    "probe", "checks", "explain", "models", "load_facts", "facts_for", "redact_result", "FeatureUnavailable", "plan",
 ]
 
 NOT_COLLECTED = "not in the posted snapshot"
@@ -552,3 +552,55 @@ def _known_plan_model(plan_model: str | None, have_snapshot: bool) -> str | None
     if have_snapshot:
         return None
     raise UsageError(f"the plan serves {plan_model!r}, which is not a checkpoint v4doctor knows: say which one it is with model (flash, pro or a repo id)")
+
+
+# --------------------------------------------------------------------------- plan
+def plan(
+    *,
+    gpus: str | None = None,
+    ram_gib: float | None = None,
+    disk_gib: float | None = None,
+    driver: str | None = None,
+    snapshot: Facts | dict[str, Any] | None = None,
+    facts_path: str | None = None,
+    read_host: bool = True,
+    model: str = "any",
+    context: int | None = None,
+    concurrency: int = 1,
+    engine: str = "any",
+    engine_version: str | None = None,
+    image: str | None = None,
+    prefer: str = "context",
+    top: int = 3,
+    ignore: Iterable[str] = (),
+    progress: Callable[[str], None] | None = None,
+):
+    """What to run on a host: checkpoint, engine, image, layout and flags, ranked (a `PlanResult`).
+
+    The host is a hypothetical one (`gpus="8xH200"`, pure), a snapshot (pure), a snapshot file, or this
+    machine (`read_host`; the server passes False, so it never reads its own host)."""
+    from v4doctor.knowledge.kb import load
+    from v4doctor.planner import Goal, hypothetical
+    from v4doctor.planner import plan as make_plan
+
+    ignore = tuple(ignore)
+    validate_selection((), ignore)
+    check_engine_version(engine_version)
+    goal = Goal(model=model or "any", context=context, concurrency=concurrency, engine=(engine or "any").lower(),
+                engine_version=engine_version.strip().lstrip("vV") if engine_version else None, image=image, prefer=prefer,
+                top=top, ignore=ignore)
+    if sum(x is not None for x in (gpus, snapshot, facts_path)) > 1:
+        raise UsageError("give one host: --gpus, a snapshot or --facts")
+    if gpus is None and any(v is not None for v in (ram_gib, disk_gib, driver)):
+        raise UsageError("--ram-gib, --disk-gib and --driver describe a hypothetical host: use them with --gpus")
+    if gpus is not None:
+        facts = hypothetical(gpus, load(), ram_gib=ram_gib, disk_gib=disk_gib, driver=driver)
+    elif snapshot is not None:
+        facts = _facts(snapshot)
+    elif facts_path is not None:
+        facts = load_facts(facts_path)
+    elif read_host:
+        facts = host_facts(progress=progress)
+    else:
+        raise UsageError("give the host: gpus (e.g. 8xH200) or a facts snapshot")
+    return make_plan(facts, goal)

@@ -11,6 +11,7 @@ COMMANDS = {
     "models": "models",
     "explain": "explain",
     "fit": "fit",
+    "plan": "plan",
     "fix": "fix",
     "diagnose": "diagnose",
     "gguf": "gguf",

@@ -1,0 +1,37 @@
+"""`plan`: the inverse of `run`. Which checkpoint, engine, image, layout and flags to run on a host.
+
+    result = plan(facts, Goal(model="flash", context=131072, concurrency=8))
+    result.plans[0].command  -> "vllm serve deepseek-ai/DeepSeek-V4-Flash --tensor-parallel-size 8 ..."
+
+The search (search.py) sizes every candidate with the fit model; the best are rendered (render.py)
+and judged by `v4doctor.judge.doctor.judge` on the same host: a plan with an error-level finding is
+rejected, so every plan printed passes `run`. Pure: facts in, result out.
+"""
+
+from __future__ import annotations
+
+from v4doctor.errors import UsageError
+from v4doctor.facts import Facts
+from v4doctor.knowledge.kb import KnowledgeBase, UnknownModelError, load
+from v4doctor.planner.goal import Goal
+from v4doctor.planner.host import Host, host_of, hypothetical
+from v4doctor.planner.result import Plan, PlanResult
+from v4doctor.planner.select import choose, search_all
+
+__all__ = ["plan", "Goal", "Plan", "PlanResult", "Host", "hypothetical"]
+
+SCHEMA_VERSION = 1
+
+
+def plan(facts: Facts, goal: Goal, kb: KnowledgeBase | None = None) -> PlanResult:
+    """Search, size, judge and rank the plans for `goal` on the host the facts describe."""
+    kb = kb or load()
+    if goal.engine_version and goal.engine == "any" and not goal.image:
+        raise UsageError("--engine-version needs --engine (which engine is it a version of?)")
+    host = host_of(facts, kb)
+    try:
+        candidates, rejected = search_all(host, goal, kb)
+    except UnknownModelError as exc:
+        raise UsageError(str(exc)) from None
+    plans, rejected, suggestion = choose(candidates, rejected, facts, host, goal, kb)
+    return PlanResult(host=host, goal=goal, plans=plans, rejected=rejected, suggestion=suggestion)
