@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
@@ -74,6 +75,7 @@ def parse_py_items(text: str, pattern: re.Pattern = _DICT_ITEM) -> dict[str, Any
 
 
 _CONSTANTS = {"True": True, "False": False, "None": None}
+MAX_NUMBER_CHARS = 24  # a printed int64 or double fits; longer ones are skipped, not read
 
 
 _ESCAPED = re.compile(r"[\\\x00\r\n]")  # what Python's tokenizer reads differently from the raw characters
@@ -87,8 +89,13 @@ def _plain(raw: str) -> Any:
 
     if raw[0] in "'\"":
         return ast.literal_eval(raw) if _ESCAPED.search(raw) else raw[1:-1]
+    if len(raw) > MAX_NUMBER_CHARS:  # `1e999`, 5,000 digits: not a setting anyone printed
+        raise ValueError(f"number of {len(raw)} characters")
     if "." in raw or "e" in raw:
-        return float(raw)
+        value = float(raw)
+        if not math.isfinite(value):
+            raise ValueError(f"{raw} is not a finite number")
+        return value
     return int(raw) if _INT.fullmatch(raw) else ast.literal_eval(raw)
 
 
@@ -121,7 +128,7 @@ def _vllm_args(f: LogFacts, m: re.Match, line: int) -> None:
     f.set("engine", "vllm", line)
     f.set("args", args, line)
     f.set("args_unparsed", [k for k in _DICT_KEY.findall(m["args"]) if k not in args], line)
-    f.set("model", args.get("model") or args.get("model_tag"), line)
+    f.set("model", _text(args.get("model") or args.get("model_tag")), line)
 
 
 @_fills("engine", "args", "model")
@@ -130,7 +137,7 @@ def _sglang_args(f: LogFacts, m: re.Match, line: int) -> None:
     args = parse_py_items(m["args"], _KW_ITEM)
     f.set("engine", "sglang", line)
     f.set("args", args, line)
-    f.set("model", args.get("model_path"), line)
+    f.set("model", _text(args.get("model_path")), line)
 
 
 @_fills("engine", "engine_version")
@@ -194,8 +201,15 @@ def _launch_spec(cmd: str):
         return None
 
 
+def _text(value: Any) -> str | None:
+    """A model name as text: `{'model': 7}` is no model name."""
+    return value if isinstance(value, str) else None
+
+
 def _gpu(f: LogFacts, m: re.Match, line: int) -> None:
     """`Device 0: NVIDIA RTX PRO 6000 ..., compute capability 12.0, VMM: yes` or `GPU 0: NVIDIA H200`."""
+    if len(m["index"]) > 6:  # a device index of 5,000 digits is no device
+        return
     idx = int(m["index"])
     if len(f.gpus) < MAX_GPUS and all(g["index"] != idx for g in f.gpus):
         gd = m.groupdict()
