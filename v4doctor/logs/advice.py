@@ -18,7 +18,16 @@ _SIZE = re.compile(r"^([\d.]+) ?([KMG]i?B)$")
 def size_bytes(text: str | None) -> float | None:
     """`518.00 MiB` -> 543162368.0; None when it is not a size."""
     m = _SIZE.match(text or "")
-    return float(m[1]) * _UNITS[m[2]] if m else None
+    return _finite(m[1], _UNITS[m[2]]) if m else None
+
+
+def _finite(text: str, scale: float = 1) -> float | None:
+    """A printed number, or None when it is not one (`1.2.3`) or not finite (400 digits)."""
+    try:
+        value = float(text) * scale
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def human(n: float) -> str:
@@ -38,11 +47,8 @@ def _oom_shortfall(g: dict[str, str]) -> dict[str, str]:
 
 def _fitting_utilization(g: dict[str, str]) -> dict[str, str]:
     """vLLM free-memory check: the largest --gpu-memory-utilization the free memory allows (rounded down, 0.01 margin)."""
-    try:
-        free, total = float(g["free"]), float(g["total"])
-    except (KeyError, ValueError):
-        return {}
-    if total <= 0:
+    free, total = _finite(g.get("free") or ""), _finite(g.get("total") or "")
+    if free is None or total is None or total <= 0:
         return {}
     util = math.floor(free / total * 100) / 100 - 0.01
     return {"max_util": f"{util:.2f}"} if util > 0 else {}
@@ -51,7 +57,7 @@ def _fitting_utilization(g: dict[str, str]) -> dict[str, str]:
 def _tp_divisors(g: dict[str, str]) -> dict[str, str]:
     """Heads not divisible by TP: the tensor-parallel sizes that do divide them (up to 16)."""
     try:
-        heads = int(g["heads"])
+        heads = int(g["heads"]) if len(g.get("heads") or "") <= 9 else 0
     except (KeyError, ValueError):
         return {}
     sizes = [n for n in range(1, min(heads, 16) + 1) if heads % n == 0]
