@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from v4doctor.errors import UsageError
-from v4doctor.launch.parse import _launcher, _engine_spec, engine_of_image, parse_args
+from v4doctor.launch.parse import _launcher, _engine_spec, check_arg_count, engine_of_image, parse_args
 from v4doctor.launch.spec import Arg, LaunchSpec
 
 
@@ -60,11 +60,48 @@ def _guess_indent(text: str) -> tuple[int, int]:
     return (4, 2) if m and len(m.group(2)) > len(m.group(1)) else (2, 0)
 
 
+MAX_YAML_NODES = 100_000  # nodes after expanding aliases; a real compose file has a few hundred
+MAX_SERVICES = 200
+
+
+def _expanded_size(text: str) -> int:
+    """How many nodes the document has once every alias is expanded, from the parser's events
+    (linear in the text): an alias bomb ("billion laughs", 620 bytes) is refused before any walk."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
+
+    sizes: dict[str, int] = {}
+    stack, anchors = [0], [None]
+    for ev in YAML(typ="rt").parse(text):
+        if isinstance(ev, ScalarEvent):
+            stack[-1] += 1
+            if ev.anchor:
+                sizes[ev.anchor] = 1
+        elif isinstance(ev, AliasEvent):
+            stack[-1] += sizes.get(ev.anchor, 1)
+        elif isinstance(ev, CollectionStartEvent):
+            stack.append(1)
+            anchors.append(ev.anchor)
+        elif isinstance(ev, CollectionEndEvent) and len(stack) > 1:
+            n, anchor = stack.pop(), anchors.pop()
+            if anchor:
+                sizes[anchor] = n
+            stack[-1] += n
+        if stack[-1] > MAX_YAML_NODES:
+            break
+    return stack[-1] if len(stack) == 1 else MAX_YAML_NODES + 1
+
+
 def _load(text: str, what: str) -> Any:
     from ruamel.yaml.error import YAMLError
 
     try:
+        if "*" in text and _expanded_size(text) > MAX_YAML_NODES:
+            raise UsageError(f"{what} expands to more than {MAX_YAML_NODES} YAML nodes through its aliases "
+                             f"(limit MAX_YAML_NODES; an alias bomb?); not read")
         return _yaml().load(text)
+    except UsageError:
+        raise
     except YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         where = f" (line {line + 1})" if line is not None else ""
@@ -76,6 +113,8 @@ def _load(text: str, what: str) -> Any:
 def _services(doc: Any) -> dict:
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), dict) or not doc["services"]:
         raise UsageError("not a docker-compose file: no 'services:' mapping at the top")
+    if len(doc["services"]) > MAX_SERVICES:
+        raise UsageError(f"the compose file has {len(doc['services'])} services; at most {MAX_SERVICES} are read (limit MAX_SERVICES)")
     return doc["services"]
 
 
@@ -128,6 +167,7 @@ def parse_compose(text: str) -> LaunchSpec:
     name, svc, engine = _engine_service(services)
     entry = _command_tokens(svc.get("entrypoint"))
     tokens = entry + _command_tokens(svc.get("command"))
+    check_arg_count(len(tokens), f"service {name}'s command")
     found = _launcher(tokens)
     launcher, rest = (tokens[: found[1]], tokens[found[1]:]) if found else (entry, tokens[len(entry):])
     shm = svc.get("shm_size")

@@ -217,8 +217,18 @@ def _last(opts: dict[str, list[str]], name: str) -> str | None:
     return opts[name][-1] if name in opts else None
 
 
+MAX_ARGS = 400  # words of one launch command; real ones have under 200 (each unknown flag costs a "did you mean")
+
+
+def check_arg_count(count: int, what: str = "the launch command") -> None:
+    """Refuse a command too long to be real before any work on it (a usage error naming the limit)."""
+    if count > MAX_ARGS:
+        raise UsageError(f"{what} has {count} words; at most {MAX_ARGS} are read (limit MAX_ARGS)")
+
+
 def parse_command(argv: list[str]) -> LaunchSpec:
     """A launch command as argv: env assignments, then an engine launcher or `docker run`."""
+    check_arg_count(len(argv))
     tokens, env = list(argv), {}
     while tokens and tokens[0] in ("env", "sudo", "exec", "nohup", "time"):
         tokens.pop(0)

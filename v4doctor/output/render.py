@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, TextIO
 
@@ -29,7 +30,19 @@ STYLE = {Severity.OK: "green", Severity.WARNING: "yellow", Severity.ERROR: "bold
 
 
 def to_json(data: Any) -> str:
-    return json.dumps(redact(data), indent=2, ensure_ascii=False)
+    """Strict JSON (a non-finite float is written as null, never NaN/Infinity), redacted."""
+    return json.dumps(finite(redact(data)), indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def finite(data: Any) -> Any:
+    """JSON-ready data with every NaN/Infinity float replaced by None (strict JSON has neither)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite(v) for v in data]
+    return data
 
 
 def _groups(findings: list[Finding]) -> list[tuple[str, list[Finding]]]:

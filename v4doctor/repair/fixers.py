@@ -118,6 +118,14 @@ def cuda_image(spec: LaunchSpec, finding: Finding) -> LaunchSpec:
 FIXERS["image-cu129"] = cuda_image  # the id the Docker checks (V4D504) name
 
 
+def _loses_value(spec: LaunchSpec, name: str, target: str) -> bool:
+    """The corrected flag needs a value the typo never had (a bare switch at the end of a command)."""
+    from v4doctor.launch.parse import _lookup
+
+    hit = _lookup(spec.engine, "--" + target) if spec.engine else None
+    return bool(hit and hit[3]) and isinstance(spec.flags.get(name), bool)
+
+
 @fixer("fix-invalid-flags")
 def invalid_flags(spec: LaunchSpec, finding: Finding) -> LaunchSpec:
     """Rename a flag to its close or new spelling (with the mapped value), else drop it."""
@@ -130,6 +138,8 @@ def invalid_flags(spec: LaunchSpec, finding: Finding) -> LaunchSpec:
         if target and target.replace("_", "-") in out.flags:
             out = out.without_flag(name)  # the right spelling is already there: the typo goes
         elif target and finding.title.find("is not one of") < 0:
+            if not values and _loses_value(out, name, target):
+                continue  # `--max-num-batchd-tokens` with no value: renamed it would not parse; left as it is
             out = out.rename_flag(name, target, values[0] if values else None)
         elif values:
             out = out.with_flag(name, values[0])
