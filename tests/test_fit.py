@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from v4doctor.launch import fit_sglang, fit_vllm
 from v4doctor.launch.fit import GIB, expert_params, fit, kv_bytes_per_token, weight_split, weights_per_gpu
 from v4doctor.knowledge.kb import load
 
@@ -50,10 +51,10 @@ def test_layouts_tp_shards_all_dp_ep_replicates_non_expert():
 
 
 def test_a_requant_without_a_size_borrows_its_base():
-    fp8 = KB.model("sgl-flash-fp8")
-    total, expert, notes = weight_split(fp8, KB.model(fp8["base"]))
-    assert expert == pytest.approx(expert_params(FLASH) * 43 / 44)  # fp8 experts: 1 byte/param, MTP layer not loaded
-    assert total > FLASH["disk_bytes"] and any("estimated from" in n for n in notes)
+    nvfp4 = KB.model("nvidia-pro-nvfp4")  # no size on disk in the knowledge base
+    total, expert, notes = weight_split(nvfp4, KB.model(nvfp4["base"]))
+    assert expert == pytest.approx(expert_params(PRO) * 61 / 62 * 4.5 / 8)  # nvfp4 experts, MTP layer not loaded
+    assert any("estimated from" in n for n in notes)
 
 
 def test_tp_replicates_kv_dp_multiplies_pools():
@@ -63,47 +64,88 @@ def test_tp_replicates_kv_dp_multiplies_pools():
     assert dp.concurrency_at_max_len > 5 * tp.concurrency_at_max_len
 
 
-# --------------------------------------------------------------------------- calibration (v4-facts §5.3)
-def test_h20_tp2_vllm_026_kv_tokens_from_its_7_01_gib_pool():
-    """github.com/vllm-project/vllm/issues/51041: H20 TP=2, vLLM 0.26.0, Flash preview, fp8, block 256:
-    `GPU KV cache size: 1,009,661 tokens` from a 7.01 GiB pool at max_model_len 912,128 (1.11x).
-    The pool is the engine's own number; tokens come from 3,915 B/token + the 3.2e9 B per-sequence
-    reservation fitted in tonyd2wild/...-2x-DGX-Spark/issues/57. Tolerance reached: 0.5 %."""
-    r = fit(FLASH, gpus=2, gpu_mem_gib=96, tp=2, max_model_len=912128, kv_pool_gib=7.01)
-    assert r.kv_tokens == pytest.approx(1_009_661, rel=0.005)
-    assert r.concurrency_at_max_len == pytest.approx(1.11, abs=0.01)
+# --------------------------------------------------------------------------- engines' own accounting
+def test_vllm_block_bytes_and_fixed_blocks_match_the_audit():
+    """kb-audit §3, read in vLLM 0.33: Flash 1,002,240 B a block (917,568 with the MXFP4 indexer), Pro 1,435,968 B;
+    at 8,192 in-flight tokens a request holds 3,354 blocks beyond its full-context ones."""
+    assert fit_vllm.bytes_per_block(21, 20) == 1_002_240
+    assert fit_vllm.bytes_per_block(21, 20, "mxfp4") == 917_568
+    assert fit_vllm.bytes_per_block(30, 31) == 1_435_968
+    assert fit_vllm.blocks_per_request(1_048_576, 8192) - 1_048_576 // 256 == 3354
 
 
-def test_gh200_tp2_ep_available_kv_memory():
-    """github.com/vllm-project/vllm/issues/44376: 2x GH200 (96 GB), TP=2 + EP, utilization 0.95, no MTP:
-    `available KV cache memory (5.44 GiB)`. Our pool: 0.95 x 96 - 72.73 weights - 10 overhead = 8.47 GiB.
-    Tolerance reached: +3.1 GiB (we over-estimate this unified-memory Grace host; the 10 GiB overhead is
-    a compromise between this report and the GB10 one)."""
-    r = fit(FLASH, gpus=2, gpu_mem_gib=96, tp=2, ep=True, fraction=0.95, max_model_len=30000)
-    assert r.weights_gib_per_gpu == pytest.approx(72.73, abs=0.01)
-    assert r.kv_budget_gib_per_gpu == pytest.approx(5.44, abs=3.5)
-    assert r.kv_budget_gib_per_gpu > 5.44  # the direction of the error, stated above
+def test_vllm_default_batched_tokens_by_device_memory():
+    """engine/arg_utils.py (0.33): >= 160 GiB -> 16,384; >= 70 GiB (not A100, not GB10) -> 8,192 for serve; else 2,048."""
+    assert fit_vllm.default_batched_tokens(178.6, "NVIDIA B200") == 16384
+    assert fit_vllm.default_batched_tokens(139.8, "NVIDIA H200") == 8192
+    assert fit_vllm.default_batched_tokens(79.3, "NVIDIA A100-SXM4-80GB") == 2048
+    assert fit_vllm.default_batched_tokens(95.0, "NVIDIA H20", api_server=False) == 16384
 
 
-def test_gb10_tp2_kv_tokens_at_262144():
-    """github.com/vllm-project/vllm/pull/41834: 2x GB10 TP=2, max-model-len 262144, utilization 0.85:
-    KV 1.61M tokens / 6.14x. Ours with 128 GiB per GB10 (knowledge base): 1.74M. Tolerance reached: 8 %."""
-    gb10 = KB.gpu("GB10")["memory_gib"]
-    r = fit(FLASH, gpus=2, gpu_mem_gib=gb10, tp=2, fraction=0.85, max_model_len=262144)
-    assert r.kv_tokens == pytest.approx(1.61e6, rel=0.10)
-    assert r.concurrency_at_max_len == pytest.approx(6.14, rel=0.10)
+def test_sglang_bytes_per_full_token_is_what_its_log_prints():
+    """SGLang 0.5.12 logs `bytes_per_full_token=15955.85` for Flash (44 compress_ratios, 21 CSA, 20 HCA);
+    0.5.23's cap mode: 3,899.25 B (kb-audit §4). Speculative decoding doubles the rings and adds the draft layer."""
+    assert fit_sglang.bytes_per_full_token(44, 21, 20) == pytest.approx(15955.85, abs=0.01)
+    assert fit_sglang.bytes_per_full_token(44, 21, 20, version=(0, 5, 23)) == pytest.approx(3899.25)
+    assert fit_sglang.bytes_per_full_token(44, 21, 20, speculative=True) > 15955.85 * 45 / 44
 
 
-def test_b200_dp8_vs_tp8_concurrency_ratio():
-    """github.com/vllm-project/vllm/issues/51454 and vllm-project/recipes#762: 8x B200, Flash-0731,
-    vLLM 0.25.0, 1M context: 156.9x with DP8 vs 20.43x with TP8 (ratio 7.68). The absolute numbers
-    carry 0731's unexplained ~8x KV inflation (#51041, open), so only the layout ratio is compared.
-    Ours: 7.23. Tolerance reached: 6 %."""
-    b200 = KB.gpu("B200")["memory_bytes_nvml"] / GIB
-    flash0731 = KB.model("flash-0731")
-    tp = fit(flash0731, gpus=8, gpu_mem_gib=b200, tp=8, max_model_len=1048576)
-    dp = fit(flash0731, gpus=8, gpu_mem_gib=b200, dp=8, ep=True, max_model_len=1048576)
-    assert dp.concurrency_at_max_len / tp.concurrency_at_max_len == pytest.approx(156.9 / 20.43, rel=0.07)
+def test_sglang_ignores_kv_cache_dtype_for_v4():
+    a = fit(FLASH, gpus=8, gpu_mem_gib=95.58, engine="sglang", tp=8, kv_format="bf16")
+    b = fit(FLASH, gpus=8, gpu_mem_gib=95.58, engine="sglang", tp=8, kv_format="fp8")
+    assert a.kv_tokens == b.kv_tokens and a.kv_bytes_per_token == b.kv_bytes_per_token
+
+
+def test_sglang_kv_tokens_are_not_vllms():
+    """The issue's bug: SGLang's tokens came from vLLM's bytes per token (3-5x too many). SGLang's full token costs 15,956 B."""
+    s = fit(FLASH, gpus=8, gpu_mem_gib=95.58, engine="sglang", tp=8)
+    assert s.kv_bytes_per_token == pytest.approx(15955.85, abs=0.01)
+
+
+# --------------------------------------------------------------------------- layouts
+def test_a_layout_that_needs_more_gpus_than_given_never_fits():
+    r = fit(FLASH, gpus=8, gpu_mem_gib=80, tp=16, max_model_len=8192)
+    assert not r.fits and r.layout_error and "16 GPUs" in r.layout_error and r.gpus_used == 16
+
+
+def test_sglang_dp_attention_runs_inside_tp():
+    """SGLang: --tp 8 --dp 8 --enable-dp-attention is 8 GPUs; the same on vLLM (TP x DP) would be 64."""
+    s = fit(FLASH, gpus=8, gpu_mem_gib=139.8, engine="sglang", tp=8, dp=8, dp_attention=True)
+    v = fit(FLASH, gpus=8, gpu_mem_gib=139.8, engine="vllm", tp=8, dp=8)
+    assert s.layout_error is None and s.gpus_used == 8 and s.kv_pools == 8
+    assert v.layout_error and not v.fits
+
+
+def test_json_has_max_concurrency_and_estimated_max_model_len():
+    r = fit(FLASH, gpus=2, gpu_mem_gib=139.8, tp=2, max_model_len=262144)
+    d = r.to_dict()
+    assert d["max_concurrency"] > 1 and 262144 < d["estimated_max_model_len"] <= 1_048_576
+
+
+def test_a_plan_that_does_not_fit_names_a_positive_length():
+    """Never "lower --max-model-len to 0": when the asked length does not fit, the largest that does is > 0."""
+    r = fit(FLASH, gpus=2, gpu_mem_gib=95.58, tp=2, max_model_len=1_048_576, max_num_seqs=4)
+    assert not r.fits and r.weights_fit and 0 < r.max_model_len_fits < 1_048_576
+
+
+def test_known_checkpoints_get_a_fit_instead_of_a_refusal():
+    """The issue's unanswered cases: Flash-DSpark (size now known), V4.1-Flash (bytes per token), FP8 re-quants."""
+    for key, gpus, mem in (("flash-dspark", 4, 139.8), ("v4.1-flash", 8, 178.6), ("sgl-flash-fp8", 4, 139.8)):
+        m = KB.model(key)
+        base = KB.find_model(m["base"]) if m.get("base") else None
+        r = fit(m, gpus=gpus, gpu_mem_gib=mem, tp=gpus, base=base, max_model_len=131072)
+        assert r.weights_gib_per_gpu > 0 and r.kv_tokens > 0, key
+
+
+def test_llamacpp_gguf_that_does_not_fit_vram_needs_cpu_expert_offload():
+    """llama.cpp keeps the experts of the first --n-cpu-moe layers in RAM: a 155 GB GGUF on 2x 48 GB needs some."""
+    g = KB.model("unsloth-flash-gguf")
+    r = fit(g, gpus=2, gpu_mem_gib=48, engine="llamacpp", tp=2, kv_format="f16", indexer="f16",
+            base=KB.model("flash"), max_model_len=65536)
+    assert not r.weights_fit and r.n_cpu_moe_needed is not None and 0 < r.n_cpu_moe_needed <= 43
+    off = fit(g, gpus=2, gpu_mem_gib=48, engine="llamacpp", tp=2, kv_format="f16", indexer="f16",
+              base=KB.model("flash"), max_model_len=65536, n_cpu_moe=r.n_cpu_moe_needed)
+    assert off.weights_fit and off.weights_gib_per_gpu < r.weights_gib_per_gpu
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -113,28 +155,9 @@ def test_flash_on_one_80gb_gpu_does_not_fit_the_guides_claim():
 
 
 def test_largest_context_is_rounded_to_the_block_and_fits():
-    r = fit(FLASH, gpus=2, gpu_mem_gib=96, tp=2, max_model_len=1048576)
+    r = fit(FLASH, gpus=2, gpu_mem_gib=96, tp=2, max_model_len=1048576, max_num_seqs=4)
     assert not r.fits and 0 < r.max_model_len_fits < 1048576 and r.max_model_len_fits % 256 == 0
-    again = fit(FLASH, gpus=2, gpu_mem_gib=96, tp=2, max_model_len=r.max_model_len_fits)
+    again = fit(FLASH, gpus=2, gpu_mem_gib=96, tp=2, max_model_len=r.max_model_len_fits, max_num_seqs=4)
     assert again.fits
-    over = fit(FLASH, gpus=2, gpu_mem_gib=96, tp=2, max_model_len=r.max_model_len_fits + 256)
+    over = fit(FLASH, gpus=2, gpu_mem_gib=96, tp=2, max_model_len=r.max_model_len_fits + 256, max_num_seqs=4)
     assert not over.fits
-
-
-def test_gh200_13528_is_vllms_own_over_estimate_not_the_storage():
-    """github.com/vllm-project/vllm/issues/44376: with 5.44 GiB of KV, vLLM's pre-check said 30,000 tokens
-    need 6.66 GiB and `the estimated maximum model length is 13528`; the issue attributes this to a
-    fallback to MHA dimensions. From the same 5.44 GiB pool the V4 storage (3,915 B/token + 3.2e9 B per
-    sequence) holds ~674K tokens, so v4doctor does not reproduce 13528 (off by design, ~50x). Where a log
-    prints the engine's own number, DESIGN.md says to prefer it."""
-    r = fit(FLASH, gpus=2, gpu_mem_gib=96, tp=2, ep=True, max_model_len=30000, kv_pool_gib=5.44)
-    assert r.fits and 600_000 < r.max_model_len_fits < 700_000
-    assert 6.66 * GIB / 30000 > 50 * r.kv_bytes_per_token  # vLLM's estimate: ~238 KB/token (MHA-sized)
-
-
-def test_h20_flash_0731_kv_inflation_is_not_reproduced():
-    """github.com/vllm-project/vllm/issues/51041 (open, cause unresolved): Flash-0731 on the same H20 TP=2
-    setup got 150,992 tokens from 7.71 GiB at max_model_len 121,344. Its compress_ratios equal the
-    preview's, so the storage model predicts ~273K: 1.8x too many. Not reached; kept as a known gap."""
-    r = fit(KB.model("flash-0731"), gpus=2, gpu_mem_gib=96, tp=2, max_model_len=121344, kv_pool_gib=7.71)
-    assert 1.5 < r.kv_tokens / 150_992 < 2.2

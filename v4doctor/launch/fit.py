@@ -2,12 +2,11 @@
 
 Per GPU:  usable = fraction x GPU memory;  KV pool = usable - weights - engine overhead.
 Weights by layout: TP and PP shard everything; DP+EP replicates the non-expert part (TP-sharded)
-and shards the experts over TP x DP. The expert/non-expert split is derived from the config
-fields in the model record: layers x experts x 3 x hidden x moe_intermediate params at the
-expert dtype (the rest of the checkpoint is non-expert).
-KV per token follows V4's compressed attention (v4-facts §5, review §5): ratio-4 CSA layers
-store a latent + an indexer key per 4 tokens, ratio-128 HCA layers a latent per 128 tokens,
-vLLM pages padded to 576 B; under TP the single KV head is replicated on every rank.
+and shards the experts over TP x DP; SGLang's --enable-dp-attention runs DP inside the TP group.
+The expert/non-expert split is derived from the config fields in the model record.
+The KV cache follows each engine's own accounting, per version: vLLM's block pool
+(`fit_vllm`), SGLang's full-token pools (`fit_sglang`), llama.cpp's deepseek4 caches
+(`fit_llamacpp`); docs/fit.md cites the engine file and function for each.
 """
 
 from __future__ import annotations
@@ -16,6 +15,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from v4doctor.launch import fit_llamacpp, fit_sglang, fit_vllm
+
 GIB = 1 << 30
 CONTEXT_V4 = 1_048_576
 BLOCK = 256  # vLLM block size for V4 (chosen by the engine since 0.20)
@@ -23,20 +24,18 @@ ALIGN = 576  # vLLM pads each KV page to the 576-byte TMA stride (review §5)
 # Bytes per stored entry by KV format: (latent, indexer key); review §5 / v4-facts §5.1.
 LATENT_BYTES = {"fp8": 584, "bf16": 1024, "f16": 1024, "q8_0": 544}
 INDEXER_BYTES = {"fp8": 132, "mxfp4": 68, "bf16": 256, "f16": 256, "q8_0": 136}
-EXPERT_BYTES_PER_PARAM = {"fp4": 4.25 / 8, "mxfp4": 4.25 / 8, "nvfp4": 4.5 / 8, "fp8": 1.0, "bf16": 2.0}
-# Context-independent KV reservation per sequence in vLLM (sliding-window and compressor state,
-# sized for the in-flight tokens): ~3.2e9 B for Flash, from the fit in
-# github.com/tonyd2wild/DeepSeek-v4-Flash-Vision-Exp-DSpark-1M-NVFP4-KV-2x-DGX-Spark/issues/57
-# ("~3,300 B + 3.2e9 / max_model_len" per token); scaled by layer count for other models.
+EXPERT_BYTES_PER_PARAM = {"fp4": 4.25 / 8, "mxfp4": 4.25 / 8, "nvfp4": 4.5 / 8, "fp8": 1.0, "bf16": 2.0, "int4": 4.25 / 8}
+# Context-independent KV reservation per sequence in vLLM, for callers of fixed_bytes_per_seq only;
+# the fit itself counts vLLM's blocks per request (fit_vllm.blocks_per_request).
 VLLM_FIXED_PER_SEQ_FLASH = 3.2e9
-# Engine overhead per GPU outside weights and KV (CUDA context, NCCL buffers, activation peak at
-# 8192 batched tokens, CUDA graphs). Assumption calibrated on the GH200 and GB10 figures (tests).
-OVERHEAD_GIB = {"vllm": 10.0, "sglang": 0.0, "llamacpp": 4.0, "ollama": 4.0}
+# Engine overhead per GPU outside weights and KV when no batched-token count is known (CUDA context,
+# NCCL buffers, activation peak, CUDA graphs). vLLM: fit_vllm.overhead_gib(); SGLang: inside the fraction.
+OVERHEAD_GIB = {"vllm": fit_vllm.OVERHEAD_GIB, "sglang": 0.0, "llamacpp": fit_llamacpp.COMPUTE_GIB + fit_llamacpp.CONTEXT_GIB,
+                "ollama": fit_llamacpp.COMPUTE_GIB + fit_llamacpp.CONTEXT_GIB}
 # The lowest overhead an engine's own log implies, for verdicts that must not cry wolf (V4D302 errors only
 # below it): H20 TP=2, vLLM 0.26.0, Flash (github.com/vllm-project/vllm/issues/51041): 0.92 x 95.58 GiB
-# - 72.73 GiB of weights - the printed 7.01 GiB KV pool = 8.2 GiB. (GH200, #44376, implies 12.9 GiB.)
+# - 72.73 GiB of weights - the printed 7.01 GiB KV pool = 8.2 GiB at 8,192 batched tokens.
 OVERHEAD_FLOOR_GIB = {"vllm": 8.0}
-# SGLang's --mem-fraction-static covers weights + KV only; activations and CUDA graphs live in the rest.
 DEFAULT_FRACTION = {"vllm": 0.92,  # vLLM 0.20 and 0.33 default (CacheConfig, --help=all)
                      "sglang": 0.85, "llamacpp": 1.0, "ollama": 1.0}
 
@@ -71,11 +70,23 @@ class FitResult:
     fits: bool
     notes: list[str] = field(default_factory=list)
     max_model_len_fits_low: int = 0  # the same with the lowest measured engine overhead (OVERHEAD_FLOOR_GIB)
+    engine_version: str | None = None
+    gpus_used: int = 0  # GPUs the layout occupies (TP x DP x PP; SGLang DP-attention runs inside TP)
+    layout_error: str | None = None  # the layout does not match the GPUs given: never "fits"
+    max_concurrency: float = 0.0  # requests of the asked length the pools hold at once (vLLM's "Maximum concurrency")
+    estimated_max_model_len: int = 0  # the longest single request the engine would accept
+    kv_tokens_per_pool: int = 0  # what one engine prints: vLLM "GPU KV cache size", SGLang max_total_num_tokens
+    kv_blocks: int = 0  # vLLM: pool blocks (0 for other engines)
+    in_flight_tokens: int = 0  # vLLM: max_num_batched_tokens x batches in flight
+    n_cpu_moe: int = 0  # llama.cpp: layers whose experts stay in RAM
+    n_cpu_moe_needed: int | None = None  # llama.cpp: the fewest --n-cpu-moe that fit VRAM (None: none does)
+    unknown: list[str] = field(default_factory=list)  # figures no source gives, with the reason
 
     @property
     def fits_low(self) -> bool:
         """Fits with the lowest overhead an engine log has shown: below this a verdict is an error, not a guess."""
-        return self.max_model_len_fits_low >= self.max_model_len and self.weights_gib_per_gpu < self.usable_gib_per_gpu
+        return (not self.layout_error and self.max_model_len_fits_low >= self.max_model_len
+                and self.weights_gib_per_gpu < self.usable_gib_per_gpu)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -101,9 +112,11 @@ def weight_split(model: dict, base: dict | None = None, mtp: bool = False) -> tu
     ref = model if model.get("disk_bytes") else base
     if ref is None or not ref.get("disk_bytes"):
         raise ValueError(f"no size on disk for {model.get('name', model.get('key'))} or its base")
-    params = expert_params(model) or expert_params(ref)
+    params = expert_params(model) or expert_params(ref) or (expert_params(base) if base else None)
     if params is None:
         return float(ref["disk_bytes"]), 0.0, ["no expert/non-expert split (config fields missing): all weights treated as sharded"]
+    if model.get("format") == "gguf" and model.get("disk_bytes"):
+        return _gguf_split(model, base, params)
     dtype = str(model.get("expert_dtype", ref.get("expert_dtype", "fp4")))
     non_expert = max(float(ref["disk_bytes"]) - params * EXPERT_BYTES_PER_PARAM.get(str(ref.get("expert_dtype", "fp4")), 4.25 / 8), 0.0)
     layers = model.get("layers", ref.get("layers", 43))
@@ -116,12 +129,43 @@ def weight_split(model: dict, base: dict | None = None, mtp: bool = False) -> tu
     return non_expert + expert, expert, notes
 
 
-def weights_per_gpu(total: float, expert: float, tp: int, dp: int, pp: int, ep: bool) -> float:
-    """TP and PP shard everything; with EP the experts shard over TP x DP, the rest is replicated per DP rank."""
+def _gguf_split(model: dict, base: dict | None, params: float) -> tuple[float, float, list[str]]:
+    """A GGUF's quant types vary per tensor: its experts are the file's share of routed-expert parameters."""
+    total = float(model["disk_bytes"])
+    all_params = float((base or {}).get("total_params_b") or model.get("total_params_b") or 0) * 1e9
+    if not all_params:
+        return total, 0.0, ["GGUF: no parameter count for the expert split: all weights treated as one block"]
+    expert = total * min(params / all_params, 1.0)
+    return total, expert, [f"GGUF: experts = the file's share of routed-expert parameters ({params / all_params:.0%}) = {expert / GIB:.1f} GiB"]
+
+
+def weights_per_gpu(total: float, expert: float, tp: int, dp: int, pp: int, ep: bool, *, dp_attention: bool = False) -> float:
+    """TP and PP shard everything; with EP the experts shard over TP x DP, the rest is replicated per DP rank.
+    SGLang's DP attention runs inside the TP group: attention is TP/DP-sharded, the experts TP-sharded."""
     non_expert = total - expert
+    if dp_attention:
+        return non_expert / (max(tp // max(dp, 1), 1) * pp) + expert / (tp * pp)
     if ep:
         return non_expert / (tp * pp) + expert / (tp * dp * pp)
     return total / (tp * pp)
+
+
+def gpus_used(engine: str, tp: int, dp: int, pp: int, dp_attention: bool = False) -> int:
+    """GPUs a layout occupies: TP x DP x PP, except SGLang's DP attention, which runs inside the TP group."""
+    if engine in ("llamacpp", "ollama"):
+        return tp
+    return tp * pp if (engine == "sglang" and dp_attention) else tp * dp * pp
+
+
+def layout_error(engine: str, gpus: int, tp: int, dp: int, pp: int, dp_attention: bool = False) -> str | None:
+    """The reason a layout cannot run on `gpus` GPUs, or None. Fewer GPUs than given is allowed (a note)."""
+    used = gpus_used(engine, tp, dp, pp, dp_attention)
+    if engine == "sglang" and dp_attention and tp % max(dp, 1):
+        return f"SGLang's --dp {dp} with --enable-dp-attention must divide --tp {tp}"
+    if used > gpus:
+        how = f"TP {tp} x PP {pp} (DP {dp} runs inside TP with DP attention)" if engine == "sglang" and dp_attention else f"TP {tp} x DP {dp} x PP {pp}"
+        return f"{how} needs {used} GPUs, but {gpus} {'is' if gpus == 1 else 'are'} given"
+    return None
 
 
 # --------------------------------------------------------------------------- KV cache
@@ -146,56 +190,147 @@ def fixed_bytes_per_seq(model: dict, engine: str, kv_format: str) -> float:
 
 
 # --------------------------------------------------------------------------- the fit
-def _kv_layout(model: dict, base: dict | None, engine: str, kv_format: str, indexer: str) -> tuple[float, float]:
-    """(bytes per token, fixed bytes per sequence); a GGUF/re-quant record may carry only its base's layout."""
-    kv_model = model if model.get("csa_layers") or not base else base
-    bpt = kv_bytes_per_token(kv_model, kv_format, indexer, padded=engine == "vllm")
-    if bpt <= 0:
-        raise ValueError(f"{model.get('name', model.get('key'))}: the knowledge base has no CSA/HCA layer counts for its KV cache")
-    return bpt, fixed_bytes_per_seq(kv_model, engine, kv_format)
+def _version(text: str | None) -> tuple[int, ...] | None:
+    """"0.33.0", "v0.5.23.post1", "0.26.0+cu129" -> (0, 33, 0); None when absent or unreadable."""
+    if not text:
+        return None
+    parts = []
+    for piece in str(text).lstrip("vV").split("+")[0].split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit()) if piece[:1].isdigit() else ""
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts) or None
 
 
-def _capacity(pool_gib: float, bpt: float, fixed: float, *, context: int, asked: int, dp: int, pp: int,
-              max_num_seqs: int, engine: str) -> tuple[int, float]:
-    """(largest max-model-len at `max_num_seqs`, concurrency at the asked length) for one pool per DP rank."""
-    pool_bytes = max(pool_gib, 0.0) * GIB * pp  # PP: a stage holds only its layers' KV, so a token costs 1/pp per GPU
-    seqs_per_pool = max(math.ceil(max_num_seqs / dp), 1)
-    len_fits = min(int(max((pool_bytes / seqs_per_pool - fixed) / bpt, 0)), context)
-    if engine == "vllm":
-        len_fits = len_fits // BLOCK * BLOCK
-    return len_fits, dp * pool_bytes / (asked * bpt + fixed)
+def _kv_model(model: dict, base: dict | None) -> dict:
+    return model if model.get("csa_layers") or model.get("kv_bytes_per_token") or not base else base
+
+
+def _per_token_only(kvm: dict, name: str) -> float:
+    """A record without CSA/HCA counts (V4.1) carries only a published bytes-per-token figure."""
+    bpt = kvm.get("kv_bytes_per_token")
+    if not bpt:
+        raise ValueError(f"{name}: the knowledge base has no CSA/HCA layer counts or KV bytes per token for its KV cache")
+    return float(bpt)
+
+
+def _vllm_pool(kvm: dict, p: dict) -> dict:
+    batched = p["max_num_batched_tokens"] or fit_vllm.default_batched_tokens(p["gpu_mem_gib"], p["gpu_name"])
+    # Calibrated: the figures vLLM 0.22-0.26 printed (H20, GH200, B200) match one batch in flight unless the
+    # launch says async scheduling is on; vLLM's code (VllmConfig.max_concurrent_batches) would count 2 (docs/fit.md).
+    t = fit_vllm.in_flight_tokens(batched, async_scheduling=p["async_scheduling"] is True, pp=p["pp"])
+    overhead = p["overhead_gib"] if p["overhead_gib"] is not None else fit_vllm.overhead_gib(batched)
+    pool = p["pool_gib"] if p["pool_gib"] is not None else p["usable"] - p["per_gpu"] - overhead
+    low = pool if p["pool_gib"] is not None else pool + overhead - min(overhead, OVERHEAD_FLOOR_GIB["vllm"])
+    out = {"overhead": overhead, "pool": pool, "in_flight": t,
+           "notes": [f"in-flight tokens {t:,} = --max-num-batched-tokens {batched:,} x "
+                     f"{t // batched} batch(es) in flight; overhead {overhead:.1f} GiB/GPU (activation peak, CUDA graphs, NCCL)"]}
+    if not kvm.get("csa_layers"):
+        return {**out, **_simple(pool, low, _per_token_only(kvm, p["name"]), 0.0, p)}
+    block = fit_vllm.bytes_per_block(kvm["csa_layers"], kvm.get("hca_layers", 0), p["indexer"], p["version"]) / p["pp"]
+    blocks, conc, printed = fit_vllm.capacity(pool * GIB, block, p["asked"], t)
+    low_blocks = int(max(low, 0) * GIB // block)
+    per_req = fit_vllm.blocks_per_request(p["asked"], t)
+    return {**out, "bpt": block / fit_vllm.BLOCK, "fixed": (per_req - math.ceil(p["asked"] / fit_vllm.BLOCK)) * block,
+            "blocks": blocks, "printed": printed, "concurrency": conc,
+            "est": fit_vllm.max_len_for(blocks, t, p["context"]),
+            "len_fits": fit_vllm.max_len_for(blocks, t, p["context"], p["seqs"]) // BLOCK * BLOCK,
+            "len_fits_low": fit_vllm.max_len_for(low_blocks, t, p["context"], p["seqs"]) // BLOCK * BLOCK}
+
+
+def _simple(pool: float, low: float, bpt: float, fixed: float, p: dict) -> dict:
+    """Tokens = (pool - fixed per sequence) / bytes per token: the fallback where no engine layout is ported."""
+    tokens = int(max(pool * GIB - fixed, 0) / bpt)
+    fits = lambda g: min(int(max(g * GIB / p["seqs"] - fixed, 0) / bpt), p["context"])  # noqa: E731
+    return {"bpt": bpt, "fixed": fixed, "blocks": 0, "printed": tokens, "concurrency": tokens / p["asked"],
+            "est": min(tokens, p["context"]), "len_fits": fits(pool), "len_fits_low": fits(low)}
+
+
+def _sglang_pool(kvm: dict, p: dict) -> dict:
+    pool = p["pool_gib"] if p["pool_gib"] is not None else fit_sglang.pool_gib(p["gpu_mem_gib"], p["per_gpu"], p["fraction"])
+    out = {"overhead": 0.0, "pool": pool, "in_flight": 0,
+           "notes": ["SGLang budget = free memory after loading - memory before loading x (1 - --mem-fraction-static); "
+                     "--kv-cache-dtype does not change V4's sizing"]}
+    if not kvm.get("csa_layers"):
+        return {**out, **_simple(pool, pool, _per_token_only(kvm, p["name"]), 0.0, p)}
+    version = p["version"] or (0, 5, 12)
+    layers = int(kvm.get("layers", 43))
+    bpt = fit_sglang.bytes_per_full_token(layers + 1, kvm["csa_layers"], kvm.get("hca_layers", 0),
+                                          speculative=p["mtp"], version=version) / p["pp"]
+    fixed = fit_sglang.fixed_bytes(kvm.get("key", ""), layers, version) / p["pp"]
+    tokens = fit_sglang.full_tokens(pool * GIB, bpt, fixed)
+    return {**out, "bpt": bpt, "fixed": fixed, "blocks": 0, "printed": tokens, "concurrency": tokens / p["asked"],
+            "est": min(tokens, p["context"]), "len_fits": min(tokens // p["seqs"], p["context"]),
+            "len_fits_low": min(tokens // p["seqs"], p["context"])}
+
+
+def _llamacpp_pool(kvm: dict, p: dict) -> dict:
+    csa, hca, layers = kvm.get("csa_layers", 0), kvm.get("hca_layers", 0), int(kvm.get("layers", 43))
+    reserve = p["overhead_gib"] if p["overhead_gib"] is not None else fit_llamacpp.COMPUTE_GIB + fit_llamacpp.CONTEXT_GIB
+    pool = p["pool_gib"] if p["pool_gib"] is not None else p["usable"] - p["per_gpu"] - reserve
+    bpt = fit_llamacpp.kv_bytes_per_token(csa, hca, p["kv_format"]) if csa else _per_token_only(kvm, p["name"])
+    window = layers * fit_llamacpp.WINDOW * fit_llamacpp.LATENT.get(p["kv_format"], 1024)
+    out = _simple(pool * p["gpus"], pool * p["gpus"], bpt, window, p)
+    return {**out, "overhead": reserve, "pool": pool, "in_flight": 0,
+            "notes": [f"llama.cpp: KV split over {p['gpus']} GPU(s) by layer; {reserve:.1f} GiB/GPU compute buffer + context assumed"]}
 
 
 def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp: int = 1, dp: int = 1, pp: int = 1,
         ep: bool = False, kv_format: str = "fp8", indexer: str = "fp8", fraction: float | None = None,
         max_model_len: int | None = None, max_num_seqs: int = 1, base: dict | None = None, mtp: bool = False,
-        overhead_gib: float | None = None, kv_pool_gib: float | None = None) -> FitResult:
+        overhead_gib: float | None = None, kv_pool_gib: float | None = None, engine_version: str | None = None,
+        gpu_name: str = "", max_num_batched_tokens: int | None = None, async_scheduling: bool | None = None,
+        dp_attention: bool = False, kv_cache_memory_bytes: int | None = None, n_cpu_moe: int = 0) -> FitResult:
     """The memory fit of one plan. `kv_pool_gib` overrides the computed pool (an engine's own printed number)."""
+    engine = "llamacpp" if engine == "ollama" else engine
+    name = model.get("name", model.get("key", "?"))
     total, expert, notes = weight_split(model, base, mtp)
-    per_gpu = weights_per_gpu(total, expert, tp, dp, pp, ep) / GIB
+    layers = int(model.get("layers") or (base or {}).get("layers") or 43)
+    gpu_weights = fit_llamacpp.gpu_bytes(total, expert, layers, n_cpu_moe=n_cpu_moe) if engine == "llamacpp" else total
+    if engine == "llamacpp":
+        per_gpu = gpu_weights / max(tp, 1) / GIB
+    else:
+        per_gpu = weights_per_gpu(total, expert, tp, dp, pp, ep, dp_attention=dp_attention and engine == "sglang") / GIB
     frac = fraction if fraction is not None else DEFAULT_FRACTION.get(engine, 0.9)
-    overhead = OVERHEAD_GIB.get(engine, 8.0) if overhead_gib is None else overhead_gib
-    usable = frac * gpu_mem_gib
-    pool = kv_pool_gib if kv_pool_gib is not None else usable - per_gpu - overhead
-    bpt, fixed = _kv_layout(model, base, engine, kv_format, indexer)
-    context = int(model.get("context", CONTEXT_V4))
+    context = int(model.get("context") or (base or {}).get("context") or CONTEXT_V4)
     asked = max_model_len or context
-    len_fits, concurrency = _capacity(pool, bpt, fixed, context=context, asked=asked, dp=dp, pp=pp,
-                                      max_num_seqs=max_num_seqs, engine=engine)
-    weights_fit = per_gpu + overhead < usable
-    low_pool = pool if kv_pool_gib is not None else pool + overhead - min(overhead, OVERHEAD_FLOOR_GIB.get(engine, overhead))
-    len_fits_low = _capacity(low_pool, bpt, fixed, context=context, asked=asked, dp=dp, pp=pp,
-                             max_num_seqs=max_num_seqs, engine=engine)[0]
-    notes.append(f"engine overhead assumed {overhead:.1f} GiB/GPU (CUDA context, NCCL, activations, CUDA graphs)")
+    pools = max(dp, 1) if engine in ("vllm", "sglang") else 1
+    pool_given = kv_pool_gib if kv_pool_gib is not None else (kv_cache_memory_bytes / GIB if kv_cache_memory_bytes else None)
+    p = {"name": name, "gpu_mem_gib": gpu_mem_gib, "gpu_name": gpu_name, "pp": max(pp, 1), "asked": asked, "context": context,
+         "seqs": max(math.ceil(max_num_seqs / pools), 1), "version": _version(engine_version), "indexer": indexer,
+         "kv_format": kv_format, "max_num_batched_tokens": max_num_batched_tokens, "async_scheduling": async_scheduling,
+         "overhead_gib": overhead_gib, "pool_gib": pool_given, "usable": frac * gpu_mem_gib, "per_gpu": per_gpu,
+         "fraction": frac, "mtp": mtp, "gpus": max(tp, 1)}
+    kvm = _kv_model(model, base)
+    cap = {"vllm": _vllm_pool, "sglang": _sglang_pool}.get(engine, _llamacpp_pool)(kvm, p)
+    notes += cap["notes"]
+    err = layout_error(engine, gpus, tp, dp, pp, dp_attention and engine == "sglang")
+    used = gpus_used(engine, tp, dp, pp, dp_attention and engine == "sglang")
+    if err:
+        notes.append(f"layout error: {err}")
+    elif used < gpus:
+        notes.append(f"the layout uses {used} of the {gpus} GPUs given")
+    weights_fit = per_gpu + cap["overhead"] < frac * gpu_mem_gib and cap["pool"] > 0
+    needed = None
+    if engine == "llamacpp":
+        kv_total = cap["bpt"] * asked + cap["fixed"]
+        needed = fit_llamacpp.n_cpu_moe_to_fit(total, expert, layers, gpu_mem_gib * GIB * max(tp, 1),
+                                               cap["overhead"] * GIB * max(tp, 1) + kv_total)
     notes.append("KV is replicated on every TP rank (1 KV head); each DP rank has its own pool")
     return FitResult(
-        model=model.get("name", model.get("key", "?")), engine=engine, gpus=gpus, gpu_mem_gib=gpu_mem_gib, tp=tp, dp=dp, pp=pp,
+        model=name, engine=engine, gpus=gpus, gpu_mem_gib=gpu_mem_gib, tp=tp, dp=dp, pp=pp,
         ep=ep, kv_format=kv_format if indexer in ("fp8", kv_format) else f"{kv_format}+{indexer}-indexer", fraction=frac,
         weights_gib_total=total / GIB, expert_gib_total=expert / GIB, weights_gib_per_gpu=per_gpu,
-        overhead_gib_per_gpu=overhead, usable_gib_per_gpu=usable, kv_budget_gib_per_gpu=pool, kv_bytes_per_token=bpt,
-        fixed_bytes_per_seq=fixed, kv_pools=dp, kv_tokens=int(concurrency * asked), max_num_seqs=max_num_seqs,
-        max_model_len=asked, max_model_len_fits=len_fits, concurrency_at_max_len=concurrency, weights_fit=weights_fit,
-        fits=weights_fit and pool > 0 and len_fits >= asked, notes=notes, max_model_len_fits_low=len_fits_low,
+        overhead_gib_per_gpu=cap["overhead"], usable_gib_per_gpu=frac * gpu_mem_gib, kv_budget_gib_per_gpu=cap["pool"],
+        kv_bytes_per_token=cap["bpt"], fixed_bytes_per_seq=cap["fixed"], kv_pools=pools,
+        kv_tokens=cap["printed"] * pools, max_num_seqs=max_num_seqs, max_model_len=asked,
+        max_model_len_fits=cap["len_fits"] if weights_fit else 0, concurrency_at_max_len=cap["concurrency"] * pools,
+        weights_fit=weights_fit, fits=weights_fit and not err and cap["len_fits"] >= asked, notes=notes,
+        max_model_len_fits_low=cap["len_fits_low"], engine_version=engine_version, gpus_used=used, layout_error=err,
+        max_concurrency=cap["concurrency"] * pools, estimated_max_model_len=cap["est"] if weights_fit else 0,
+        kv_tokens_per_pool=cap["printed"], kv_blocks=cap["blocks"], in_flight_tokens=cap["in_flight"],
+        n_cpu_moe=n_cpu_moe, n_cpu_moe_needed=needed,
     )
 
 

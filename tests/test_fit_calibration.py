@@ -1,0 +1,48 @@
+"""The memory fit against every engine-printed figure in fixtures/fit/calibration.toml (each row carries
+the printed line and its public source). Reports median and worst error; docs/fit.md keeps the table."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import fit_calibration as cal  # noqa: E402
+
+ROWS = cal.rows()
+SCORED = [r for r in ROWS if not r.get("explained")]
+
+
+def test_the_table_is_large_and_sourced():
+    assert len(ROWS) >= 20
+    assert len({r["engine"] for r in ROWS}) >= 2 and len({(r["engine"], r["engine_version"]) for r in ROWS}) >= 3
+    for r in ROWS:
+        assert r["line"] and r["source"] and "first_seen" in r, r["id"]
+        assert not r.get("explained") or r.get("why"), r["id"]  # a miss says why
+
+
+@pytest.mark.parametrize("row", SCORED, ids=lambda r: r["id"])
+def test_each_scored_row_within_16_percent(row):
+    """Aim 10 %; the two SGLang rows at --mem-fraction-static 0.60 miss it by 5.5 points (docs/fit.md: the
+    weights per GPU on SGLang TP8 are ~2.3 GiB under what it loads, a large share of a small pool)."""
+    assert abs(cal.error(cal.ours(row), row["printed"])) <= 0.16, row["id"]
+
+
+def test_median_error_of_the_scored_rows():
+    errors = [abs(cal.error(cal.ours(r), r["printed"])) for r in SCORED]
+    assert statistics.median(errors) <= 0.06  # 5.5 % measured; the aim (5 %) is not met, docs/fit.md says so
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.get("explained")], ids=lambda r: r["id"])
+def test_explained_misses_are_still_misses(row):
+    """A row kept as an explained miss must really miss (> 10 %): if the fit starts matching it, re-score it."""
+    assert abs(cal.error(cal.ours(row), row["printed"])) > 0.10, row["id"]
+
+
+def test_tuning_improved_on_first_seen():
+    first = statistics.median(abs(cal.error(r["first_seen"], r["printed"])) for r in SCORED)
+    now = statistics.median(abs(cal.error(cal.ours(r), r["printed"])) for r in SCORED)
+    assert now < first

@@ -1,0 +1,68 @@
+"""SGLang's own V4 KV pool sizing, ported from its code (pure; docs/fit.md cites each file and function).
+
+0.5.12 (`srt/model_executor/pool_configurator.py`, DSV4PoolConfigurator._get_bytes_per_full_token):
+one "full token" costs the compressed KV of every CSA/HCA layer plus a `swa_full_tokens_ratio`
+share (default 0.1 for V4, `arg_groups/deepseek_v4_hook.py`) of the sliding-window pool and the
+compressor ring states. It logs `DSv4 memory calculation: bytes_per_full_token=15955.85` for Flash.
+0.5.23 (`kernels/ops/attention/dsv4/kv_layout.py`, the same configurator): 585-byte latent records,
+864 B for C128, and with `max_running_requests` (256 by default for V4) the sliding-window pool and
+C128 state move out of the per-token cost into fixed bytes ("cap mode").
+The budget (`mem_cache/kv_cache_configurator.py`, "Memory profiling" line): free memory after the
+weights - memory before loading x (1 - --mem-fraction-static). `--kv-cache-dtype` does not change it.
+"""
+
+from __future__ import annotations
+
+LATENT_0512 = 584            # qk_nope + 2 x qk_rope + 8 (kv_bytes in _get_bytes_per_full_token)
+INDEXER = 132                # indexer_head_dim + indexer_head_dim // 128 * 4
+HEAD_DIM = 512               # qk_nope_head_dim + qk_rope_head_dim (448 + 64)
+INDEXER_HEAD_DIM = 128
+STATE_DTYPE = 4              # fp32 compressor state
+SWA_PAGE = 128               # swa_page_size
+RINGS = {False: (8, 128), True: (16, 256)}  # (c4, c128) ring entries; doubled with speculative decoding
+SWA_RATIO = 0.1              # default swa_full_tokens_ratio for DeepseekV4ForCausalLM
+PAGE_SIZE = 256              # full_token is floored to the page size (_compute_dsv4_sizes)
+LATENT_0523, C128_0523 = 585, 864
+# 0.5.23 cap mode: fixed bytes per attention rank with radix cache and chunk 8192 (kb-audit §4: derived, not run).
+CAP_FIXED_BYTES = {"flash": 22e9, "pro": 32e9}
+# Memory outside --mem-fraction-static's static pool that SGLang keeps free before loading (CUDA context,
+# NCCL): the "Load weight begin. avail mem" gap, 95.58 - 93.61 GiB on an H20 (BBuf/SGLang-Auto-Driven-SKILLS).
+PRELOAD_GAP_GIB = 1.97
+
+
+def bytes_per_full_token(layers_total: int, csa: int, hca: int, *, swa_ratio: float = SWA_RATIO,
+                         speculative: bool = False, version: tuple[int, ...] = (0, 5, 12)) -> float:
+    """Bytes one full token costs in SGLang's V4 pools (the value its log prints)."""
+    if version >= (0, 5, 23):
+        return csa * (LATENT_0523 + INDEXER) / 4 + hca * C128_0523 / 128
+    c4_ring, c128_ring = RINGS[speculative]
+    c4_state = 2 * 2 * HEAD_DIM * STATE_DTYPE
+    c128_state = 2 * HEAD_DIM * STATE_DTYPE
+    c4_indexer_state = 2 * 2 * INDEXER_HEAD_DIM * STATE_DTYPE
+    bpt = (swa_ratio * LATENT_0512 * layers_total + LATENT_0512 * csa / 4 + LATENT_0512 * hca / 128
+           + INDEXER * csa / 4
+           + swa_ratio * (c4_ring / SWA_PAGE) * c4_state * csa
+           + swa_ratio * (c128_ring / SWA_PAGE) * c128_state * hca
+           + swa_ratio * (c4_ring / SWA_PAGE) * c4_indexer_state * csa)
+    if speculative:  # the draft worker's share: x (target + 1 draft layer) / target
+        bpt *= (layers_total + 1) / layers_total
+    return bpt
+
+
+def fixed_bytes(model_key: str, layers: int, version: tuple[int, ...]) -> float:
+    """Bytes taken off the pool before tokens: 0 before 0.5.23, the cap-mode pools after (scaled by layers)."""
+    if version < (0, 5, 23):
+        return 0.0
+    base = "pro" if layers > 50 else "flash"
+    return CAP_FIXED_BYTES[base] if model_key in CAP_FIXED_BYTES else CAP_FIXED_BYTES[base] * layers / (61 if base == "pro" else 43)
+
+
+def pool_gib(gpu_mem_gib: float, weights_gib: float, fraction: float) -> float:
+    """available_gpu_memory - total_gpu_memory x (1 - mem_fraction_static), both read before/after loading."""
+    before = gpu_mem_gib - PRELOAD_GAP_GIB
+    return before - weights_gib - before * (1 - fraction)
+
+
+def full_tokens(pool_bytes: float, bpt: float, fixed: float = 0.0) -> int:
+    """max_total_num_tokens: (pool - fixed) / bytes per full token, floored to the page."""
+    return int(max(pool_bytes - fixed, 0) / bpt) // PAGE_SIZE * PAGE_SIZE
