@@ -112,7 +112,7 @@ def tokenizer_mode(launch):
 @check("V4D306", title="fp8 KV cache where the version needs it", category="flags", troubleshooting="kv-cache-dtype-auto",
        sources=[f"{REVIEW} §2a"], accepts_unknown=["engine_version"])
 def kv_cache_dtype(launch, engine_version, engine):
-    """vLLM 0.20-0.28 abort on `auto` KV (AssertionError); every vLLM >= 0.20 refuses a non-fp8 KV dtype on V4's default path."""
+    """vLLM 0.20-0.29 abort on `auto` KV (AssertionError; 0.30.0 maps auto to fp8); every vLLM >= 0.20 refuses a non-fp8 KV dtype on V4's default path."""
     if launch.engine != "vllm":
         return None
     version = rules.version_of(launch, engine_version, engine)
@@ -120,10 +120,10 @@ def kv_cache_dtype(launch, engine_version, engine):
     if dtype.startswith("fp8"):
         return None  # every fp8* value is rewritten to fp8_ds_mla (review §2a)
     if dtype == "auto":
-        if not rules.between(version, "0.20.0", "0.29.0"):
-            return None  # 0.33 maps auto to fp8_ds_mla; unknown version: no guess
+        if not rules.between(version, "0.20.0", "0.30.0"):
+            return None  # 0.30.0 maps auto to fp8_ds_mla (kb-audit §1, read in the 0.29.0/0.30.0 wheels); unknown version: no guess
         return error(f"vLLM {version} with --kv-cache-dtype auto aborts on V4",
-                     "`AssertionError: DeepseekV4 ... only supports fp8 kv-cache` on 0.20-0.28 (0.33 maps auto to fp8 itself).",
+                     "`AssertionError: DeepseekV4 ... only supports fp8 kv-cache` on 0.20-0.29 (0.30.0 and later map auto to fp8 themselves).",
                      fix="Add --kv-cache-dtype fp8.", fixers=["fix-kv-cache-dtype"])
     return error(f"--kv-cache-dtype {dtype} is not fp8: V4's attention layout refuses it",
                  "`ValueError: DeepseekV4 fp8_ds_mla layout only supports fp8 kv-cache, got ...` (only the opt-in FLASHINFER_MLA_SPARSE_DSV4 backend takes bf16).",

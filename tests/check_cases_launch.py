@@ -86,6 +86,8 @@ CASES = [
     ("V4D305", cmd("4xh200", f"vllm serve {FLASH} -tp 4 --tokenizer-mode hf"), "warning", "hf mode drops the V4 encoder"),
     ("V4D305", cmd("4xh200", f"vllm serve {FLASH} -tp 4", "0.33.0"), "ok", "no flag: vLLM >= 0.20 sets deepseek_v4 itself (review §1b)"),
     ("V4D306", cmd("4xh200", f"vllm serve {FLASH} -tp 4", "0.26.0"), "error", "vLLM 0.26 aborts on auto KV"),
+    ("V4D306", cmd("4xh200", f"vllm serve {FLASH} -tp 4", "0.29.0"), "error", "0.29.0 still asserts on auto KV (kb-audit §1, models/deepseek_v4/attention.py)"),
+    ("V4D306", cmd("4xh200", f"vllm serve {FLASH} -tp 4", "0.30.0"), "ok", "0.30.0 maps auto to fp8_ds_mla (same file)"),
     ("V4D306", cmd("4xh200", f"vllm serve {FLASH} -tp 4 --kv-cache-dtype bfloat16", "0.33.0"), "error", "bf16 KV refused on the fp8_ds_mla layout"),
     ("V4D306", cmd("4xh200", f"vllm serve {FLASH} -tp 4", "0.33.0"), "ok", "0.33 maps auto to fp8_ds_mla: a warning here is a false positive"),
     ("V4D306", cmd("4xh200", f"vllm serve {FLASH} -tp 4 --kv-cache-dtype fp8", "0.26.0"), "ok", "fp8 set explicitly"),
