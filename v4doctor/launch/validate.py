@@ -49,11 +49,27 @@ def _unknown(arg: Arg, table: flagdb.FlagTable) -> FlagProblem:
                        suggestion=close[0] if close else None)
 
 
+# Values an engine version documents and accepts but its --help choices (a Literal) leave out: the field is
+# `TokenizerMode | str`, and vllm 0.33.0 config/model.py documents '"deepseek_v41" will use the DeepSeek V4.1
+# prompt encoder' and picks it itself for DeepseekV41ForCausalLM. Never "fixed" away (issue #13).
+DOCUMENTED_CHOICES = {("vllm", "--tokenizer-mode"): {"deepseek_v41": "0.30.0"}}
+
+
+def _documented(engine: str, option: str, value: str, version: str) -> bool:
+    since = DOCUMENTED_CHOICES.get((engine, option), {}).get(value)
+    if since is None:
+        return False
+    try:
+        return tuple(int(x) for x in version.split("/")[0].split(".")[:3]) >= tuple(int(x) for x in since.split("."))
+    except ValueError:
+        return True
+
+
 def _choice(arg: Arg, rec: dict, table: flagdb.FlagTable) -> FlagProblem | None:
     if not rec.get("choices") or not arg.values or arg.sub:
         return None
     value = arg.values[0]
-    if value in rec["choices"] or value.lower() in ("none",):
+    if value in rec["choices"] or value.lower() in ("none",) or _documented(table.engine, arg.option, value, table.version):
         return None
     close = difflib.get_close_matches(value, rec["choices"], n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]}?" if close else ""
@@ -61,14 +77,34 @@ def _choice(arg: Arg, rec: dict, table: flagdb.FlagTable) -> FlagProblem | None:
                        f"({', '.join(rec['choices'])}){hint}", value=close[0] if close else None, strict=rec.get("strict", False))
 
 
-def _sub_key(arg: Arg, rec: dict, table: flagdb.FlagTable) -> FlagProblem | None:
+# JSON-config keys removed at a version between two committed flag sets (read in the wheels, kb-audit §1):
+# `use_fp4_indexer_cache` is a deprecated alias in vllm 0.29.0 config/attention.py and gone in 0.30.0.
+REMOVED_SINCE = {("vllm", "attention-config", "use_fp4_indexer_cache"): "0.30.0"}
+
+
+def _removed_since(engine: str, flag: str, key: str, version: str | None) -> bool:
+    """True when the version asked is at or past the key's removal (None: the newest committed set is judged)."""
+    since = REMOVED_SINCE.get((engine, flag, key))
+    return since is not None and version is not None and _version_at_least(version.split("+")[0], since)
+
+
+def _version_at_least(version: str, since: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(version) >= Version(since)
+    except InvalidVersion:
+        return False
+
+
+def _sub_key(arg: Arg, rec: dict, table: flagdb.FlagTable, version: str | None = None) -> FlagProblem | None:
     """A JSON-config key (`--attention-config.X=...` or `-ac '{"X": ...}'`) this version does not have."""
     fields = rec.get("fields")
     if not fields:
         return None
     keys = [arg.sub] if arg.sub else _json_keys(arg)
     for key in keys:
-        if key and key not in fields:
+        if key and (key not in fields or _removed_since(table.engine, arg.key, key, version)):
             new, mapping = RENAMES.get((arg.key, key), (None, {}))
             value = mapping.get(str(arg.values[0]).lower()) if new and arg.values else None
             fix = f"; use --{new}={value}" if new and value else ""
@@ -139,7 +175,7 @@ def validate(spec: LaunchSpec, version: str | None) -> list[FlagProblem]:
             problems.append(_unknown(arg, table))
             continue
         rec = table.flags[hit[0]]
-        problem = _choice(arg, rec, table) or _sub_key(arg, rec, table)
+        problem = _choice(arg, rec, table) or _sub_key(arg, rec, table, version)
         if problem:
             problems.append(problem)
     return problems
