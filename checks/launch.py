@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from v4doctor.judge.authoring import check, error, info, known, warning
 from v4doctor.launch import rules
+from v4doctor.launch.fit import gpus_used
 from v4doctor.launch.plan import layout, length_flag, parallel_flag, resolve_model, visible_gpus
 from v4doctor.launch.validate import flag_table_version, validate
 
@@ -51,9 +52,17 @@ def max_len_fits_kv(launch, fit):
                     f"with the lowest overhead seen in an engine log it holds {fit.max_model_len_fits_low:,}. vLLM prints its own "
                     "`maximum model length` at startup if it does not fit.",
                     evidence=[f"fit.max_model_len_fits={fit.max_model_len_fits}", f"fit.max_model_len_fits_low={fit.max_model_len_fits_low}"])
+    lever = (" Lowering --max-num-batched-tokens shrinks every request's fixed sliding-window and compressor-state reservation "
+             f"({fit.in_flight_tokens:,} tokens in flight now)." if launch.engine == "vllm" and fit.in_flight_tokens else "")
+    if fit.max_model_len_fits <= 0:  # never "lower to 0": no length fits, so the plan itself must change
+        return error(f"--{name} {fit.max_model_len:,} does not fit: the KV budget ({fit.kv_budget_gib_per_gpu:.2f} GiB/GPU) holds no request at all",
+                     f"Even the smallest context needs ~{fit.fixed_bytes_per_seq / 1e9:.1f} GB of fixed per-request state per pool.{lever}",
+                     fix="Add GPUs or use DP+EP, raise the memory fraction" + (", or lower --max-num-batched-tokens." if lever else "."),
+                     evidence=[f"fit.kv_budget_gib_per_gpu={fit.kv_budget_gib_per_gpu:.2f}"])
     return error(f"--{name} {fit.max_model_len:,} does not fit: the KV budget ({fit.kv_budget_gib_per_gpu:.2f} GiB/GPU) holds about {fit.max_model_len_fits:,} tokens",
-                 f"V4 needs ~{fit.kv_bytes_per_token:,.0f} B per token plus ~{fit.fixed_bytes_per_seq / 1e9:.1f} GB per sequence; under TP the KV cache is replicated on every rank.",
-                 fix=f"Lower --{name} to {fit.max_model_len_fits} (or add GPUs / use DP+EP, or raise the memory fraction).",
+                 f"V4 needs ~{fit.kv_bytes_per_token:,.0f} B per token plus ~{fit.fixed_bytes_per_seq / 1e9:.1f} GB per sequence; under TP the KV cache is replicated on every rank.{lever}",
+                 fix=f"Lower --{name} to {fit.max_model_len_fits} (or add GPUs / use DP+EP, raise the memory fraction"
+                     + (", or lower --max-num-batched-tokens)." if lever else ")."),
                  fixers=["fix-max-model-len"], evidence=[f"fit.max_model_len_fits={fit.max_model_len_fits}", f"fit.kv_budget_gib_per_gpu={fit.kv_budget_gib_per_gpu:.2f}"])
 
 
@@ -65,6 +74,8 @@ def weights_fit_layout(launch, fit, kb, model):
     Not for llama.cpp/Ollama plans that keep weights in RAM (V4D212 judges RAM + VRAM there)."""
     if fit.weights_fit or rules.offloads(launch, _model(launch, kb, model)):
         return None
+    if fit.engine == "llamacpp":
+        return _gguf_needs_cpu_moe(fit)
     fixers, evidence = ["fix-parallel"], [f"fit.weights_gib_per_gpu={fit.weights_gib_per_gpu:.2f}", f"gpus.visible={fit.gpus}"]
     pro = "pro" in (launch.model or "").lower()
     if pro:
@@ -79,14 +90,35 @@ def weights_fit_layout(launch, fit, kb, model):
                  fixers=fixers, evidence=evidence)
 
 
+def _gguf_needs_cpu_moe(fit):
+    """llama.cpp: a GGUF whose layers do not fit VRAM keeps the routed experts of some layers in RAM."""
+    head = f"{fit.model}: {fit.weights_gib_per_gpu:.1f} GiB per GPU with every layer on the GPUs exceeds {fit.gpu_mem_gib:.1f} GiB"
+    why = (f"{fit.gpus} GPU(s) of {fit.gpu_mem_gib:.1f} GiB cannot hold all layers plus the KV cache and compute buffers. "
+           "llama.cpp can keep the routed experts (most of V4's weights) in RAM and run attention on the GPU.")
+    if fit.n_cpu_moe_needed is None:
+        return error(head, why + " Even with every layer's experts in RAM the rest does not fit.",
+                     fix="Use --cpu-moe with a smaller context, a smaller quant, or more VRAM.",
+                     evidence=[f"fit.weights_gib_per_gpu={fit.weights_gib_per_gpu:.2f}"])
+    n = fit.n_cpu_moe_needed
+    return error(head, why, fix=f"Keep the experts of the first {n} layers in RAM: add --n-cpu-moe {n} (or --cpu-moe for all); "
+                 "V4D212 checks that RAM holds them.", commands=[f"llama-server ... -ngl 99 --n-cpu-moe {n}"],
+                 evidence=[f"fit.weights_gib_per_gpu={fit.weights_gib_per_gpu:.2f}", f"fit.n_cpu_moe_needed={n}"])
+
+
 @check("V4D304", title="parallel layout matches the GPUs", category="launch", troubleshooting="tp-size-mismatch",
        sources=["https://docs.vllm.ai/en/latest/serving/parallelism_scaling.html"])
 def layout_matches_gpus(launch, gpus):
     """TP x PP x DP needs that many GPUs; V4's 64/128 attention heads need a TP size that divides them."""
     lay = layout(launch)
-    world, have = lay["tp"] * lay["pp"] * lay["dp"], visible_gpus(launch, len(gpus))
+    dp_attention = launch.engine == "sglang" and launch.flag("enable-dp-attention") is True
+    world, have = gpus_used(launch.engine, lay["tp"], lay["dp"], lay["pp"], dp_attention), visible_gpus(launch, len(gpus))
+    if dp_attention and lay["tp"] % lay["dp"]:
+        return error(f"SGLang --dp {lay['dp']} with --enable-dp-attention must divide --tp {lay['tp']}",
+                     "DP attention runs inside the TP group: each DP rank takes TP/DP of the GPUs.",
+                     fix=f"Use a --dp that divides --tp {lay['tp']}.", evidence=[f"gpus.visible={have}"])
     if world > have:
-        return error(f"TP={lay['tp']} x PP={lay['pp']} x DP={lay['dp']} needs {world} GPUs; the launch sees {have}",
+        inside = " (DP attention runs inside TP)" if dp_attention else ""
+        return error(f"TP={lay['tp']} x PP={lay['pp']} x DP={lay['dp']}{inside} needs {world} GPUs; the launch sees {have}",
                      "The engine waits for or fails to create the missing ranks.", fix=f"Use a layout of {have} GPU(s).",
                      fixers=["fix-parallel"], evidence=[f"gpus.visible={have}"])
     if lay["tp"] & (lay["tp"] - 1):

@@ -142,4 +142,7 @@ class Context:
         model = resolve_model(spec, self.kb, fallback)
         if model is None:
             return Unknown(f"model {spec.model!r} is not in the knowledge base")
-        return fit_for_spec(spec, model, self.kb, visible_gpus(spec, len(gpus)), mem / (1 << 30))
+        name = gpus[0].name if known(gpus[0].name) else ""
+        version = self.engine_version if known(self.engine_version) else None
+        return fit_for_spec(spec, model, self.kb, visible_gpus(spec, len(gpus)), mem / (1 << 30), gpu_name=str(name),
+                            engine_version=str(version) if version else None)

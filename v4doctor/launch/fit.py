@@ -287,6 +287,7 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
     name = model.get("name", model.get("key", "?"))
     total, expert, notes = weight_split(model, base, mtp)
     layers = int(model.get("layers") or (base or {}).get("layers") or 43)
+    n_cpu_moe = min(max(n_cpu_moe, 0), layers)
     gpu_weights = fit_llamacpp.gpu_bytes(total, expert, layers, n_cpu_moe=n_cpu_moe) if engine == "llamacpp" else total
     if engine == "llamacpp":
         per_gpu = gpu_weights / max(tp, 1) / GIB

@@ -90,7 +90,38 @@ def plan(spec: LaunchSpec) -> dict[str, Any]:
     seqs = _SEQS.get(spec.engine)
     if seqs and spec.flag(seqs) is not None and spec.engine != "vllm":
         out["max_num_seqs"] = max(_int(spec.flag(seqs), 1), 1)
+    out.update(_engine_memory_flags(spec))
     return out
+
+
+def _engine_memory_flags(spec: LaunchSpec) -> dict[str, Any]:
+    """The flags each engine's own memory accounting reads (v4doctor.launch.fit_vllm / fit_sglang / fit_llamacpp)."""
+    out: dict[str, Any] = {}
+    if spec.engine == "vllm":
+        if spec.flag("max-num-batched-tokens") is not None:
+            out["max_num_batched_tokens"] = max(_int(spec.flag("max-num-batched-tokens"), 0), 0) or None
+        if spec.flag("async-scheduling") is not None:  # --async-scheduling / --no-async-scheduling
+            out["async_scheduling"] = spec.flag("async-scheduling") is True
+        if spec.flag("kv-cache-memory-bytes") is not None:
+            out["kv_cache_memory_bytes"] = _bytes(spec.flag("kv-cache-memory-bytes"))
+    elif spec.engine == "sglang":
+        out["dp_attention"] = spec.flag("enable-dp-attention") is True
+    elif spec.engine in ("llamacpp", "ollama"):
+        if spec.flag("cpu-moe") is True:
+            out["n_cpu_moe"] = 10_000  # every layer's experts in RAM (clamped to the layer count)
+        elif spec.flag("n-cpu-moe") is not None:
+            out["n_cpu_moe"] = max(_int(spec.flag("n-cpu-moe"), 0), 0)
+    return out
+
+
+def _bytes(value: Any) -> int | None:
+    """vLLM's --kv-cache-memory-bytes: 5.6g, 8GiB, 1e10."""
+    text = str(value).strip().lower().replace("ib", "").replace("b", "")
+    mult = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}.get(text[-1:], 1)
+    try:
+        return int(float(text[:-1] if mult > 1 else text) * mult)
+    except ValueError:
+        return None
 
 
 def image_version(image: str | None) -> str | None:
@@ -131,7 +162,8 @@ def resolve_model(spec: LaunchSpec, kb, fallback: dict | None = None) -> dict | 
     return fallback
 
 
-def fit_for_spec(spec: LaunchSpec, model: dict, kb, gpu_count: int, gpu_mem_gib: float):
+def fit_for_spec(spec: LaunchSpec, model: dict, kb, gpu_count: int, gpu_mem_gib: float, *, gpu_name: str = "",
+                 engine_version: str | None = None):
     """The memory fit of a launch spec on `gpu_count` GPUs of `gpu_mem_gib` each."""
     from v4doctor.launch.fit import fit
 
@@ -140,4 +172,7 @@ def fit_for_spec(spec: LaunchSpec, model: dict, kb, gpu_count: int, gpu_mem_gib:
     engine = "llamacpp" if spec.engine == "ollama" else spec.engine
     if engine == "llamacpp":
         kwargs.update(tp=max(gpu_count, 1), dp=1, pp=1, ep=False)
-    return fit(model, gpus=gpu_count, gpu_mem_gib=gpu_mem_gib, engine=engine, base=base, **kwargs)
+        kwargs.setdefault("kv_format", "f16")
+    version = image_version(spec.image) or engine_version  # the image the plan runs wins over what this Python has
+    return fit(model, gpus=gpu_count, gpu_mem_gib=gpu_mem_gib, engine=engine, base=base, gpu_name=gpu_name,
+               engine_version=version, **kwargs)

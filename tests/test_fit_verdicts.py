@@ -1,0 +1,42 @@
+"""The preflight verdicts that follow from the fit (issue #13 item 6): what `run --cmd` says about memory and
+layout, read from the findings' text and evidence, on recorded hosts (fixtures/hosts/)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from check_cases_launch import FLASH, cmd  # noqa: E402
+
+from v4doctor.judge.doctor import judge  # noqa: E402
+
+GGUF = "/models/DeepSeek-V4-Flash-UD-Q4_K_XL-00001-of-00005.gguf"
+
+
+def _findings(builder, check_id):
+    return [f for f in judge(builder(), select=[check_id]).findings if f.id == check_id]
+
+
+def test_llamacpp_gguf_too_big_for_vram_gets_the_cpu_expert_offload_fix():
+    """Not "use more GPUs": keep the experts of N layers in RAM with --n-cpu-moe N."""
+    [f] = _findings(cmd("2xrtx4090", f"llama-server -m {GGUF} -ngl 99"), "V4D303")
+    assert f.severity.value == "error" and "--n-cpu-moe" in f.fix.text and "more GPUs" not in f.fix.text
+    n = int(next(e for e in f.evidence if e.startswith("fit.n_cpu_moe_needed=")).split("=")[1])
+    assert 0 < n <= 43
+    ok = _findings(cmd("2xrtx4090", f"llama-server -m {GGUF} -ngl 99 --n-cpu-moe {n}"), "V4D303")
+    assert all(x.severity.value == "ok" for x in ok)
+
+
+def test_sglang_dp_attention_inside_tp_is_a_valid_8_gpu_layout():
+    plan = f"python3 -m sglang.launch_server --model-path {FLASH} --tp 8 --dp 8 --enable-dp-attention"
+    assert all(f.severity.value == "ok" for f in _findings(cmd("8xb200", plan), "V4D304"))
+    bad = _findings(cmd("8xb200", f"python3 -m sglang.launch_server --model-path {FLASH} --tp 8 --dp 3 --enable-dp-attention"), "V4D304")
+    assert bad and bad[0].severity.value == "error" and "divide" in bad[0].title
+
+
+def test_a_length_that_does_not_fit_names_a_positive_length_and_vllms_lever():
+    [f] = _findings(cmd("2xrtxpro6000", f"vllm serve {FLASH} -tp 2 --max-model-len 1048576 --gpu-memory-utilization 0.9"), "V4D302")
+    fits = int(next(e for e in f.evidence if e.startswith("fit.max_model_len_fits=")).split("=")[1])
+    assert f.severity.value == "error" and 0 < fits < 1_048_576 and "--max-num-batched-tokens" in f.fix.text
