@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -45,6 +46,10 @@ class Settings:
     body_timeout_s: float | None = None  # time for the body to arrive; None: timeout_s
     threads: int = 2
     workers: int = 1  # processes: the library is pure Python, so more cores need more processes
+    isolate: bool = True  # each request's work in a forked child killed at the deadline (else a thread)
+    memory_mb: int = 1024  # address space a request's work may add (the child's limit)
+    header_timeout_s: float = 10.0  # time for a request's headers to arrive (else 408, connection closed)
+    max_connections: int = 1000  # past this, the oldest connection still sending its headers is closed
 
 
 class ApiError(Exception):
@@ -55,24 +60,36 @@ class ApiError(Exception):
         self.status, self.message, self.problems = status, message, problems or []
 
 
-def error_response(status: int, message: str, problems: list[dict[str, Any]] | None = None) -> Response:
-    return Response(error_body(status, message, problems), status_code=status, media_type="application/json")
+def error_response(status: int, message: str, problems: list[dict[str, Any]] | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    return Response(error_body(status, message, problems), status_code=status, media_type="application/json", headers=headers)
 
 
 # --------------------------------------------------------------------------- running library calls
 class Runner:
-    """Runs a library call in the pool, sandboxed, within the time limit; maps its errors to HTTP."""
+    """Runs a library call sandboxed within the time limit and maps its errors to HTTP. With `isolate`
+    (the default) the call runs in a forked child (server/worker.py) that is killed at the deadline
+    and capped in memory; the pool's threads only wait for children, at most `threads` at a time."""
 
-    def __init__(self, timeout_s: float, threads: int):
-        self.timeout_s = timeout_s
+    def __init__(self, timeout_s: float, threads: int, isolate: bool = False, memory_mb: int | None = None):
+        self.timeout_s, self.memory_mb = timeout_s, memory_mb
+        self.isolate = isolate and hasattr(os, "fork")
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="v4doctor-api")
 
     async def run(self, fn: Callable[[], Any]) -> Any:
-        future = asyncio.get_running_loop().run_in_executor(self.pool, server_sandbox.sandboxed, fn)
+        from v4doctor.server import worker
+
+        loop = asyncio.get_running_loop()
+        if self.isolate:
+            future = loop.run_in_executor(self.pool, worker.run_forked, fn, self.timeout_s, (self.memory_mb or 0) << 20)
+        else:
+            future = loop.run_in_executor(self.pool, server_sandbox.sandboxed, fn)
         try:
-            return await asyncio.wait_for(future, self.timeout_s)
-        except asyncio.TimeoutError:
+            return await asyncio.wait_for(future, self.timeout_s + (5 if self.isolate else 0))
+        except (asyncio.TimeoutError, worker.WorkTimeout):
             raise ApiError(504, f"the request took longer than the time limit of {self.timeout_s:g} s") from None
+        except worker.WorkMemory:
+            raise ApiError(422, f"the request needed more than the memory limit of {self.memory_mb} MiB") from None
         except api.FeatureUnavailable as exc:
             raise ApiError(503, str(exc)) from None
         except api.BAD_INPUT as exc:  # bad input
@@ -165,7 +182,10 @@ def create_app(settings: Settings | None = None):
     app = FastAPI(title="v4doctor", version=__version__, docs_url=None, redoc_url=None, openapi_url="/openapi.json",
                   description="The DeepSeek V4 deployment doctor as an HTTP API: diagnose a log, check a snapshot or launch plan, fix a plan.")
     app.state.settings = settings
-    app.state.runner = Runner(settings.timeout_s, settings.threads)
+    app.state.runner = Runner(settings.timeout_s, settings.threads, settings.isolate, settings.memory_mb)
+    from v4doctor.server import http as server_http
+
+    server_http.LIMITS.header_timeout_s, server_http.LIMITS.max_connections = settings.header_timeout_s, settings.max_connections
     server_routes.add_routes(app)
     _add_error_handlers(app)
     app.add_middleware(Guard, token=settings.token, max_body_bytes=settings.max_body_bytes)
@@ -212,7 +232,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
-        return error_response(exc.status_code, str(exc.detail))
+        return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))  # 405 keeps its Allow
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
