@@ -96,16 +96,26 @@ def _judge_transformers(installed: str, engine: str, engine_version: str, rule: 
 
 
 @check("V4D203", title="engine release without known V4 regressions", category="engine", troubleshooting="vllm-027-symm-mem",
-       sources=["https://github.com/vllm-project/vllm/issues/53320"], accepts_unknown=["gpu_family"])
-def engine_known_regressions(engine, engine_version, gpu_family, kb):
-    """Some releases break V4 in known ways (vLLM 0.27.x symmetric memory; 0.24.0 DeepGEMM on SM12x)."""
+       sources=["https://github.com/vllm-project/vllm/issues/53320"], accepts_unknown=["gpu_family", "model"])
+def engine_known_regressions(engine, engine_version, gpu_family, kb, model):
+    """Some releases break V4 in known ways (vLLM 0.27.x symmetric memory; 0.24.0 DeepGEMM on SM12x). A regression
+    recorded for exactly this setup (version x GPU family x checkpoint) is an error with its fix, not a warning."""
     base, _ = split_cuda_tag(engine_version)
     fam = gpu_family.get("key") if known(gpu_family) else None
+    rec = model if known(model) else {}
     bad = [r for r in kb.records("engine_bad") if r["engine"] == engine and _matches(base, r["versions"])
-           and r.get("when_gpu_family") in (None, fam)]
-    return [warning(f"{engine_name(engine)} {engine_version}: known DeepSeek V4 regression", f"{r['reason']}.",
-                    fix=r["fix"], commands=[r["fix"].split(";")[0]] if r["fix"].startswith("export") else [],
-                    troubleshooting=r["troubleshooting"], sources=r["sources"]) for r in bad]
+           and r.get("when_gpu_family") in (None, fam)
+           and r.get("when_model") in (None, rec.get("key"), rec.get("base"))]
+    return [_regression(engine, engine_version, r) for r in bad]
+
+
+def _regression(engine: str, engine_version: str, r: dict):
+    exact = r.get("severity") == "error" or any(r.get(k) for k in ("when_gpu_family", "when_model"))
+    make = error if exact else warning
+    where = " on this GPU family" if r.get("when_gpu_family") else ""
+    return make(f"{engine_name(engine)} {engine_version}: known DeepSeek V4 regression{where}", f"{r['reason']}.",
+                fix=r["fix"], commands=[r["fix"].split(";")[0]] if r["fix"].startswith("export") else [],
+                troubleshooting=r["troubleshooting"], sources=r["sources"])
 
 
 def _matches(version: str, prefix: str) -> bool:

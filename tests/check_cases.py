@@ -175,7 +175,8 @@ add("V4D202", lambda: packages(host("driver570-vllm020-cu130"), transformers="4.
 
 # --------------------------------------------------------------------------- V4D203 known regressions
 add("V4D203", lambda: host("8xh100-80g", engine_version="0.27.1"), "warning", "0.27.x symmetric-memory regression")
-add("V4D203", lambda: host("2xrtxpro6000", engine_version="0.24.0"), "warning", "0.24.0 DeepGEMM regression on SM12x")
+add("V4D203", lambda: host("2xrtxpro6000", engine_version="0.24.0"), "error",
+    "0.24.0 DeepGEMM regression on exactly this setup (SM12x): an error with its fix, so the run is not 'Ready' (issue #13)")
 add("V4D203", lambda: host("8xh100-80g", engine_version="0.24.0"), "ok", "the 0.24.0 regression is SM12x-only")
 add("V4D203", lambda: host("8xh100-80g", engine_version="0.270.0"), "ok", "0.270.0 is not a 0.27 release")
 
