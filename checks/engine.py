@@ -64,7 +64,7 @@ def _no_release(engine: str, version: str, model: dict, rule: dict):
        troubleshooting="transformers-unknown-deepseek-v4",
        sources=["https://github.com/phalberg/InstructScore_HyTe/pull/5", "https://github.com/swiss-ai/model-launch/pull/138"])
 def transformers_version(engine, engine_version, python, model, kb):
-    """SGLang reads the V4 config through transformers (≥ 5.8.1); vLLM 0.33 needs transformers ≥ 5.16.1, < 5.21.0."""
+    """SGLang ships its own V4 config and pins transformers (0.5.12: 5.6.0); vLLM 0.33 needs transformers ≥ 5.16.1, < 5.21.0."""
     if model.get("family") != "v4" or engine not in GPU_ENGINES:
         return None
     rules = [r for r in kb.records("transformers_rule") if r["engine"] == engine
