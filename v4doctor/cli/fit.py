@@ -25,7 +25,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--max-model-len", type=int, help="the context to fit (default: the model's 1,048,576)")
     g.add_argument("--max-num-seqs", type=int, help="sequences at that length (default 1)")
     g.add_argument("--engine", "-e", help="vllm (default), sglang, llamacpp, ollama")
-    g.add_argument("--engine-version", help="the engine version (recorded; flag rules use it)")
+    g.add_argument("--engine-version", help="the engine version: picks the engine's accounting (vLLM < 0.30 blocks, SGLang 0.5.23 cap mode)")
+    e = p.add_argument_group("engine memory settings (docs/fit.md)")
+    e.add_argument("--max-num-batched-tokens", type=int, help="vLLM: tokens per batch; sizes every request's fixed KV blocks (default: vLLM's by GPU memory)")
+    e.add_argument("--async-scheduling", action=argparse.BooleanOptionalAction, default=None,
+                   help="vLLM: two batches in flight instead of one (doubles the fixed KV blocks per request)")
+    e.add_argument("--kv-cache-memory-bytes", type=int, help="vLLM: a fixed KV pool per GPU instead of --gpu-memory-utilization's")
+    e.add_argument("--enable-dp-attention", dest="dp_attention", action="store_true", default=None,
+                   help="SGLang: --dp runs inside the TP group (TP 8 + DP 8 is 8 GPUs)")
+    e.add_argument("--n-cpu-moe", type=int, help="llama.cpp: keep the routed experts of the first N layers in RAM")
     p.add_argument("--json", action="store_true", help="print only JSON on stdout")
 
 
@@ -40,11 +48,14 @@ def run(args: argparse.Namespace) -> int:
 
         raise UsageError("give --gpus COUNTxNAME (e.g. 2xH20) or --facts FILE")
     api.check_engine_version(args.engine_version)
-    overrides = {k: getattr(args, k) for k in ("tp", "dp", "pp", "ep", "max_model_len", "max_num_seqs", "fraction", "kv_cache_dtype")}
+    overrides = {k: getattr(args, k) for k in ("tp", "dp", "pp", "ep", "max_model_len", "max_num_seqs", "fraction", "kv_cache_dtype",
+                                               "engine_version", "max_num_batched_tokens", "async_scheduling",
+                                               "kv_cache_memory_bytes", "dp_attention", "n_cpu_moe")}
     result, gpu_name = api.fit(model=args.model, gpus=args.gpus, gpu_mem_gib=args.gpu_mem_gib, plan=plan, facts=facts,
                                engine=args.engine, overrides=overrides)
     if args.json:
-        data = {"schema_version": 1, "gpu": gpu_name, "engine_version": args.engine_version, **result.to_dict()}
+        data = {"schema_version": 1, "gpu": gpu_name, **result.to_dict()}
+        data["engine_version"] = data.get("engine_version") or args.engine_version
         print(render.to_json(data))
         return 0 if result.fits else 1
     _print_table(result, gpu_name)

@@ -337,17 +337,38 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
 
 def rows(r: FitResult) -> list[tuple[str, str, str]]:
     """The arithmetic, one (quantity, value, how) row at a time, for `v4doctor fit`."""
-    return [
+    layout = f"TP={r.tp} PP={r.pp} DP={r.dp}{' +EP' if r.ep else ''}"
+    out = [
+        ("layout", f"{r.gpus_used} of {r.gpus} GPU(s)", r.layout_error or layout),
         ("weights (loaded)", f"{r.weights_gib_total:.2f} GiB", f"experts {r.expert_gib_total:.2f} GiB (derived)"),
-        ("weights per GPU", f"{r.weights_gib_per_gpu:.2f} GiB", f"TP={r.tp} PP={r.pp} DP={r.dp}{' +EP' if r.ep else ''}"),
+        ("weights per GPU", f"{r.weights_gib_per_gpu:.2f} GiB", layout + (f", experts of {r.n_cpu_moe} layers in RAM" if r.n_cpu_moe else "")),
         ("usable per GPU", f"{r.usable_gib_per_gpu:.2f} GiB", f"{r.fraction:g} x {r.gpu_mem_gib:.1f} GiB"),
-        ("engine overhead", f"{r.overhead_gib_per_gpu:.2f} GiB", "assumed, calibrated"),
-        ("KV budget per GPU", f"{r.kv_budget_gib_per_gpu:.2f} GiB", "usable - weights - overhead"),
-        ("KV bytes per token", f"{r.kv_bytes_per_token:,.0f} B", f"{r.kv_format}, CSA+HCA compressed"),
-        ("fixed KV per sequence", f"{r.fixed_bytes_per_seq / 1e9:.2f} GB", "window + compressor state"),
+        ("engine overhead", f"{r.overhead_gib_per_gpu:.2f} GiB", _overhead_how(r)),
+        ("KV budget per GPU", f"{r.kv_budget_gib_per_gpu:.2f} GiB", "usable - weights - overhead" if r.engine != "sglang" else "free after loading - before x (1 - fraction)"),
+        ("KV bytes per token", f"{r.kv_bytes_per_token:,.2f} B" if r.engine == "sglang" else f"{r.kv_bytes_per_token:,.0f} B", _kv_how(r)),
+        ("fixed KV per sequence", f"{r.fixed_bytes_per_seq / 1e9:.2f} GB", "sliding window + compressor state" + (f" for {r.in_flight_tokens:,} in-flight tokens" if r.in_flight_tokens else "")),
         ("KV pools", str(r.kv_pools), "one per DP rank; TP ranks replicate"),
-        ("KV tokens", f"{r.kv_tokens:,}", f"at max-model-len {r.max_model_len:,}"),
-        ("concurrency at max len", f"{r.concurrency_at_max_len:.2f}x", ""),
+        ("KV tokens", f"{r.kv_tokens:,}", f"{r.kv_tokens_per_pool:,} per pool (what the engine prints)"),
+        ("max concurrency", f"{r.max_concurrency:.2f}x", f"requests of {r.max_model_len:,} tokens at once"),
+        ("estimated max-model-len", f"{r.estimated_max_model_len:,}", "the longest single request the engine accepts"),
         ("largest max-model-len", f"{r.max_model_len_fits:,}", f"at {r.max_num_seqs} sequence(s)"),
-        ("fits", "yes" if r.fits else "no", "weights fit" if r.weights_fit else "weights do not fit"),
     ]
+    if r.engine == "llamacpp":
+        need = "none fits" if r.n_cpu_moe_needed is None else f"--n-cpu-moe {r.n_cpu_moe_needed}"
+        out.append(("CPU expert offload", need, "the fewest layers whose experts stay in RAM to fit VRAM"))
+    verdict = "layout error" if r.layout_error else ("weights fit" if r.weights_fit else "weights do not fit")
+    out.append(("fits", "yes" if r.fits else "no", verdict))
+    return out
+
+
+def _overhead_how(r: FitResult) -> str:
+    return {"vllm": "activation peak + CUDA graphs + NCCL (calibrated)", "sglang": "inside --mem-fraction-static",
+            "llamacpp": "compute buffer + CUDA context (assumed)"}.get(r.engine, "assumed")
+
+
+def _kv_how(r: FitResult) -> str:
+    if r.engine == "vllm":
+        return f"{r.kv_format}: block pool, 256-token blocks ({r.kv_blocks:,} blocks)" if r.kv_blocks else f"{r.kv_format}: published bytes per token"
+    if r.engine == "sglang":
+        return "SGLang's bytes_per_full_token (sliding-window and ring share included)"
+    return f"{r.kv_format}: CSA + HCA caches, 128-cell window per layer"

@@ -54,8 +54,13 @@ def _host_gpus(gpus: str | None, gpu_mem_gib: float | None, facts, spec, kb) -> 
     raise UsageError("give --gpus COUNTxNAME (e.g. 2xH20) or --facts FILE")
 
 
+# Overrides passed to v4doctor.launch.fit.fit() as they are (engine memory settings: docs/fit.md).
+FIT_OVERRIDES = ("tp", "dp", "pp", "ep", "max_model_len", "max_num_seqs", "fraction", "engine_version", "max_num_batched_tokens",
+                 "async_scheduling", "kv_cache_memory_bytes", "dp_attention", "n_cpu_moe")
+
+
 def _apply_overrides(kwargs: dict, overrides: dict[str, Any]) -> dict:
-    for name in ("tp", "dp", "pp", "ep", "max_model_len", "max_num_seqs", "fraction"):
+    for name in FIT_OVERRIDES:
         if overrides.get(name) is not None:
             kwargs[name] = overrides[name]
     dtype = overrides.get("kv_cache_dtype")
@@ -92,7 +97,11 @@ def compute(*, model: str | None, gpus: str | None, gpu_mem_gib: float | None, p
         kwargs.setdefault("kv_format", "f16")  # llama.cpp's default KV type
         kwargs["indexer"] = kwargs["kv_format"]
     base = kb.find_model(record["base"]) if record.get("base") else None
+    if spec is not None and not kwargs.get("engine_version"):
+        from v4doctor.launch.plan import image_version
+
+        kwargs["engine_version"] = image_version(spec.image)
     try:
-        return fit(record, gpus=count, gpu_mem_gib=mem, engine=engine, base=base, **kwargs), name
+        return fit(record, gpus=count, gpu_mem_gib=mem, engine=engine, base=base, gpu_name=name, **kwargs), name
     except ValueError as exc:
         raise UsageError(str(exc)) from None
