@@ -31,6 +31,7 @@ from v4doctor.server.guard import Guard, error_body
 
 LOG = logging.getLogger("v4doctor.server.app")
 MARKDOWN = "text/markdown; charset=utf-8"
+ISOLATED_SLOTS = 8  # requests worked on at once when each runs in its own child
 SETTINGS_ENV = "V4DOCTOR_SERVE_SETTINGS"  # how `serve --workers N` hands its settings to each worker process
 
 
@@ -47,7 +48,7 @@ class Settings:
     threads: int = 2
     workers: int = 1  # processes: the library is pure Python, so more cores need more processes
     isolate: bool = True  # each request's work in a forked child killed at the deadline (else a thread)
-    memory_mb: int = 1024  # address space a request's work may add (the child's limit)
+    memory_mb: int = 512  # address space a request's work may add (the child's limit)
     header_timeout_s: float = 10.0  # time for a request's headers to arrive (else 408, connection closed)
     max_connections: int = 1000  # past this, the oldest connection still sending its headers is closed
 
@@ -74,7 +75,10 @@ class Runner:
     def __init__(self, timeout_s: float, threads: int, isolate: bool = False, memory_mb: int | None = None):
         self.timeout_s, self.memory_mb = timeout_s, memory_mb
         self.isolate = isolate and hasattr(os, "fork")
-        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="v4doctor-api")
+        # Forked children do the work, so the threads only wait: more may wait than there are cores,
+        # and a small request need not queue behind two slow ones.
+        slots = max(threads, ISOLATED_SLOTS) if self.isolate else threads
+        self.pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="v4doctor-api")
 
     async def run(self, fn: Callable[[], Any]) -> Any:
         from v4doctor.server import worker

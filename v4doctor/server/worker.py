@@ -81,14 +81,11 @@ def _kill(pid: int) -> None:
 
 
 def _reap(pid: int) -> None:
-    """Wait for the child (it has answered or was killed); kill it if it lingers."""
-    for _ in range(200):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return
-        time.sleep(0.005)
-    _kill(pid)
-    os.waitpid(pid, 0)
+    """Wait for the child: it closed the pipe by exiting, or it was killed."""
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def _child(fn: Callable[[], Any], w: int, memory_bytes: int | None) -> None:
@@ -126,8 +123,12 @@ def _detach(w: int) -> None:
         pass
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
-    os.closerange(3, w)
-    os.closerange(w + 1, 1 << 16)
+    for fd in os.listdir("/proc/self/fd"):  # the open ones only (closing 65,536 numbers took ~10 ms)
+        if int(fd) > 2 and int(fd) != w:
+            try:
+                os.close(int(fd))
+            except OSError:
+                pass
     gc.freeze()  # the inherited heap is not collected: fewer copy-on-write pages
 
 
