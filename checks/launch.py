@@ -10,7 +10,7 @@ from __future__ import annotations
 from v4doctor.judge.authoring import check, error, info, known, warning
 from v4doctor.launch import rules
 from v4doctor.launch.fit import gpus_used
-from v4doctor.launch.plan import layout, length_flag, parallel_flag, resolve_model, visible_gpus
+from v4doctor.launch.plan import gpus_per_node, layout, length_flag, nodes, parallel_flag, resolve_model, spans_nodes, visible_gpus
 from v4doctor.launch.validate import flag_table_version, validate
 
 REVIEW = "shared/research/v4-facts-review.md"
@@ -116,6 +116,8 @@ def layout_matches_gpus(launch, gpus):
         return error(f"SGLang --dp {lay['dp']} with --enable-dp-attention must divide --tp {lay['tp']}",
                      "DP attention runs inside the TP group: each DP rank takes TP/DP of the GPUs.",
                      fix=f"Use a --dp that divides --tp {lay['tp']}.", evidence=[f"gpus.visible={have}"])
+    if spans_nodes(launch, have):
+        return _per_node(launch, lay, world, have)
     if world > have:
         inside = " (DP attention runs inside TP)" if dp_attention else ""
         return error(f"TP={lay['tp']} x PP={lay['pp']} x DP={lay['dp']}{inside} needs {world} GPUs; the launch sees {have}",
@@ -125,6 +127,21 @@ def layout_matches_gpus(launch, gpus):
         return error(f"TP={lay['tp']} does not divide V4's attention heads (64 Flash / 128 Pro)",
                      "Tensor parallel splits the heads evenly.", fix="Use a power-of-two TP size (1, 2, 4, 8).",
                      fixers=["fix-parallel"], evidence=[f"gpus.visible={have}"])
+    return None
+
+
+def _per_node(launch, lay, world: int, have: int):
+    """A multi-node plan: this host gives its share (`--nnodes`), or Ray places the ranks (judged by `run --ray`)."""
+    share, count = gpus_per_node(launch), nodes(launch)["nnodes"]
+    if share is None:
+        return info(f"TP={lay['tp']} x PP={lay['pp']} x DP={lay['dp']} = {world} GPUs over a Ray cluster; this host has {have}",
+                    "Ray places the ranks on the cluster's nodes; one host cannot tell whether the cluster has them.",
+                    fix="Check every node from the head: `v4doctor run --ray auto --cmd '...'`.")
+    if share > have:
+        return error(f"{world} GPUs over {count} nodes is {share} per node; this host has {have}",
+                     "Each node starts its share of the ranks; a node with fewer GPUs fails to create them.",
+                     fix=f"Use nodes with {share} GPUs each, or a layout of {have} per node.", fixers=["fix-parallel"],
+                     evidence=[f"gpus.visible={have}", f"nnodes={count}"])
     return None
 
 

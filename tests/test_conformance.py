@@ -56,7 +56,9 @@ _ROWS = [(cid, i, case) for cid, cases in sorted(CASES.items()) for i, case in e
 
 @pytest.mark.parametrize("check_id,i,case", _ROWS, ids=[f"{cid}-{i}-{case.severity}" for cid, i, case in _ROWS])
 def test_case(check_id, i, case):
-    findings = [f for f in judge(case.facts(), select=[check_id]).findings if f.id == check_id]
+    built = case.facts()  # Facts, or (Facts, FleetFacts) for the fleet checks (tests/check_cases_fleet.py)
+    facts, fleet = built if isinstance(built, tuple) else (built, None)
+    findings = [f for f in judge(facts, select=[check_id], fleet=fleet).findings if f.id == check_id]
     assert findings, f"{check_id} produced nothing"
     worst = min((f.severity for f in findings), key=lambda s: s.rank)
     assert worst.value == case.severity, f"{check_id} case {i} ({case.reason}): got {[(f.severity.value, f.title, f.detail) for f in findings]}"

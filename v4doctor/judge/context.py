@@ -18,9 +18,11 @@ ENGINE_BINARIES = {"llamacpp": ("llama-server", "llama-cli"), "ollama": ("ollama
 
 
 class Context:
-    def __init__(self, facts: Facts, kb: KnowledgeBase | None = None):
+    def __init__(self, facts: Facts, kb: KnowledgeBase | None = None, fleet: Any = None):
         self.facts = facts
         self.kb = kb or load()
+        # The whole Ray cluster (v4doctor.facts.fleet.FleetFacts) in `run --ray`; fleet checks stay silent elsewhere.
+        self.fleet = fleet if fleet is not None else NotApplicable("not a fleet run (`v4doctor run --ray ADDRESS`)")
 
     def get(self, name: str) -> Any:
         try:

@@ -54,9 +54,9 @@ def target_summary(ctx: Context) -> dict[str, Any]:
     }
 
 
-def judge(facts: Facts, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> Report:
-    """Run every registered check on the facts and return the report."""
-    ctx = Context(facts)
+def judge(facts: Facts, select: Iterable[str] = (), ignore: Iterable[str] = (), fleet: Any = None) -> Report:
+    """Run every registered check on the facts and return the report (with `fleet`, the fleet checks judge it too)."""
+    ctx = Context(facts, fleet=fleet)
     reg = registry()
     findings: list[Finding] = list(reg.load_errors)
     findings += run_checks(ctx, reg.checks, select, ignore)

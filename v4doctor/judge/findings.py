@@ -45,6 +45,7 @@ class Finding:
     troubleshooting: str | None = None
     sources: list[str] = field(default_factory=list)
     check: str = ""  # the check's name (slug); id is the stable code
+    nodes: list[str] = field(default_factory=list)  # fleet runs: the node(s) the finding is about
 
     def to_dict(self) -> dict:
         return {
@@ -58,7 +59,7 @@ class Finding:
             "troubleshooting": self.troubleshooting,
             "sources": public_sources(self.sources),
             "check": self.check,
-        }
+        } | ({"nodes": list(self.nodes)} if self.nodes else {})
 
 
 def _make(severity: Severity):

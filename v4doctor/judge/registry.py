@@ -20,13 +20,14 @@ from v4doctor.judge.findings import Finding, Severity
 
 ENTRY_POINT_GROUP = "v4doctor.checks"
 ID_PATTERN = re.compile(r"^V4D\d{3}$")
-CATEGORIES = ("driver", "gpu", "engine", "memory", "disk", "system", "flags", "launch", "gguf", "hub", "docker", "endpoint", "plugin")
+CATEGORIES = ("driver", "gpu", "engine", "memory", "disk", "system", "flags", "launch", "gguf", "hub", "docker", "endpoint", "fleet", "plugin")
 
 # Names a check may ask for; each is an attribute of v4doctor.judge.context.Context.
 CONTEXT_NAMES = frozenset(
     {
         "facts", "kb", "target", "gpu", "gpus", "system", "python", "binaries", "hub", "docker",
         "gguf", "model", "engine", "engine_version", "launch", "fit", "gpu_family",
+        "fleet",  # a FleetFacts in `run --ray` (v4doctor/fleet/), NotApplicable elsewhere
     }
 )
 

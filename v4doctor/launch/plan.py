@@ -176,3 +176,44 @@ def fit_for_spec(spec: LaunchSpec, model: dict, kb, gpu_count: int, gpu_mem_gib:
     version = image_version(spec.image) or engine_version  # the image the plan runs wins over what this Python has
     return fit(model, gpus=gpu_count, gpu_mem_gib=gpu_mem_gib, engine=engine, base=base, gpu_name=gpu_name,
                engine_version=version, **kwargs)
+
+
+# --------------------------------------------------------------------------- multi-node plans
+def nodes(spec: LaunchSpec) -> dict[str, Any]:
+    """How a plan spans nodes: backend, node count and rank, head address (None where the command does not say).
+
+        vllm serve M -tp 8 -pp 2 --distributed-executor-backend ray  -> backend ray, nnodes None (Ray places the ranks)
+        vllm serve M -tp 8 --nnodes 2 --node-rank 1 --master-addr 10.0.0.1 --headless  -> backend mp, nnodes 2, rank 1
+        python -m sglang.launch_server --tp 16 --nnodes 2 --node-rank 0 --dist-init-addr 10.0.0.1:5000  -> nnodes 2
+    """
+    nnodes = _int(spec.flag("nnodes"), 0) or None
+    rank = _int(spec.flag("node-rank"), -1)
+    if spec.engine == "vllm":
+        backend = str(spec.flag("distributed-executor-backend") or ("mp" if nnodes else "")) or None
+        head = spec.flag("master-addr") or spec.flag("data-parallel-address")
+    elif spec.engine == "sglang":
+        backend, head = ("torch" if nnodes else None), spec.flag("dist-init-addr")
+    else:
+        backend, head = None, None
+    return {"backend": backend, "nnodes": nnodes, "node_rank": rank if rank >= 0 else None,
+            "head": head if isinstance(head, str) else None, "world": world_size(spec)}
+
+
+def world_size(spec: LaunchSpec) -> int:
+    """GPU ranks of the whole plan: TP x PP x DP."""
+    lay = layout(spec)
+    return lay["tp"] * lay["pp"] * lay["dp"]
+
+
+def gpus_per_node(spec: LaunchSpec) -> int | None:
+    """The GPUs each node must give a plan that says its node count (`--nnodes`); None when Ray places the ranks."""
+    n = nodes(spec)
+    if not n["nnodes"] or n["nnodes"] < 2:
+        return None
+    return -(-n["world"] // n["nnodes"])
+
+
+def spans_nodes(spec: LaunchSpec, host_gpus: int) -> bool:
+    """True when the plan runs on several nodes: `--nnodes` > 1, or a Ray-backend plan needing more GPUs than this host has."""
+    n = nodes(spec)
+    return bool(n["nnodes"] and n["nnodes"] > 1) or (n["backend"] == "ray" and n["world"] > host_gpus)
