@@ -10,7 +10,7 @@ import shlex
 
 import pytest
 
-from tests.conftest import HOSTS, load_host, run_cli
+from tests.conftest import FIXTURES, HOSTS, load_host, run_cli
 from v4doctor.errors import UsageError
 from v4doctor.facts import TargetFacts
 from v4doctor.judge.doctor import judge
@@ -160,7 +160,7 @@ def test_goal_that_cannot_fit_names_the_gap_and_the_smallest_change():
     result = plan(hypothetical("8xH200", load()), Goal(model="pro", engine="vllm", context=1_048_576, concurrency=64))
     assert not result.plans
     assert any("the goal needs 64 request(s) at 1,048,576" in r["why"] for r in result.rejected)
-    assert result.suggestion and "would run DeepSeek-V4-Pro" in result.suggestion
+    assert result.suggestion and "would run deepseek-ai/DeepSeek-V4-Pro on vllm" in result.suggestion
 
 
 def test_laptop_and_v100_get_an_honest_nothing_fits():
@@ -185,13 +185,33 @@ def test_old_driver_gets_the_cuda_12_9_image():
     assert p.image == "vllm/vllm-openai:v0.33.0-cu129"
 
 
-def test_disk_blocks_until_ignored_like_run():
-    """The real 1x H200 reading has 64 GiB free: `run` errors on the download (V4D211), so plan prints nothing."""
-    facts = load_host("h200-x1.json")
+REAL_H200 = [HOSTS / "h200-x1.json", HOSTS / "h200-x1-device.json", FIXTURES / "plan" / "h200-x1-device-2026-12-03.json"]
+
+
+@pytest.mark.parametrize("path", REAL_H200, ids=lambda p: p.name)
+def test_real_h200_readings_disk_blocks_until_ignored_like_run(path):
+    """The real 1x H200 readings have 64 GiB free: `run` errors on the download (V4D211), so plan prints nothing;
+    with --ignore disk, Flash's weights (145 GiB) exceed one H200 for vLLM/SGLang and llama.cpp offloads experts."""
+    from v4doctor.facts import facts_from_json
+
+    facts = facts_from_json(json.loads(path.read_text()))
     blocked = plan(facts, Goal())
     assert not blocked.plans and blocked.suggestion.startswith("V4D211")
     freed = plan(facts, Goal(ignore=("disk",)))
     assert freed.plans and freed.plans[0].engine == "llamacpp" and "--n-cpu-moe" in freed.plans[0].command
+    for p in freed.plans:
+        assert not [e for e in _errors(facts, p, "docker_run") if not e.startswith("V4D211")]
+
+
+def test_every_package_ships_in_the_wheel():
+    """pyproject lists packages by hand: a layer folder left out (the planner was) is missing from the installed tool."""
+    import re
+
+    from tests.conftest import ROOT
+
+    listed = set(re.search(r"^packages = \[(.*)\]$", (ROOT / "pyproject.toml").read_text(), re.M).group(1).replace('"', "").split(", "))
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "v4doctor").rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
 
 
 def test_users_engine_version_and_image_are_kept():

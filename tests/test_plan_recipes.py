@@ -92,8 +92,8 @@ ROWS = [
     Row("vllm-pro-8xh200-tep-200k", "8xH200", Goal(model="pro", engine="vllm", context=200000),
         vllm_recipe("Pro", "single_node_tep", "hopper", 8),
         {"gpu-memory-utilization": "the plan keeps vLLM's default 0.92: 200,000 tokens fit there by the fit model",
-         "max-num-seqs": "the recipe's 16: the fit model holds about 2 requests of 200,000 tokens (99 GiB of Pro weights per GPU; "
-                         "v4doctor's engine overhead assumption is being calibrated in issue #13); the plan asks for what fits",
+         "max-num-seqs": "the recipe's 16: the fit model holds about 4 requests of 200,000 tokens (99 GiB of Pro weights per GPU; "
+                         "the fit is calibrated on engine-printed figures in issue #13); the plan asks for what fits",
          "enable-flashinfer-autotune": "the plan turns autotune off only for TP-only layouts (the Flash recipe's single_node_tp)",
          "compilation-config": "the plan keeps vLLM's default compilation config"}),
     Row("sglang-flash-4xh200-low-latency", "4xh200.json", Goal(model="flash", engine="sglang", prefer="latency"),
@@ -110,10 +110,7 @@ ROWS = [
     Row("sglang-flash-fp8-4xh200-balanced", "4xh200.json",
         Goal(model="sgl-project/DeepSeek-V4-Flash-FP8", engine="sglang", prefer="concurrency", context=65536),
         sglang_cell("h200", "fp8", "balanced"),
-        {"layout": "run's V4D304 counts `--tp 4 --dp 4 --enable-dp-attention` as 16 GPUs, so every DP-attention plan is "
-                   "rejected and the plan keeps TP=4 (a false positive in run, reported; not the planner's to override)",
-         "dp-size": "see layout", "enable-dp-attention": "see layout", "moe-a2a-backend": "see layout",
-         "speculative-algorithm": "the plan adds speculative decoding only when latency is preferred",
+        {         "speculative-algorithm": "the plan adds speculative decoding only when latency is preferred",
          "speculative-num-steps": "as speculative-algorithm", "speculative-eagle-topk": "as speculative-algorithm",
          "speculative-num-draft-tokens": "as speculative-algorithm", "cuda-graph-max-bs-decode": "the plan keeps SGLang's default",
          "max-running-requests": "sized by the fit for the asked context (the cookbook's 128 is its conservative stress-test value)",

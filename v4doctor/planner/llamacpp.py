@@ -35,7 +35,7 @@ def size_gguf(c: Candidate, quant: dict[str, Any], host: Host, goal: Goal, kb: K
         ram = "RAM not given" if host.ram_bytes is None else f"{host.ram_bytes / GIB:.0f} GiB RAM"
         c.why.append(f"{size / GIB:.1f} GiB GGUF + {kv / GIB:.1f} GiB KV > GPU room + RAM room ({ram}); short by {where['short_by'] / GIB:.1f} GiB")
         return c
-    c.offload = list(where["flags"])
+    c.offload, c.quant_bytes, c.cpu_bytes = list(where["flags"]), size, int(where.get("cpu_bytes", 0))
     if where.get("cpu_bytes"):
         c.why.append(f"{where['cpu_bytes'] / GIB:.1f} GiB of experts in RAM (estimated evenly per layer): slower than all-GPU")
     c.meets = context >= goal.needed_context

@@ -46,7 +46,7 @@ class Plan:
 
         warnings = [f"{f.id}: {f.title}" for f in report.findings if f.severity.value == "warning"]
         why = [f"{c.concurrency:.1f} request(s) at {c.max_model_len:,} tokens fit the KV cache ({c.kv_tokens:,} tokens); "
-               f"the goal is {goal.concurrency} at {goal.context or 'the longest'}", LAYOUT_WHY[c.layout], *c.why,
+               f"the goal is {goal.concurrency} at {f'{goal.context:,}' if goal.context else 'the longest'}", LAYOUT_WHY[c.layout], *c.why,
                f"`v4doctor run` on this host: no error{f', {len(warnings)} warning(s)' if warnings else ''}"]
         if c.spec:
             why.insert(2, f"speculative decoding ({c.spec}) for latency")
@@ -83,7 +83,7 @@ class PlanResult:
     def headline(self) -> str:
         h = self.host
         gpus = f"{h.count}× {h.gpu_name} ({h.gpu_mem_gib_text})" if h.count else "no GPU"
-        return f"v4doctor plan: {gpus}; goal: {self.goal.model}, {self.goal.concurrency} request(s) at {self.goal.context or 'the longest context'}"
+        return f"v4doctor plan: {gpus}; goal: {self.goal.model}, {self.goal.concurrency} request(s) at {f'{self.goal.context:,} tokens' if self.goal.context else 'the longest context'}"
 
     def to_text(self, verbose: bool = False) -> str:
         lines = [self.headline(), ""]

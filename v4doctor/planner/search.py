@@ -42,6 +42,8 @@ class Candidate:
     fraction: float | None = None
     spec: str | None = None  # mtp | dspark | eagle
     quant: str | None = None  # GGUF quant
+    quant_bytes: int = 0
+    cpu_bytes: int = 0  # llama.cpp: expert bytes kept in RAM
     offload: list[str] = field(default_factory=list)  # llama.cpp --n-gpu-layers / --n-cpu-moe
     max_model_len: int = 0
     max_num_seqs: int = 1
@@ -83,7 +85,10 @@ def usable_checkpoint(m: dict[str, Any]) -> bool:
 
 
 def gguf_quants(m: dict[str, Any]) -> list[dict[str, Any]]:
-    return [q for q in m.get("quants", []) if q.get("bytes")]
+    """Quants of known size, 3 bits or more (`run` warns below 3 bits, V4D408: answers degrade)."""
+    from v4doctor.weights.describe import quant_bits
+
+    return [q for q in m.get("quants", []) if q.get("bytes") and (quant_bits(q["name"]) or 0) >= 3]
 
 
 def tier(c: Candidate, goal: Goal) -> tuple:
@@ -91,7 +96,8 @@ def tier(c: Candidate, goal: Goal) -> tuple:
     m = c.model
     named = m["key"] == goal.model.strip().lower() or (goal.model.strip().lower() == "any" and m["key"] in ("flash", "pro"))
     line = 1 if "pro" in (m["key"], m.get("base")) else 0
-    return (c.engine != "llamacpp", line, named, not m.get("third_party", False))
+    gguf = (not c.cpu_bytes, c.quant_bytes) if c.engine == "llamacpp" else ()  # all on the GPUs first, then the biggest quant
+    return (c.engine != "llamacpp", line, named, not m.get("third_party", False), *gguf)
 
 
 # --------------------------------------------------------------------------- layouts

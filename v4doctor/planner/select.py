@@ -114,7 +114,7 @@ def rank_key(c: Candidate, goal: Goal):
     return (t, c.max_model_len, int(c.concurrency), lay)
 
 
-def choose(candidates, rejected, facts: Facts, host: Host, goal: Goal, kb: KnowledgeBase):
+def choose(candidates, rejected, facts: Facts, host: Host, goal: Goal, kb: KnowledgeBase, suggest: bool = True):
     """Judge the best candidates in rank order; errors reject. Returns (plans, rejected, suggestion)."""
     from v4doctor.judge.doctor import judge
 
@@ -136,7 +136,7 @@ def choose(candidates, rejected, facts: Facts, host: Host, goal: Goal, kb: Knowl
             continue
         bare = [f for f in judge(judged_facts(facts, c, render.command(c, host)), (), goal.ignore).findings if f.severity.value == "error"]
         plans.append(Plan.build(len(plans) + 1, c, host, image, docker, report, goal, bare))
-    suggestion = None if plans else _suggest(blocked, host, goal, kb)
+    suggestion = None if plans or not suggest else _suggest(blocked, host, goal, kb)
     return plans, rejected, suggestion
 
 

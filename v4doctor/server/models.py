@@ -42,6 +42,23 @@ class FixIn(_In):
     snapshot: Optional[dict[str, Any]] = Field(None, description="a facts snapshot of the host it will run on")
 
 
+class PlanIn(_In):
+    gpus: Optional[str] = Field(None, description="a hypothetical host COUNTxGPU, e.g. 8xH200 (or give a snapshot)")
+    ram_gib: Optional[float] = Field(None, description="hypothetical host: system RAM in GiB")
+    disk_gib: Optional[float] = Field(None, description="hypothetical host: free disk for the weights in GiB")
+    driver: Optional[str] = Field(None, description="hypothetical host: NVIDIA driver version, e.g. 580.65.06")
+    snapshot: Optional[dict[str, Any]] = Field(None, description="a facts snapshot from `v4doctor snapshot`")
+    model: str = Field("any", description="a checkpoint (repo id or alias), flash, pro, or any")
+    context: Optional[int] = Field(None, description="tokens each request needs (default: the longest that fits)")
+    concurrency: int = Field(1, description="requests at that context at once")
+    engine: str = Field("any", description="any, vllm, sglang or llamacpp")
+    engine_version: Optional[str] = None
+    image: Optional[str] = None
+    prefer: Literal["context", "concurrency", "latency"] = "context"
+    top: int = Field(3, description="how many plans (1 to 50)")
+    ignore: list[str] = Field(default_factory=list, description="checks left out of the judging, as in /v1/check")
+
+
 # --------------------------------------------------------------------------- responses
 class ErrorOut(_Out):
     status: int
@@ -144,3 +161,12 @@ class HealthOut(_Out):
     status: Literal["ok"]
     version: str
     features: dict[str, bool]
+
+
+class PlanOut(_Out):
+    schema_version: int
+    host: dict[str, Any]
+    goal: dict[str, Any]
+    plans: list[dict[str, Any]]
+    rejected: list[dict[str, str]]
+    suggestion: Optional[str]

@@ -14,11 +14,12 @@ from fastapi import FastAPI, Request
 
 from v4doctor import __version__, api
 from v4doctor.output import markdown as server_markdown, render
+from v4doctor.output.redact import redact_text
 from v4doctor.server.app import (
     ApiError, answer, features, media_type, parse_json, read_body, require_json, wants_markdown,
 )
 from v4doctor.server.models import (
-    CheckIn, ChecksOut, DiagnoseIn, DiagnosisOut, ErrorOut, FixIn, FixResultOut, HealthOut, ReportOut, RowsOut,
+    CheckIn, ChecksOut, DiagnoseIn, DiagnosisOut, ErrorOut, FixIn, FixResultOut, HealthOut, PlanIn, PlanOut, ReportOut, RowsOut,
 )
 
 _ERRORS = {
@@ -51,7 +52,7 @@ _POST_ERRORS = (400, 408, 413, 415, 422, 503, 504)
 
 
 def add_routes(app: FastAPI) -> None:
-    for route in (_diagnose, _check, _fix, _troubleshooting, _checks, _healthz):
+    for route in (_diagnose, _check, _fix, _plan, _troubleshooting, _checks, _healthz):
         route(app)
 
 
@@ -98,6 +99,24 @@ def _fix(app: FastAPI) -> None:
             result = api.fix(body.text, body.kind, body.snapshot)
             data = api.redact_result({"schema_version": 1, "written": False, "backup": None, **result.to_dict()})  # as `fix --json`; never written
             return data, server_markdown.fix_result(data) if md else None
+
+        return answer(*await request.app.state.runner.run(job))
+
+
+def _plan(app: FastAPI) -> None:
+    @app.post("/v1/plan", responses=_responses(PlanOut, *_POST_ERRORS), openapi_extra=_body(PlanIn),
+              summary="What to run on a host (a snapshot or a hypothetical --gpus): the `plan --json` object; never this server's host")
+    async def plan(request: Request):
+        require_json(request)
+        body = parse_json(PlanIn, await read_body(request))
+        md = wants_markdown(request)
+
+        def job():
+            result = api.plan(gpus=body.gpus, ram_gib=body.ram_gib, disk_gib=body.disk_gib, driver=body.driver, snapshot=body.snapshot,
+                              read_host=False, model=body.model, context=body.context, concurrency=body.concurrency, engine=body.engine,
+                              engine_version=body.engine_version, image=body.image, prefer=body.prefer, top=body.top, ignore=body.ignore)
+            data = api.redact_result(result.to_dict())
+            return data, redact_text(result.to_markdown()) if md else None
 
         return answer(*await request.app.state.runner.run(job))
 
