@@ -8,6 +8,12 @@ Prints one row per case (case, expected, got, confidence, verdict) and the top-1
 
     python bench/diagnose_accuracy.py                              # the table and top-1 accuracy
     python bench/diagnose_accuracy.py --without signatures_c.toml  # the same before group C
+    python bench/diagnose_accuracy.py --corpus fixtures/logs/holdout --totals  # a held-out folder: no case shown
+
+Scoring: top-1 is right when the top diagnosis names the expected category; a `healthy` case is right
+when no diagnosis has severity error (no alarm), and it is a false alarm otherwise; an
+`insufficient_evidence` case (the log stops before its failure) is right only when diagnose says so,
+never when it calls the log healthy. Top-3: the expected category is among the first three diagnoses.
 """
 
 from __future__ import annotations
@@ -34,6 +40,16 @@ class Case:
     also: list[str] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)
     buried: bool = False  # the root cause is printed above the last error line
+    round: int = 0  # the measuring round that brought it (`# round: N`; 0: rounds 1-3, before the header existed)
+
+    @property
+    def body(self) -> str:
+        """The log without its header comments (they name the answer: diagnose must never read them)."""
+        lines = self.text.splitlines(keepends=True)
+        i = 0
+        while i < len(lines) and lines[i].startswith("#"):
+            i += 1
+        return "".join(lines[i:])
 
 
 def parse_case(path: Path) -> Case:
@@ -46,8 +62,10 @@ def parse_case(path: Path) -> Case:
         key, _, value = line[2:].partition(":")
         head.setdefault(key.strip(), []).append(value.strip())
     values = dict(v.split("=", 1) for vs in head.get("expect-values", []) for v in vs.split())
+    round_no = head.get("round", ["0"])[0]
     return Case(path.name, text, head.get("source", [""])[0], head.get("expect", [""])[0],
-                head.get("expect-also", []), values, head.get("last-line-is-not-the-cause", [""])[0] == "yes")
+                head.get("expect-also", []), values, head.get("last-line-is-not-the-cause", [""])[0] == "yes",
+                int(round_no) if round_no.isdigit() else 0)
 
 
 def load_cases(corpus: Path = CORPUS) -> list[Case]:
@@ -56,13 +74,22 @@ def load_cases(corpus: Path = CORPUS) -> list[Case]:
 
 
 def top(case: Case, diagnosis) -> tuple[str, float]:
-    """The answer as (category, confidence): the top diagnosis's category, or `healthy` when there is none.
+    """The answer as (category, confidence): the top diagnosis's category, `healthy` when there is none, and
+    `insufficient_evidence` when diagnose says the log stops before any failure or sign of health.
 
-    A healthy case also counts as answered `healthy` when only warnings/infos were listed (`healthy: true`)."""
-    if not diagnosis.items or (case.expect == "healthy" and diagnosis.healthy):
+    A healthy case also counts as answered `healthy` when no diagnosis has severity error (`healthy: true`):
+    no alarm is what a healthy log asks for."""
+    if not diagnosis.items:
         return "healthy", 1.0
     item = diagnosis.items[0]
+    if case.expect == "healthy" and diagnosis.healthy:
+        return "healthy", 1.0
     return item.category, item.confidence
+
+
+def top3(case: Case, diagnosis) -> bool:
+    """The expected category is among the first three diagnoses (or the top-1 answer)."""
+    return top(case, diagnosis)[0] == case.expect or case.expect in [i.category for i in diagnosis.items[:3]]
 
 
 def verdict(case: Case, diagnosis) -> list[str]:
@@ -88,24 +115,56 @@ def _without(names: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--without", nargs="*", default=[], help="signature files to leave out, e.g. signatures_c.toml")
+    parser.add_argument("--corpus", nargs="*", type=Path, default=[CORPUS],
+                        help="folders of labelled logs (default fixtures/logs/corpus); several are pooled")
+    parser.add_argument("--quiet", action="store_true", help="only the misses, the per-category table and the totals")
+    parser.add_argument("--exact-only", action="store_true",
+                        help="the exact signatures and host checks only (the tiers after them off), for comparison")
+    parser.add_argument("--totals", action="store_true",
+                        help="only the per-category table and the totals: no case names (for a held-out set)")
     args = parser.parse_args(argv)
+    for folder in args.corpus:
+        if not folder.is_dir():
+            print(f"error: --corpus {folder}: not a folder", file=sys.stderr)
+            return 2
     if args.without:
         _without(args.without)
+    if args.exact_only:
+        import v4doctor.logs.tiers as tiers
+
+        tiers.refine = lambda scan, items, rerank: items  # diagnose_chunks looks it up at call time; this process only
     from v4doctor.logs import diagnose_text
 
-    cases = load_cases()
-    rows, right, full = [], 0, 0
+    cases = [c for folder in args.corpus for c in load_cases(folder)]
+    rows, per = [], {}
+    right = full = in3 = alarms = said_healthy = 0
     for case in cases:
-        d = diagnose_text(case.text)
+        d = diagnose_text(case.body)
         got, conf = top(case, d)
         ok = got == case.expect
         wrong = verdict(case, d)
+        hit3 = top3(case, d)
         right += ok
+        in3 += hit3
         full += not wrong
-        rows.append((case.name, case.expect, got, f"{conf:.2f}", "ok" if ok else "MISS",
-                     "; ".join(w for w in wrong if not w.startswith("top is"))))
-    _print_table(("case", "expected", "got", "conf", "", "other checks"), rows)
-    print(f"\ntop-1 accuracy: {right}/{len(cases)} = {right / max(len(cases), 1):.1%}")
+        alarms += case.expect == "healthy" and not d.healthy
+        said_healthy += case.expect == "insufficient_evidence" and got == "healthy"
+        n = per.setdefault(case.expect, [0, 0, 0])
+        n[0], n[1], n[2] = n[0] + 1, n[1] + ok, n[2] + hit3
+        if not args.totals and not (args.quiet and ok):
+            rows.append((case.name, case.expect, got, f"{conf:.2f}", "ok" if ok else "MISS",
+                         "; ".join(w for w in wrong if not w.startswith("top is"))))
+    if rows:
+        _print_table(("case", "expected", "got", "conf", "", "other checks"), rows)
+        print()
+    _print_table(("expected category", "cases", "top-1", "top-3"),
+                 [(k, str(v[0]), str(v[1]), str(v[2])) for k, v in sorted(per.items())])
+    total = max(len(cases), 1)
+    healthy = sum(c.expect == "healthy" for c in cases)
+    print(f"\ntop-1 accuracy: {right}/{len(cases)} = {right / total:.1%}")
+    print(f"top-3 accuracy: {in3}/{len(cases)} = {in3 / total:.1%}")
+    print(f"healthy false alarms: {alarms}/{healthy}")
+    print(f"insufficient-evidence logs called healthy: {said_healthy}/{sum(c.expect == 'insufficient_evidence' for c in cases)}")
     print(f"all checks (top-1, expect-also, expect-values): {full}/{len(cases)}")
     return 0
 

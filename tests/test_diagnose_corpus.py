@@ -18,10 +18,23 @@ from v4doctor.logs import diagnose_text
 from v4doctor.logs.signatures import CATEGORIES
 
 CASES = load_cases()
+EARLY = [c for c in CASES if c.round < 4]  # rounds 1-3: every case right (fitted, one by one)
+FITTED = [c for c in CASES if c.round >= 4]  # later rounds' fit parts: an accuracy floor (docs/diagnose.md)
+# Top-1 on the round-4 fit part after fitting to it (bench/diagnose_accuracy.py); a change that loses a case
+# fails here. Measured: see docs/diagnose.md "Measuring on logs it has never seen".
+FITTED_FLOOR = 0.80
+LABELS = CATEGORIES + ("healthy", "insufficient_evidence")
 
 # name -> why the engine (v4doctor/logs/* or a signature record it does not own here) gets it wrong;
 # for the lead. Each reason names the record or function and what it does instead.
-XFAIL: dict[str, str] = {}
+XFAIL: dict[str, str] = {
+    "llamacpp-wrong-number-of-tensors-149-147.log":
+        "SIG-GGUF-WRONG-NUMBER-OF-TENSORS says arch_unsupported_engine_too_old (the usual cause: an engine older "
+        "than the converter); this GGUF came from llama.cpp's finetune tool (training.* keys), which its one line cannot show",
+    "llamafile-too-old-tensor-not-found.log":
+        "SIG-LLAMACPP-TENSOR-NOT-FOUND says gguf_bad_file_or_arch; the llamafile here is too old, and the log prints no "
+        "version to tell an old engine from a bad file",
+}
 
 
 def _param(case):
@@ -29,14 +42,31 @@ def _param(case):
     return pytest.param(case, id=case.name, marks=marks)
 
 
-@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+@pytest.mark.parametrize("case", [_param(c) for c in EARLY])
 def test_corpus_case_gets_its_root_cause(case):
-    d = diagnose_text(case.text)
+    d = diagnose_text(case.body)
     wrong = verdict(case, d)
     listed = [(i.category, i.severity, i.id) for i in d.items[:4]]
     assert not wrong, f"{case.name}: {'; '.join(wrong)}; listed {listed}"
     if case.expect == "healthy":
         assert d.healthy and d.to_dict()["healthy"] is True
+
+
+def test_later_rounds_fit_parts_keep_their_accuracy_and_raise_no_false_alarm():
+    """The fit parts of rounds 4+ (fitted as a whole, not one by one): top-1 above the floor, no healthy log
+    alarmed, no log that stops before its failure called healthy."""
+    right, wrong = 0, []
+    for case in FITTED:
+        d = diagnose_text(case.body)
+        got = top(case, d)[0]
+        right += got == case.expect
+        if case.expect == "healthy":
+            assert d.healthy, f"{case.name}: a healthy log alarmed: {[(i.category, i.id) for i in d.items[:2]]}"
+        if case.expect == "insufficient_evidence":
+            assert got != "healthy", f"{case.name}: stops before its failure, called healthy"
+        if got != case.expect:
+            wrong.append(f"{case.name}: {got}")
+    assert FITTED and right / len(FITTED) >= FITTED_FLOOR, (right, len(FITTED), wrong)
 
 
 TP_CASES = [c for c in CASES if c.expect == "tp_size_mismatch" and "heads" in c.values]
@@ -61,7 +91,7 @@ def test_corpus_is_big_and_varied_enough():
     assert len({c.expect for c in CASES}) >= 15
 
 
-@pytest.mark.parametrize("case", [_param(c) for c in CASES if c.buried])
+@pytest.mark.parametrize("case", [c for c in EARLY if c.buried], ids=lambda c: c.name)
 def test_a_buried_cause_is_found_above_the_last_line(case):
     """Where the header says the last error line is not the cause, the top diagnosis points higher up."""
     d = diagnose_text(case.text)
@@ -72,7 +102,7 @@ def test_a_buried_cause_is_found_above_the_last_line(case):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_corpus_headers_name_a_source_and_a_known_category(case):
     assert re.match(r"https://github\.com/[\w.-]+/[\w.-]+/(issues|pull)/\d+$", case.source), case.source
-    assert case.expect in CATEGORIES + ("healthy",), case.expect
+    assert case.expect in LABELS, case.expect
     assert all(c in CATEGORIES for c in case.also)
     body = [ln for ln in case.text.splitlines() if ln.strip() and not ln.startswith("# ")]
     assert body, f"{case.name}: header only"

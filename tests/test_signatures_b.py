@@ -316,7 +316,9 @@ def test_group_b_records_point_at_existing_rows_and_own_samples():
     for sig in B.values():
         assert kb.row(sig.troubleshooting) is not None, f"{sig.id}: no troubleshooting row {sig.troubleshooting}"
         assert all(s.startswith("b-") for s in sig.samples), sig.id
-        assert sig.category in GROUP_B_CATEGORIES or sig.id == "SIG-NVIDIA-CONTAINER-CUDA-REQUIREMENT", sig.id
+        # two GGUF loaders' "unknown/unsupported architecture" are an engine too old (docs/diagnose.md definitions)
+        relabelled = ("SIG-NVIDIA-CONTAINER-CUDA-REQUIREMENT", "SIG-LLAMACPP-UNKNOWN-ARCH", "SIG-OLLAMA-UNSUPPORTED-ARCH")
+        assert sig.category in GROUP_B_CATEGORIES or sig.id in relabelled, sig.id
 
 
 def test_regexes_stay_fast_on_hostile_lines():

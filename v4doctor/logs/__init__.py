@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import BinaryIO, Iterable, Iterator
 
 from v4doctor.logs.diagnosis import Diagnosis, Item
@@ -39,6 +40,7 @@ def diagnose_chunks(chunks: Iterator[str], host_checks: bool = True) -> Diagnosi
     from v4doctor.logs.rank import rank
     from v4doctor.logs.scan import Scanner
     from v4doctor.logs.signatures import load_signatures
+    from v4doctor.logs.tiers import refine
 
     scanner = Scanner(load_signatures())
     for chunk in chunks:
@@ -46,6 +48,7 @@ def diagnose_chunks(chunks: Iterator[str], host_checks: bool = True) -> Diagnosi
     scan = scanner.result()
     findings = host_findings(scan.facts) if host_checks else []
     items = rank(scan, findings)
+    items = refine(scan, items, lambda events: rank(replace(scan, events=events), findings))
     _add_memory_context(items, scan.facts)
     argv = base_command(scan.facts)
     for item in items:

@@ -73,3 +73,22 @@ def _spec(argv: tuple[str, ...]):
         return None
     except Exception:  # the launch parser's own bug must not stop a diagnosis
         return None
+
+
+_SGLANG_PLAN_KEYS = ("tp_size", "dp_size", "pp_size", "ep_size", "context_length", "mem_fraction_static",
+                     "kv_cache_dtype", "quantization", "enable_dp_attention")
+
+
+def sglang_argv(args: dict[str, Any]) -> list[str] | None:
+    """The launch plan of SGLang's printed `ServerArgs(model_path='m', tp_size=4, ...)` as argv, from the fields
+    that shape the layout and memory only (the dump lists every field, most at their defaults)."""
+    model = args.get("model_path")
+    if not model:
+        return None
+    argv = ["python", "-m", "sglang.launch_server", "--model-path", str(model)]
+    for key in _SGLANG_PLAN_KEYS:
+        value = args.get(key)
+        if value is None or value is False or isinstance(value, (list, dict)):
+            continue
+        argv += ["--" + key.replace("_", "-")] + ([] if value is True else [str(value)])
+    return argv

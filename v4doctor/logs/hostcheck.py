@@ -26,7 +26,8 @@ def to_facts(lf: LogFacts) -> Facts | None:
     from v4doctor.knowledge.kb import load
 
     version = _release(lf.engine_version)
-    target = TargetFacts(model=_model_ref(lf.model, load()), engine=lf.engine, engine_version=version)
+    target = TargetFacts(model=_model_ref(lf.model, load()), engine=lf.engine, engine_version=version,
+                         cmd=_launch_argv(lf))
     packages: dict[str, Any] = {}
     if lf.engine in ("vllm", "sglang") and lf.engine_version:
         packages[lf.engine] = version  # a development build stays Unknown here too
@@ -37,6 +38,24 @@ def to_facts(lf: LogFacts) -> Facts | None:
     if lf.engine in _BINARY and lf.engine_version:
         binaries[_BINARY[lf.engine]] = BinaryFacts(path=Unknown(NOT_IN_LOG), version=version)
     return Facts(target=target, gpu=_gpu_facts(lf), python=python, binaries=binaries, source="log")
+
+
+def _launch_argv(lf: LogFacts) -> list[str] | Unknown:
+    """The launch plan the log prints (an echoed command, vLLM's non-default args, SGLang's ServerArgs) as argv,
+    so the launch and fit checks judge it: a TP size that does not divide the heads, weights that cannot fit.
+    Only a plan that parses; anything else stays Unknown (the checks then say nothing)."""
+    from v4doctor.logs.command import base_command, sglang_argv
+
+    argv = base_command(lf) or (sglang_argv(lf.args) if lf.engine == "sglang" and lf.args else None)
+    if not argv:
+        return Unknown(NOT_IN_LOG)
+    try:
+        from v4doctor.launch import parse_command
+
+        parse_command(argv)
+    except Exception:  # a cut or odd command: not judged
+        return Unknown("the launch command in the log does not parse")
+    return argv
 
 
 def _release(version: str | None) -> str | Unknown:
@@ -69,7 +88,7 @@ def _gpu_facts(lf: LogFacts) -> GpuFacts | Unknown:
         GpuDevice(
             index=g["index"],
             name=g["name"],
-            memory_total_bytes=int(g["vram_mib"]) << 20 if g.get("vram_mib") else Unknown(NOT_IN_LOG),
+            memory_total_bytes=int(g["vram_mib"]) << 20 if g.get("vram_mib") else _known_memory(kb, g["name"]),
             memory_used_bytes=Unknown(NOT_IN_LOG),
             compute_capability=g.get("cc") or _known_cc(kb, g["name"]),
         )
@@ -80,6 +99,13 @@ def _gpu_facts(lf: LogFacts) -> GpuFacts | Unknown:
         cuda_driver_version=lf.cuda_version or Unknown(NOT_IN_LOG),
         devices=devices if devices else Unknown(NOT_IN_LOG),
     )
+
+
+def _known_memory(kb, name: str) -> int | Unknown:
+    """The memory the knowledge base gives a GPU the log names by its exact model name (collect_env prints none)."""
+    record = kb.gpu(name)
+    exact = record and name in record.get("nvml_names", [])
+    return int(record["memory_bytes_nvml"]) if exact and record.get("memory_bytes_nvml") else Unknown(NOT_IN_LOG)
 
 
 def _known_cc(kb, name: str) -> str | Unknown:
@@ -108,7 +134,9 @@ def host_findings(lf: LogFacts) -> list[Finding]:
 def _judged_key(lf: LogFacts) -> tuple:
     """Every LogFacts field `to_facts` reads."""
     gpus = tuple(tuple(sorted(g.items())) for g in lf.gpus)
-    return (lf.engine, lf.engine_version, lf.model, lf.torch_version, lf.driver_version, lf.cuda_version, gpus)
+    args = repr(sorted(lf.args.items())) if lf.args else None
+    return (lf.engine, lf.engine_version, lf.model, lf.torch_version, lf.driver_version, lf.cuda_version, gpus,
+            lf.command, args)
 
 
 def _host_findings(lf: LogFacts) -> list[Finding]:

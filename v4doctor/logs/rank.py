@@ -9,6 +9,7 @@ low confidence and the first error lines, never an invented cause.
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Iterable
 
@@ -31,7 +32,7 @@ ROW_CATEGORY = {
     "driver-too-old-cuda13": "driver_too_old_or_cuda_mismatch",
     "gpu-arch-unsupported": "gpu_arch_unsupported",
     "deepgemm-unsupported-arch": "gpu_arch_unsupported",
-    "triton-fp8e4nv-sm80": "gpu_arch_unsupported",
+    "triton-fp8e4nv-sm80": "quantization_unsupported",
     "weights-do-not-fit": "oom_weights",
     "guide-pro-oom-8xh100": "oom_weights",
     "kv-cache-too-small": "kv_cache_too_small",
@@ -48,14 +49,24 @@ AREA_CATEGORY = {
 _FACT_FOR_AREA = {"engine": "engine_version", "driver": "driver_version", "gpu": "gpus", "memory": "model"}
 
 
-class _Blank(dict):
+class _NotShown(dict):
     def __missing__(self, key: str) -> str:
-        return "?"
+        return "(not in the log)"
+
+
+_SENTENCE = re.compile(r"(?<=[.;!])\s+(?=[A-Z(`])")
 
 
 def fill(template: str, groups: dict[str, str]) -> str:
-    """A cause/fix template with the values the log gave; a value the log lacked shows as `?`."""
-    return string.Formatter().vformat(template, (), _Blank(groups))
+    """A cause/fix template with the values the log gave. A sentence that needs a value the log lacked is left
+    out (the others say what is known); a one-sentence text says the value is not in the log. Never a `?`."""
+    fmt = string.Formatter()
+    if _fields(template) <= groups.keys():
+        return fmt.vformat(template, (), groups)
+    kept = [part for part in _SENTENCE.split(template) if _fields(part) <= groups.keys()]
+    if kept:
+        return " ".join(fmt.vformat(part, (), groups) for part in kept)
+    return fmt.vformat(template, (), _NotShown(groups))
 
 
 def rank(scan: ScanResult, findings: Iterable[Finding] = ()) -> list[Item]:
@@ -140,6 +151,9 @@ def _fold_finding(items: list[Item], f: Finding, facts: LogFacts) -> None:
         same.matched.append(f.id)
         same.confidence = min(1.0, same.confidence + 0.1)
         same.cause += f" The host checks agree: {f.title} [{f.id}]."
+        if f.troubleshooting == "weights-do-not-fit" and f.severity.value == "error" and "(the log: " not in same.title:
+            # the launch plan in the log shows the weights cannot fit at all: say that first, not the last allocation's shortfall
+            same.title = f"{f.title} [{f.id}] (the log: {same.title})"
         same.evidence = sorted(set(evidence + same.evidence))[:MAX_ITEM_EVIDENCE]
         same.line = min(x for x in (line, same.line) if x) if line or same.line else 0
         return

@@ -19,6 +19,8 @@ from v4doctor.logs.reader import ANSI_BYTES, MAX_LINE, clean_line, evidence_text
 from v4doctor.logs.signatures import Signature
 
 MAX_EVIDENCE = 3
+HEAD_BYTES = 64 << 10  # the start and the end of a log are kept as bytes for the tiers after the signatures
+TAIL_BYTES = 128 << 10  # (tiers.py): a small log is kept whole, a long one by its two ends
 # A line that reports a failure even when no signature knows it: an exception, a Python
 # traceback, a llama.cpp `error loading model`, a crash.
 FAILURE_LITERALS = ("Error", "Exception", "Traceback (most recent call last)", "error", "Segmentation fault", "core dumped", "FATAL", "Aborted",
@@ -59,6 +61,9 @@ class ScanResult:
     failures: list[tuple[int, str]]  # first few failure lines, (line, raw text): rank makes evidence of what it shows
     last_failures: list[tuple[int, str]]  # the last few, likewise
     lines: int
+    head: bytes = b""  # the log's first HEAD_BYTES (whole lines)
+    tail: bytes = b""  # its last TAIL_BYTES (whole lines), overlapping the head in a short log
+    tail_start: int = 1  # the line number of the tail's first line
 
 
 def _index(items: Iterable, key) -> list[tuple[str, list]]:
@@ -133,6 +138,7 @@ class Scanner:
         self.failures: list[tuple[int, str]] = []
         self.recent: deque[tuple[int, str]] = deque(maxlen=4)  # (line, raw text): the last failure lines
         self.lines = 0
+        self.head, self.tail, self.tail_start = b"", b"", 1
         self._stale = False  # a chunk was scanned since the last prune
         self.full: set[str] = set()  # signatures whose evidence is full: a match adds nothing
         self.finished: set[int] = set()  # ids of extractors with nothing left to fill
@@ -170,6 +176,7 @@ class Scanner:
             self._prune()
         if b"\x1b" in chunk:
             chunk = ANSI_BYTES.sub(b"", chunk)
+        self._keep_ends(chunk)
         base, counted, start, end, found = self.lines, 0, 0, -1, set()
         for pos, literal in self.prefilter.hits(chunk):
             if pos < end:  # another literal on the line being collected
@@ -186,6 +193,20 @@ class Scanner:
             self._line(chunk[start:end].decode("utf-8", "replace"), base + 1, found)
         self.lines += chunk.count(b"\n")
         self._stale = True
+
+    def _keep_ends(self, chunk: bytes) -> None:
+        """Keep the first and last bytes of the log on line boundaries (slices per chunk, no per-line work)."""
+        if len(self.head) < HEAD_BYTES:
+            self.head += chunk[:HEAD_BYTES - len(self.head)]
+        if len(chunk) >= TAIL_BYTES:
+            both, first = chunk, self.lines + 1
+        else:
+            both, first = self.tail + chunk, self.tail_start
+        if len(both) > TAIL_BYTES:
+            cut = both.find(b"\n", len(both) - TAIL_BYTES) + 1
+            first += both.count(b"\n", 0, cut)
+            both = both[cut:]
+        self.tail, self.tail_start = both, first
 
     def _line(self, raw: str, number: int, found: set[bytes]) -> None:
         """One hit line: the literals the prefilter saw on it (plus any they may hide) pick what runs.
@@ -258,4 +279,6 @@ class Scanner:
                 self.full.add(sig.id)
 
     def result(self) -> ScanResult:
-        return ScanResult(self.events, self.facts, list(self.failures), list(self.recent), self.lines)
+        head = self.head[:self.head.rfind(b"\n") + 1] if len(self.head) >= HEAD_BYTES else self.head
+        return ScanResult(self.events, self.facts, list(self.failures), list(self.recent), self.lines,
+                          head, self.tail, self.tail_start)

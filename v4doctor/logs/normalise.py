@@ -1,0 +1,173 @@
+"""Normalised lines for the tiers after the exact signatures: the log's two ends (and its kept failure
+lines) unwrapped from JSON envelopes and logfmt, stripped of prefixes, whitespace collapsed, with the
+failure lines and the last Python exception (with its frames) picked out.
+
+Evidence keeps the raw line; matching runs on `Line.norm` (lower case) or `Line.text` (case kept).
+Sample: `{"level":"error","msg":"CUDA  out of memory"}` -> text `CUDA out of memory`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from v4doctor.logs.reader import ANSI, clean_line
+from v4doctor.logs.scan import NOT_AN_ERROR_LEVEL
+
+_WS = re.compile(r"\s+")
+_ENVELOPE_KEYS = ("message", "msg", "log", "MESSAGE", "text", "error", "err")
+_LOGFMT_MSG = re.compile(r'''(?:^|\s)(?:msg|message|error|err)=(?:"((?:[^"\\]|\\.)*)"|(\S+))''')
+_LOGFMT_LEVEL = re.compile(r"(?:^|\s)level=(\w+)")
+# More line prefixes than the scanner strips: Python logging (`2024-05-01 10:11:12,123 - name - ERROR - `),
+# timestamps of every common shape, Kubernetes/gpustack wrappers, syslog, bracketed levels.
+_MORE_PREFIX = re.compile(
+    r"""^(?:
+        \d{4}[-/]\d\d[-/]\d\d[T\s]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|\s?[+-]\d\d:?\d\d|\s?UTC)?[\s|:-]+
+      | \d\d:\d\d:\d\d(?:[.,]\d+)?\s+
+      | [A-Z][a-z]{2}\s+\d{1,2}\s\d\d:\d\d:\d\d\s+(?:\S+\s+)?
+      | \[(?:pod|container|node)/[^\]]*\]\s*
+      | (?:\S+\s+)?-\s(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL|FATAL)\s-\s
+      | \[?(?:DEBUG|INFO|WARNING|WARN|ERROR|ERR|CRITICAL|FATAL|TRACE)\]?[\s:]+(?:\[[^\]]*\]\s*)?
+      | [IWEF]\d{4}\s\d\d:\d\d:\d\d(?:\.\d+)?\s+\d+\s\S+:\d+\]\s
+      | \(\w+(?:\s\w+=\d+)+\)\s*
+    )""",
+    re.X,
+)
+_QUIET = re.compile(r"^\[?(?:INFO|WARNING|WARN|DEBUG|NOTICE)\b|^(?:\[[^\]]{0,40}\]\s*){0,3}\[(?:INFO|WARNING|WARN|DEBUG|I|W|D)\]|^(?:\S+\s+){1,4}(?-i:INFO|WARNING|WARN|DEBUG)\s|\s-\s(?:INFO|WARNING|DEBUG)\s-\s|\blevel=(?:info|warn|warning|debug)\b", re.I)
+# A failure line in any engine's wording: exceptions, a traceback, `error:`, `ERR`, `E `, `failed to`,
+# `fatal`, panics, crashes, errno names (POSIX and Windows) and non-zero exits.
+FAILURE = re.compile(
+    r"traceback \(most recent call last\)|\b[a-z_.]*(?:error|exception)\b\s*[:(!]|\b[a-z]+error$|^error\b|"
+    r"\berr(?:or)?\s*[:=\]]|\berror\b(?!s)|^e\s|\bfailed\b(?!\s*[=:]\s*0)|\brequires more\b|\bexceeds?\b.*\bavailable\b|\bno longer allowed\b|\btoo old\b|\bis insufficient\b|\bfatal\b|\bpanic\b|segmentation fault|core dumped|"
+    r"^aborted|\bout of memory\b|\boom\b|\berrno\b|\be(?:nospc|addrinuse|acces|perm|noent|nomem|io|connrefused|connreset|timedout|hostunreach|netunreach|pipe|busy|inval|again|rofs|mfile|nfile|nodev|nxio|fault|notconn|proto|dquot)\b|cuda error|hip error|no space left|"
+    r"address already in use|permission denied|exit(?:ed)?(?: with)? (?:status|code) [1-9-]|\bkilled\b|"
+    r"\bwinerror\b|\bnot (?:supported|divisible|found|enough)\b|\bcannot\b|\bcould not\b|\bunable to\b|"
+    r"\bassert(?:ion)?\b.*\bfail|\btimed? ?out\b|\brefused\b|\bforbidden\b|\bunauthori[sz]ed\b|\b[45]\d\d\b.*\b(?:client|server) error\b",
+)
+_FRAME = re.compile(r'^File "(?P<path>[^"]+)", line \d+')
+_EXCEPTION = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Fault|Failure)|[a-z_]+(?:\.[a-z_]+)+\.[A-Z]\w+)(?::|$)")
+
+
+# A line that only reports that something failed, not why (the cause is above it, or not in the log).
+WRAPPER = re.compile(
+    r"failed to load (?:the )?model|error loading model\.?$|engine core initiali[sz]ation failed|see root cause above|"
+    r"worker ?(?:proc(?:ess)?)? (?:returned|failed|died)|executor worker returned error|downloaderror|download encountered an error|"
+    r"received sigquit|child process|exit(?:ed)? (?:with )?(?:status|code)|process has terminated|could not (?:load|start|create) "
+    r"(?:the )?(?:model|backend)|rpc error|^traceback \(most recent call last\)|^the above exception|^during handling|"
+    r"unhandled exception|^aborted|core dumped|segmentation fault|^error:?$|failed to initiali[sz]e|initiali[sz]ation failed"
+)
+
+
+@dataclass
+class Line:
+    number: int
+    raw: str
+    text: str  # the message, prefixes and envelopes removed, whitespace collapsed
+    norm: str  # text in lower case
+    quiet: bool = False  # its logger tagged it INFO/WARNING/DEBUG
+
+
+@dataclass
+class Window:
+    """What the tiers read: normalised lines, which are failures, and the last exception with its frames."""
+
+    lines: list[Line]
+    failures: list[Line] = field(default_factory=list)
+    exception: Line | None = None
+    frames: list[str] = field(default_factory=list)  # module paths of the last traceback, lower case
+
+
+def unwrap(raw: str) -> tuple[list[str], str | None]:
+    """A raw line's messages (a JSON or logfmt envelope opened, embedded newlines split) and its level."""
+    line = ANSI.sub("", raw).strip()
+    if line.startswith("{") and line.endswith("}"):
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            level = next((str(doc[k]) for k in ("level", "levelname", "severity", "lvl") if k in doc), None)
+            fields = doc.get("fields") if isinstance(doc.get("fields"), dict) else {}
+            message = next((doc[k] for k in _ENVELOPE_KEYS if isinstance(doc.get(k), str)), None)
+            message = message or next((fields[k] for k in _ENVELOPE_KEYS if isinstance(fields.get(k), str)), None)
+            if message is not None:
+                return message.splitlines() or [""], level
+    if "=" in line and ("msg=" in line or "level=" in line):
+        level = _LOGFMT_LEVEL.search(line)
+        m = _LOGFMT_MSG.search(line)
+        if m:
+            text = m.group(1) if m.group(1) is not None else m.group(2)
+            text = text.replace('\\"', '"').replace("\\n", "\n")
+            rest = [x for x in _LOGFMT_MSG.findall(line[m.end():])]
+            extra = " ".join(a or b for a, b in rest)
+            return (text + (" " + extra if extra else "")).splitlines() or [""], level.group(1) if level else None
+    if "\\n" in line and len(line) > 40 and ("Traceback" in line or "Error" in line):
+        return line.split("\\n"), None
+    return [line], None
+
+
+def message(text: str) -> str:
+    """The message of one line: the scanner's prefixes, then the wider set, stripped; whitespace collapsed."""
+    text = clean_line(text)
+    for _ in range(4):
+        stripped = _MORE_PREFIX.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = clean_line(stripped)
+    return _WS.sub(" ", text).strip()
+
+
+def normalise(numbered: list[tuple[int, str]]) -> Window:
+    """Normalise numbered raw lines (sorted, one per number) into a Window."""
+    lines: list[Line] = []
+    pending = ""
+    for number, raw in numbered:
+        if raw.rstrip().endswith("\\") and len(pending) < 8192:  # a backslash-continued command
+            pending += raw.rstrip()[:-1] + " "
+            continue
+        raw_full, pending = pending + raw, ""
+        parts, level = unwrap(raw_full)
+        quiet = _is_quiet(raw_full, level)
+        for part in parts:
+            text = message(part)
+            if text:
+                lines.append(Line(number, raw_full, text, text.lower(), quiet))
+    return _mark(Window(lines))
+
+
+def _is_quiet(raw: str, level: str | None) -> bool:
+    """Its logger tagged it INFO/WARNING/DEBUG, or it is a `# ` comment someone added to the paste."""
+    if raw.startswith("# "):
+        return True
+    if level is not None:
+        return level.lower() in ("info", "warning", "warn", "debug", "notice", "trace")
+    return bool(NOT_AN_ERROR_LEVEL.search(raw) or _QUIET.search(ANSI.sub("", raw).strip()[:80]))
+
+
+def _mark(window: Window) -> Window:
+    """Pick the failure lines and the last traceback's exception and frames."""
+    last_tb = None
+    for i, line in enumerate(window.lines):
+        if line.norm.startswith("traceback (most recent call last)"):
+            last_tb = i
+        if not line.quiet and FAILURE.search(line.norm):
+            window.failures.append(line)
+    if last_tb is None and any(_FRAME.match(line.text) for line in window.lines[:400]):
+        last_tb = -1  # an excerpt that starts inside a traceback: its frames still count
+    if last_tb is not None:
+        frames, exception = [], None
+        for line in window.lines[last_tb + 1:last_tb + 400]:
+            m = _FRAME.match(line.text)
+            if m:
+                frames.append(m["path"].replace("\\", "/").lower())
+                continue
+            e = _EXCEPTION.match(line.text)
+            if e and frames:
+                exception = line
+            if line.norm.startswith("traceback (most recent call last)"):
+                break
+        window.frames, window.exception = frames, exception
+        if exception is not None and exception not in window.failures:
+            window.failures.append(exception)
+    return window

@@ -1,0 +1,158 @@
+"""Output quality: the model answers, but is its text garbage? Any engine, any format.
+
+Output text is what follows a `>>>` prompt, `Output:`/`Response:`/`Generated text:`, an assistant turn,
+or a JSON `"content"`/`"text"` value (curl responses). It reads as garbage when one character or word
+fills it, an n-gram repeats over most of it, special tokens leak into it, or it is word salad (few
+real words, scripts mixed). The engines' own warnings that quality will suffer count too (llama.cpp's
+missing pre-tokenizer). Sample: `>>> hi` then `<<<<<<<<<<<<<<<<` -> gguf_gibberish_quality.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import Counter
+
+from v4doctor.logs.diagnosis import Item
+from v4doctor.logs.normalise import Window
+from v4doctor.logs.reader import evidence_text
+
+_OUTPUT = re.compile(
+    r"^(?:>>>\s*\S.*|(?:output|response|generated text|generated|answer|completion|assistant)\s*[:>]\s*(?P<text>.+))$", re.I
+)
+_JSON_TEXT = re.compile(r'"(?:content|text|response|generated_text)"\s*:\s*"(?P<text>(?:[^"\\]|\\.){8,})"')
+_SPECIAL = re.compile(r"<\|[^|<>\s]{1,40}\|>|<｜[^｜]{1,40}｜>|\[PAD\d*\]|<unk>|<pad>|<\|endoftext\|>|<s>|</s>")
+_WARNINGS = re.compile(
+    r"generation quality will be degraded|missing or unrecognized pre-tokenizer|missing pre-tokenizer|"
+    r"output quality (?:may|will) (?:suffer|degrade|be (?:degraded|affected|worse))|may produce (?:garbage|gibberish)|"
+    r"token repeat limit reached",
+    re.I,
+)
+_WORD = re.compile(r"[^\W\d_]+", re.U)
+# One unit repeated 8+ times (`ISIS-ISIS-…`, `OfOfOf…`, `SSSS…`, `⁇ ⁇ ⁇`, `@@@@`): a unit with a letter, or a
+# symbol no log uses as a ruler; long digit runs only (not `0x0000…` addresses).
+_REPEAT = re.compile(r"(?<![0-9a-fA-Fx])((?=[^\s=\-_*#.~^+|/\\<>─━│┃┌┐└┘├┤┬┴┼█▄▀░▒▓:,;'\"`()\[\]{}]{1,8})\S{1,8}?)(?:[-\s]?\1){7,}")
+_LEAK = re.compile(r"<\|(?:im_end|im_start|endoftext|eot_id|end|assistant|system|user|end_of_text|begin_of_text)\|>|"
+                   r"(?<![<\w])\|(?:assistant|user|system)\|(?!>)|\[PAD\]|<fim_(?:prefix|suffix|middle)>|\u2047|<unk>")
+_MOJIBAKE = re.compile(r"(?:[ÃÂÐÑÎÏ][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u20ac]){3,}")
+
+
+def outputs(win: Window) -> list[tuple[int, str, str]]:
+    """(line, raw, text) of every output text the log shows."""
+    out = []
+    prompt_at = None
+    for i, line in enumerate(win.lines):
+        text = None
+        if line.text.startswith(">>>"):
+            prompt_at = i
+            continue
+        if prompt_at is not None and i == prompt_at + 1 and not line.text.startswith(("Traceback", "Error")):
+            text = line.text
+        m = _JSON_TEXT.search(line.raw)
+        if m:
+            try:
+                text = json.loads(f'"{m["text"]}"')
+            except ValueError:
+                text = m["text"]
+        else:
+            m = _OUTPUT.match(line.text)
+            if m and m.group("text"):
+                text = m.group("text")
+        if text:
+            out.append((line.number, line.raw, text))
+    return out
+
+
+def _script(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return name.split(" ")[0] if name else "?"
+
+
+def garbage(text: str, output: bool = False) -> str | None:
+    """Why a text reads as garbage, or None when it reads as text (short texts are not judged). `output`: the
+    text is known to be the model's reply, so one character filling it counts whatever it is (`<<<<<<`)."""
+    chars = "".join(text.split())
+    if len(chars) < 12:
+        return None
+    m = _REPEAT.search(text)
+    if m and (not m.group(1).isdigit() or len(m.group(0)) >= 30):
+        return f"{m.group(1)!r} repeats {len(m.group(0)) // max(len(m.group(1)), 1)}+ times"
+    leak = _LEAK.findall(text)
+    if leak and len(chars) > len("".join(leak)) + 2:
+        return f"special tokens in the text ({', '.join(sorted(set(leak))[:3])})"
+    if _MOJIBAKE.search(text):
+        return "mis-decoded bytes (mojibake) in the text"
+    top, n = Counter(chars).most_common(1)[0]
+    if n / len(chars) >= 0.5 and (output or top.isalpha() or top in "@?!⁇\ufffd"):  # not a ruler, an address
+        return f"{n} of {len(chars)} characters are {top!r}"
+    specials = _SPECIAL.findall(text)
+    if len(specials) >= 2:
+        return f"special tokens in the text ({', '.join(sorted(set(specials))[:3])})"
+    words = text.split()
+    if len(words) >= 8:
+        word, m = Counter(words).most_common(1)[0]
+        if m / len(words) >= 0.4:
+            return f"{word!r} is {m} of {len(words)} words"
+        grams = Counter(tuple(words[i:i + 3]) for i in range(len(words) - 2))
+        gram, k = grams.most_common(1)[0]
+        if k >= 4 and k * 3 / len(words) >= 0.5:
+            return f"{' '.join(gram)!r} repeats {k} times"
+    letters = [ch for ch in chars if ch.isalpha()]
+    scripts = Counter(_script(ch) for ch in letters)
+    if len(letters) >= 20 and len([s for s, c in scripts.items() if c >= 3]) >= 3:
+        return f"it mixes {len(scripts)} scripts ({', '.join(s for s, _ in scripts.most_common(3))})"
+    return None
+
+
+_LOGGISH = re.compile(r"^\S+:\s|=|^\[|^\(|^\d|^(?:INFO|WARN|WARNING|ERROR|DEBUG|TRACE|FATAL|CRITICAL)\b|https?://|/\w+/")
+
+
+def _free_text(win: Window) -> tuple[int, str, str] | None:
+    """Text printed without any log shape (a reply pasted after the log) that is garbled: replacement
+    characters, or letters of three scripts mixed. Only these two tests: a banner's block art is no text."""
+    lines = [ln for ln in win.lines if not ln.quiet and len(ln.text) < 4000 and not _LOGGISH.search(ln.text)]
+    text = " ".join(ln.text for ln in lines)
+    if not lines or len(text) < 12:
+        return None
+    for ln in lines:
+        why = garbage(ln.text)
+        if why:
+            return ln.number, ln.raw, why
+    bad = text.count("\ufffd")
+    if bad >= 2 or bad == 1 and len([ch for ch in text if ch.isalpha()]) >= 20:
+        return lines[0].number, lines[0].raw, f"{bad} undecodable characters in the text"
+    letters = [ch for ch in text if ch.isalpha()]
+    scripts = Counter(_script(ch) for ch in letters)
+    if len(letters) >= 12 and len([s for s, c in scripts.items() if c >= 3]) >= 3:
+        return lines[0].number, lines[0].raw, f"it mixes {len(scripts)} scripts ({', '.join(s for s, _ in scripts.most_common(3))})"
+    return None
+
+
+def quality_item(win: Window) -> Item | None:
+    """A gguf_gibberish_quality diagnosis from garbage output text (error) or an engine's warning (warning)."""
+    for number, raw, text in outputs(win):
+        why = garbage(text, output=True)
+        if why:
+            return _item("error", 0.4, f"The model's output is garbage: {why}", number, raw)
+    loose = _free_text(win)
+    if loose:
+        number, raw, why = loose
+        return _item("error", 0.35, f"The log shows garbled text: {why}", number, raw)
+    for line in win.lines:
+        if _WARNINGS.search(line.text):
+            return _item("warning", 0.35, "The engine warns that output quality will be degraded", line.number, line.raw)
+    return None
+
+
+def _item(severity: str, confidence: float, title: str, number: int, raw: str) -> Item:
+    return Item(
+        id="DIAG-OUTPUT-QUALITY", category="gguf_gibberish_quality", severity=severity, confidence=confidence,
+        title=title,
+        cause="The model loads and answers, but its text is wrong: a broken or mismatched quantization, a tokenizer "
+              "without its pre-tokenizer, a wrong chat template, or a kernel bug.",
+        fix="Use a GGUF/checkpoint converted by a current mainline converter, a current engine build and the model's "
+            "own chat template; try another quant, and for llama.cpp run once with -fa off to rule out a kernel bug.",
+        troubleshooting="guide-gguf-gibberish", evidence=[(number, evidence_text(raw))], line=number,
+        matched=["DIAG-OUTPUT-QUALITY"],
+    )

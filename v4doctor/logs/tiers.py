@@ -1,0 +1,222 @@
+"""The tiers after the exact signatures, run on the log's two ends (normalised) when they are silent or say `other`.
+
+1. the signatures again, case-insensitive on normalised lines (JSON envelopes, logfmt, more prefixes,
+   whitespace collapsed); 2. concept rules (`concepts.py`); 3. the output-quality detector
+   (`quality.py`); 4. the learned fallback (`learned.py`), only in place of an `other`. Then a log that
+   shows neither a failure nor that the server came up is `insufficient_evidence` (info), never healthy.
+Each tier's confidence is below the one before it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Iterable
+
+from v4doctor.logs.diagnosis import Item
+from v4doctor.logs.normalise import WRAPPER, Window, normalise
+from v4doctor.logs.reader import evidence_text
+from v4doctor.logs.scan import Event, ScanResult
+from v4doctor.logs.signatures import Signature
+
+# The server came up or served: a log that shows one of these and no failure is healthy, not insufficient.
+_SERVING = re.compile(
+    r"Application startup complete|fired up and ready to roll|server is listening on|Uvicorn running on|"
+    r"Avg prompt throughput|prompt eval time|\beval time =|Decode batch|Prefill batch|HTTP/1\.[01]\" 200\b|"
+    r"llama runner started|main: model loaded|Started server process|Listening on http|Started a local Ray instance|"
+    r"Deployed app|Serving model|Started the HTTP server|Connected to the inference server",
+    re.I,
+)
+
+
+def window(scan: ScanResult) -> Window:
+    """The log's kept lines (head, tail, failure lines), one per number, normalised."""
+    numbered: dict[int, str] = {}
+    for start, blob in ((1, scan.head), (scan.tail_start, scan.tail)):
+        for i, raw in enumerate(blob.decode("utf-8", "replace").split("\n")[:-1] if blob else ()):
+            numbered.setdefault(start + i, raw)
+    for n, raw in scan.failures + scan.last_failures:
+        numbered.setdefault(n, raw)
+    return normalise(sorted(numbered.items()))
+
+
+def decided(items: list[Item]) -> bool:
+    """An exact tier named a cause (a problem of error severity other than `other`)."""
+    return any(i.severity == "error" and i.category != "other" for i in items)
+
+
+@functools.lru_cache(maxsize=4)
+def _loose(sigs: tuple[Signature, ...]) -> tuple[tuple[str, re.Pattern, Signature], ...]:
+    """Each signature's literal (lower case, spaces collapsed) and its regex, case-insensitive, spaces loose."""
+    out = []
+    for s in sigs:
+        try:
+            pattern = re.compile(re.sub(r"(?<!\\) ", r"\\s+", s.pattern.pattern), re.I)
+        except re.error:
+            pattern = re.compile(s.pattern.pattern, re.I)
+        out.append((re.sub(r"\s+", " ", s.literal.lower()), pattern, s))
+    return tuple(out)
+
+
+def loose_events(win: Window, sigs: Iterable[Signature], known: dict[str, Event]) -> dict[str, Event]:
+    """Signatures matched on normalised lines that the exact pass missed (case, spacing, envelopes)."""
+    out: dict[str, Event] = {}
+    loose = _loose(tuple(sigs))
+    for line in win.lines:
+        for literal, pattern, sig in loose:
+            if sig.id in known or sig.id in out or literal not in line.norm:
+                continue
+            m = pattern.search(line.text)
+            if m:
+                groups = {k: v for k, v in m.groupdict().items() if v is not None}
+                out[sig.id] = Event(sig, line.number, groups, evidence=[(line.number, line.raw)], count=1)
+    return out
+
+
+def concept_item(win: Window, scan: ScanResult) -> Item | None:
+    """The strongest concept rule that fires on a failure the server did not come up after."""
+    from v4doctor.logs.concepts import MAX_CONFIDENCE, hits
+
+    ready = scan.facts.lines.get("ready", 0)
+    for hit in hits(win):
+        if ready and ready > hit.line.number:
+            continue
+        c = hit.concept
+        confidence = round(min(c.confidence, MAX_CONFIDENCE, 0.2 + 0.15 * hit.weight), 2)
+        evidence = [(hit.line.number, evidence_text(hit.line.raw))]
+        return Item(id=c.id, category=c.category, severity="error", confidence=confidence,
+                    title=c.title, cause=c.cause + f" (concept rule: line {hit.line.number} reads so, in no wording a signature knows.)",
+                    fix=c.fix, troubleshooting=c.troubleshooting, evidence=evidence, line=hit.line.number, matched=[c.id])
+    return None
+
+
+def serving(win: Window, scan: ScanResult) -> bool:
+    """The log shows the server up or working (it may still be cut before a later failure)."""
+    return "ready" in scan.facts.lines or any(_SERVING.search(line.text) for line in win.lines)
+
+
+_DOCKER_RUN = re.compile(r"\bdocker run\b")
+_SHM_FLAGS = re.compile(r"--ipc[= ]host|--shm-size|--ipc=shareable")
+_SHM_FAILURE = re.compile(r"bus error|no space left on device|errno 28|enospc", re.I)
+_DISK_PATH = re.compile(r"(?<![\w/])/(?!dev/shm)(?:[\w.-]+/)+")
+
+
+def shm_from_plan(win: Window, items: list[Item]) -> Item | None:
+    """A `docker run` without --ipc=host/--shm-size, then a Bus error or an ENOSPC naming no disk path: the
+    container's 64 MB /dev/shm, whatever the error line says (the launch plan is evidence)."""
+    command = next((ln for ln in win.lines if _DOCKER_RUN.search(ln.text)), None)
+    if command is None or _SHM_FLAGS.search(command.text):
+        return None
+    failure = next((ln for ln in win.failures if ln.number > command.number and _SHM_FAILURE.search(ln.text)
+                    and not _DISK_PATH.search(ln.text)), None)
+    if failure is None or any(i.category == "nccl_or_shm" for i in items):
+        return None
+    return Item(
+        id="DIAG-DOCKER-SHM", category="nccl_or_shm", severity="error", confidence=0.6,
+        title="The container runs with Docker's default 64 MB /dev/shm",
+        cause=f"The `docker run` at line {command.number} sets neither --ipc=host nor --shm-size, and line "
+              f"{failure.number} fails on shared memory (Bus error / no space, with no disk path): the workers "
+              "exchange tensors through /dev/shm, which Docker caps at 64 MB.",
+        fix="Add --ipc=host (or --shm-size=16g) to the docker run command; in compose set `ipc: host` or `shm_size: 16gb`.",
+        troubleshooting="shm-too-small", evidence=[(command.number, evidence_text(command.raw)), (failure.number, evidence_text(failure.raw))],
+        line=failure.number, matched=["DIAG-DOCKER-SHM"],
+    )
+
+
+def refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
+    """Run the tiers after the exact ones; `rerank(events)` ranks again with more signature events."""
+    if any(i.category in ("disk_full", "other") and i.severity == "error" for i in items) or not decided(items):
+        win = window(scan)
+        shm = shm_from_plan(win, items)
+        if shm is not None:
+            return [shm] + [i for i in items if i.category not in ("disk_full", "other")]
+    if decided(items):
+        return items
+    win = window(scan)
+    from v4doctor.logs.signatures import load_signatures
+
+    extra = loose_events(win, load_signatures(), scan.events)
+    if extra:
+        ranked = rerank({**extra, **scan.events})
+        if decided(ranked):
+            return ranked
+    other = next((i for i in items if i.category == "other" and i.severity == "error"), None)
+    if other is not None and _up_after(win, other):
+        items, other = [i for i in items if i is not other], None  # the server came up after it: no failure
+    found = concept_item(win, scan)
+    if found is None:
+        from v4doctor.logs.quality import quality_item
+
+        found = quality_item(win)
+    real = [ln for ln in win.failures if not WRAPPER.search(ln.norm) and not _up_after(win, ln)]
+    if found is None and (other is not None or real):
+        if not real:
+            found = insufficient(scan, failed=True)
+        else:
+            from v4doctor.logs.learned import learned_item
+
+            found = learned_item(win) or (None if other is not None else unrecognised(real))
+    if found is not None:
+        if other is not None:
+            found.evidence = sorted(set(found.evidence + other.evidence))[:6]
+            found.matched += other.matched
+            items = [found if i is other else i for i in items]
+        else:
+            items = [found, *items]
+        return items
+    if not items and not serving(win, scan):
+        items = [insufficient(scan)]
+    return items
+
+
+def _up_after(win: Window, line) -> bool:
+    """A ready/serving line comes after this failure line (or diagnosis): the server survived it."""
+    number = line.number if hasattr(line, "number") else max((n for n, _ in line.evidence), default=line.line)
+    return any(ln.number > number and _SERVING.search(ln.text) for ln in win.lines)
+
+
+def unrecognised(lines) -> Item:
+    """A failure the scan's own markers missed (another wording) and no tier knows: `other`, no guess."""
+    first, last = lines[0], lines[-1]
+    evidence = sorted({(ln.number, evidence_text(ln.raw)) for ln in (first, last)})
+    return Item(
+        id="SIG-OTHER", category="other", severity="error", confidence=0.2, title="Unrecognised failure",
+        cause="v4doctor does not recognise this failure, so it names no cause; the error lines it saw are shown.",
+        fix="Read the first error line below (the earliest is usually the cause) and search it in the engine's issues; "
+            "`v4doctor run` checks the host and the launch plan.",
+        troubleshooting=None, evidence=evidence, line=first.number,
+    )
+
+
+def insufficient(scan: ScanResult, failed: bool = False) -> Item:
+    """No failure and no sign the server came up (info), or only lines that say it failed, not why (error):
+    either way the log stops before the evidence of its cause."""
+    if failed:
+        return Item(
+            id="DIAG-INSUFFICIENT-EVIDENCE", category="insufficient_evidence", severity="error", confidence=0.3,
+            title="The log shows that it failed, but not why",
+            cause="Only wrapper lines (failed to load, worker died, exit status, engine core initialization failed) are "
+                  "in this log: the line that names the cause is above or outside the excerpt.",
+            fix="Paste the whole log, from the launch command to the last line (`docker logs NAME 2>&1`, or the "
+                "engine's stderr); for multi-process engines include every worker's lines.",
+            troubleshooting=None, evidence=[], line=0,
+        )
+    return Item(
+        id="DIAG-INSUFFICIENT-EVIDENCE", category="insufficient_evidence", severity="info", confidence=0.5,
+        title="No failure in this log, and no sign that the server came up",
+        cause=f"The {scan.lines} lines show no error and no ready/serving line: the log may stop before its failure.",
+        fix="Paste the whole log, from the launch command to the last line (`docker logs NAME 2>&1`, or the engine's stderr).",
+        troubleshooting=None, evidence=[], line=0,
+    )
+
+
+def text_window(text: str) -> Window:
+    """The normalised window of a whole log held in a string (what the tiers would read): for training and tests."""
+    from v4doctor.logs.reader import chunks_from_lines
+    from v4doctor.logs.scan import Scanner
+    from v4doctor.logs.signatures import load_signatures
+
+    scanner = Scanner(load_signatures())
+    for chunk in chunks_from_lines(text.splitlines()):
+        scanner.feed(chunk)
+    return window(scanner.result())
