@@ -40,3 +40,12 @@ def test_a_length_that_does_not_fit_names_a_positive_length_and_vllms_lever():
     [f] = _findings(cmd("2xrtxpro6000", f"vllm serve {FLASH} -tp 2 --max-model-len 1048576 --gpu-memory-utilization 0.9"), "V4D302")
     fits = int(next(e for e in f.evidence if e.startswith("fit.max_model_len_fits=")).split("=")[1])
     assert f.severity.value == "error" and 0 < fits < 1_048_576 and "--max-num-batched-tokens" in f.fix.text
+
+
+def test_a_named_quant_is_judged_at_that_quants_size():
+    """`llama-server -hf REPO:QUANT` / `ollama run hf.co/REPO:QUANT`: the UD-IQ1_S file (76.9 GiB), not the repo's Q4."""
+    [f] = _findings(cmd("2xrtx4090", "llama-server -hf unsloth/DeepSeek-V4-Flash-GGUF:UD-IQ1_S -ngl 99"), "V4D303")
+    per_gpu = float(next(e for e in f.evidence if e.startswith("fit.weights_gib_per_gpu=")).split("=")[1])
+    assert "UD-IQ1_S" in f.title and 35 < per_gpu < 40  # 82,539,237,024 B over 2 GPUs
+    ram = _findings(cmd("2xrtx4090", "ollama run hf.co/unsloth/DeepSeek-V4-Flash-GGUF:UD-IQ1_S"), "V4D212")
+    assert all(x.severity.value == "ok" for x in ram)  # 76.9 GiB fits 107.6 GiB of RAM + VRAM; the Q4 (144 GiB) does not

@@ -178,3 +178,16 @@ def test_every_spec_fixture_names_its_sources():
     assert len(make_spec_fixtures.SPECS) == 9
     for spec in make_spec_fixtures.SPECS:
         assert spec.sources and all(s.strip() for s in spec.sources), spec.name
+
+
+def test_a_named_quant_resolves_to_its_own_size_and_keeps_provenance():
+    from v4doctor.knowledge.quants import quant_of, with_quant
+
+    assert quant_of("hf.co/unsloth/DeepSeek-V4-Flash-GGUF:UD-IQ1_S") == "UD-IQ1_S"
+    assert quant_of("unsloth/DeepSeek-V4-Flash-GGUF:UD-Q8_K_XL") == "UD-Q8_K_XL"
+    assert quant_of("/models/a:b/file.gguf") is None and quant_of("flash") is None
+    repo = KB.model("unsloth-flash-gguf")
+    assert with_quant(repo, "ud-iq1_s")["disk_bytes"] == 82_539_237_024  # kb-audit §2, the smallest Flash GGUF
+    fork = with_quant(KB.model("teamblobfish-flash-gguf"), "Q4_K_M")
+    assert "disk_bytes" not in fork and fork["size_unknown"] and fork["provenance_problem"]
+    assert with_quant(KB.model("flash"), "UD-IQ1_S") is KB.model("flash")  # not a GGUF repo: unchanged

@@ -13,9 +13,11 @@ ENGINES = ("vllm", "sglang", "llamacpp", "ollama")
 
 
 def resolve_model(target: TargetFacts, kb: KnowledgeBase) -> dict[str, Any] | Unknown:
+    from v4doctor.knowledge.quants import quant_of, with_quant
+
     record = kb.find_model(target.model)
     if record is not None:
-        return record
+        return with_quant(record, quant_of(target.model))  # hf.co/REPO:QUANT: that quant's size, provenance kept
     config = target.config
     if known(config):
         return _from_config(config, kb, target.model)

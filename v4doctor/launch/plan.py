@@ -150,9 +150,11 @@ def visible_gpus(spec: LaunchSpec, host_count: int) -> int:
 def resolve_model(spec: LaunchSpec, kb, fallback: dict | None = None) -> dict | None:
     """The knowledge-base record of the spec's model (a GGUF path matches its repo's record by name)."""
     if spec.model:
+        from v4doctor.knowledge.quants import quant_of, with_quant
+
         found = kb.find_model(spec.model) or kb.find_model(spec.model.split(":")[0].removeprefix("hf.co/"))
         if found:
-            return found
+            return with_quant(found, quant_of(spec.model))  # REPO:QUANT: that quant's size
         name = spec.model.lower()
         if name.endswith(".gguf") or "gguf" in name:
             want = "pro" if "pro" in name else "flash"
