@@ -74,11 +74,11 @@ def summary(errors: list[float]) -> tuple[float, float]:
     return statistics.median(absolute), max(absolute)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--first", action="store_true", help="print the figures as computed now without the rows' `after` (to fill first_seen)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     table = rows()
     first_err, now_err, scored_first, scored_now = [], [], [], []
     if args.markdown:

@@ -46,3 +46,16 @@ def test_tuning_improved_on_first_seen():
     first = statistics.median(abs(cal.error(r["first_seen"], r["printed"])) for r in SCORED)
     now = statistics.median(abs(cal.error(cal.ours(r), r["printed"])) for r in SCORED)
     assert now < first
+
+
+def test_docs_fit_md_carries_the_current_table():
+    """docs/fit.md's calibration table is `python bench/fit_calibration.py --markdown`, not a hand copy."""
+    import io
+    from contextlib import redirect_stdout
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "fit.md").read_text()
+    copy = doc.split("<!-- calibration:start -->\n", 1)[1].split("\n<!-- calibration:end -->", 1)[0].strip()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        cal.main(["--markdown"])
+    assert copy == out.getvalue().split("\nall rows")[0].strip()
