@@ -161,3 +161,13 @@ def test_largest_context_is_rounded_to_the_block_and_fits():
     assert again.fits
     over = fit(FLASH, gpus=2, gpu_mem_gib=96, tp=2, max_model_len=r.max_model_len_fits + 256, max_num_seqs=4)
     assert not over.fits
+
+
+def test_sglang_default_mem_fraction_follows_its_server_args():
+    """server_args.py (0.5.12): GPU memory less max(10 GiB, 512 + 1.5 x chunk + 2 x graph batch + TP x PP / 8 GiB
+    + 1.5 GiB piecewise) MiB on > 60 GiB GPUs; DP attention and speculative decoding reserve more."""
+    assert fit_sglang.default_fraction(140.4, tp=8) == 0.886  # chunk 8192, graph batch 512: 16,384 MiB reserved
+    assert fit_sglang.default_fraction(178.6, tp=8) == 0.843  # >= 160 GiB: chunk 16384
+    assert fit_sglang.default_fraction(140.4, tp=8, dp=8, dp_attention=True) < fit_sglang.default_fraction(140.4, tp=8)
+    r = fit(FLASH, gpus=8, gpu_mem_gib=140.4, engine="sglang", tp=8)
+    assert r.fraction == 0.886

@@ -37,7 +37,8 @@ OVERHEAD_GIB = {"vllm": fit_vllm.OVERHEAD_GIB, "sglang": 0.0, "llamacpp": fit_ll
 # - 72.73 GiB of weights - the printed 7.01 GiB KV pool = 8.2 GiB at 8,192 batched tokens.
 OVERHEAD_FLOOR_GIB = {"vllm": 8.0}
 DEFAULT_FRACTION = {"vllm": 0.92,  # vLLM 0.20 and 0.33 default (CacheConfig, --help=all)
-                     "sglang": 0.85, "llamacpp": 1.0, "ollama": 1.0}
+                     "sglang": 0.85,  # only where no GPU memory is known; fit_sglang.default_fraction() otherwise
+                     "llamacpp": 1.0, "ollama": 1.0}
 
 
 @dataclass
@@ -293,7 +294,12 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
         per_gpu = gpu_weights / max(tp, 1) / GIB
     else:
         per_gpu = weights_per_gpu(total, expert, tp, dp, pp, ep, dp_attention=dp_attention and engine == "sglang") / GIB
-    frac = fraction if fraction is not None else DEFAULT_FRACTION.get(engine, 0.9)
+    if fraction is not None:
+        frac = fraction
+    elif engine == "sglang":
+        frac = fit_sglang.default_fraction(gpu_mem_gib, tp=tp, pp=pp, dp=dp, dp_attention=dp_attention, speculative=mtp)
+    else:
+        frac = DEFAULT_FRACTION.get(engine, 0.9)
     context = int(model.get("context") or (base or {}).get("context") or CONTEXT_V4)
     asked = max_model_len or context
     pools = max(dp, 1) if engine in ("vllm", "sglang") else 1

@@ -66,3 +66,25 @@ def pool_gib(gpu_mem_gib: float, weights_gib: float, fraction: float) -> float:
 def full_tokens(pool_bytes: float, bpt: float, fixed: float = 0.0) -> int:
     """max_total_num_tokens: (pool - fixed) / bytes per full token, floored to the page."""
     return int(max(pool_bytes - fixed, 0) / bpt) // PAGE_SIZE * PAGE_SIZE
+
+
+def default_fraction(gpu_mem_gib: float, *, tp: int = 1, pp: int = 1, dp: int = 1, dp_attention: bool = False,
+                     speculative: bool = False) -> float:
+    """--mem-fraction-static when not given (server_args.py `_handle_gpu_memory_settings`, 0.5.12): GPU memory less a
+    reserve for activations and CUDA graphs sized by the chunked-prefill size and CUDA-graph batch by memory tier."""
+    mib = gpu_mem_gib * 1024
+    tiers = ((20, 2048, 8, 8), (35, 2048, 24, 80), (60, 4096, 32, 160), (90, 8192, 256, 512), (160, 8192, 256, 512))
+    chunk, graph_bs = 16384, 512
+    for limit, c, small_tp, big_tp in tiers:
+        if mib < limit * 1024:
+            chunk, graph_bs = c, (small_tp if tp < 4 else big_tp)
+            break
+    reserved = 512 + max(chunk, 2048) * 1.5 + graph_bs * 2 + tp * pp / 8 * 1024
+    if dp_attention:
+        reserved += graph_bs * dp * 3 + (graph_bs * dp * 1.5 if graph_bs > 300 else 0)
+    reserved += 1.5 * 1024  # piecewise CUDA graphs on the MLA backend
+    if mib > 60 * 1024:
+        reserved = max(reserved, 10 * 1024)
+    if speculative:
+        reserved += 4 * 1024
+    return round((mib - reserved) / mib, 3)
