@@ -171,3 +171,13 @@ def test_sglang_default_mem_fraction_follows_its_server_args():
     assert fit_sglang.default_fraction(140.4, tp=8, dp=8, dp_attention=True) < fit_sglang.default_fraction(140.4, tp=8)
     r = fit(FLASH, gpus=8, gpu_mem_gib=140.4, engine="sglang", tp=8)
     assert r.fraction == 0.886
+
+
+def test_llamacpp_window_cache_follows_the_iswa_sizing():
+    """llama-kv-cache-iswa.cpp: min(ctx, PAD(128 x seqs + n_ubatch, 256)) cells of a 1,024 B bf16/f16 latent on every layer;
+    llama.cpp#27680 printed `SWA KV cache, size = 4352 cells` and `182.75 MiB` for 43 layers at -ub 4096."""
+    from v4doctor.launch import fit_llamacpp
+
+    assert fit_llamacpp.swa_cells(64000, 1, 4096) == 4352
+    assert fit_llamacpp.window_bytes(43, 64000, 1, "bf16", 4096) == 182.75 * 2**20
+    assert fit_llamacpp.swa_cells(64000) == 768 and fit_llamacpp.swa_cells(300) == 300  # default -ub 512; never above ctx

@@ -271,7 +271,7 @@ def _llamacpp_pool(kvm: dict, p: dict) -> dict:
     reserve = p["overhead_gib"] if p["overhead_gib"] is not None else fit_llamacpp.COMPUTE_GIB + fit_llamacpp.CONTEXT_GIB
     pool = p["pool_gib"] if p["pool_gib"] is not None else p["usable"] - p["per_gpu"] - reserve
     bpt = fit_llamacpp.kv_bytes_per_token(csa, hca, p["kv_format"]) if csa else _per_token_only(kvm, p["name"])
-    window = layers * fit_llamacpp.WINDOW * fit_llamacpp.LATENT.get(p["kv_format"], 1024)
+    window = fit_llamacpp.window_bytes(layers, p["asked"], p["seqs"], p["kv_format"])
     out = _simple(pool * p["gpus"], pool * p["gpus"], bpt, window, p)
     return {**out, "overhead": reserve, "pool": pool, "in_flight": 0,
             "notes": [f"llama.cpp: KV split over {p['gpus']} GPU(s) by layer; {reserve:.1f} GiB/GPU compute buffer + context assumed"]}

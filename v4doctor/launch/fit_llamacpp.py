@@ -25,9 +25,24 @@ def kv_bytes_per_token(csa: int, hca: int, cache_type: str = "f16") -> float:
     return csa * (lat + idx) / 4 + hca * lat / 128
 
 
+N_UBATCH = 512  # llama.cpp's default -ub
+N_PAD = 256      # the dsv4 cache pads cell counts to 256 (llama.cpp#27680's log: "SWA KV cache, size = 4352 cells")
+
+
+def swa_cells(ctx: int, parallel: int = 1, n_ubatch: int = N_UBATCH) -> int:
+    """Raw sliding-window cells (llama-kv-cache-iswa.cpp): min(ctx, PAD(n_swa x n_seq_max + n_ubatch, n_pad))."""
+    need = WINDOW * max(parallel, 1) + n_ubatch
+    return min(ctx, -(-need // N_PAD) * N_PAD)
+
+
+def window_bytes(layers: int, ctx: int, parallel: int = 1, cache_type: str = "f16", n_ubatch: int = N_UBATCH) -> float:
+    """The raw window cache: every layer, K only (MLA latent), e.g. 43 x 4,352 cells x 1,024 B = 182.75 MiB (#27680)."""
+    return layers * swa_cells(ctx, parallel, n_ubatch) * LATENT.get(cache_type, 1024)
+
+
 def kv_bytes(csa: int, hca: int, layers: int, ctx: int, parallel: int = 1, cache_type: str = "f16") -> float:
-    """The whole KV cache: compressed caches for `ctx` cells + the 128-cell window per layer per sequence."""
-    return kv_bytes_per_token(csa, hca, cache_type) * ctx + layers * WINDOW * LATENT.get(cache_type, 1024) * parallel
+    """The whole KV cache: compressed caches for `ctx` cells + the raw sliding-window cache."""
+    return kv_bytes_per_token(csa, hca, cache_type) * ctx + window_bytes(layers, ctx, parallel, cache_type)
 
 
 def gpu_bytes(total: float, expert: float, layers: int, *, n_cpu_moe: int = 0, n_gpu_layers: int | None = None) -> float:
