@@ -48,22 +48,22 @@ def _print(result, args, backup) -> None:
     console = Console(highlight=False, soft_wrap=True, no_color=use_color(args) is False)
     for f in result.findings:
         mark = render.SYMBOL[f.severity]
-        console.print(f"[{render.STYLE[f.severity]}]{mark} {f.id}[/] {render.redact_text(f.title)}", markup=True)
+        console.print(f"[{render.STYLE[f.severity]}]{mark} {f.id}[/] {result.shown(f.title)}", markup=True)
         if f.fix and f.fix.text and f.severity.value != "info":
-            console.print(f"    fix: {render.redact_text(f.fix.text)}", markup=False)
+            console.print(f"    fix: {result.shown(f.fix.text)}", markup=False)
     if not result.changed:
         blocking = [f for f in result.findings if f.severity.value in ("error", "warning")]
         console.print("no automatic fix for these findings (see the fixes above)" if blocking else "nothing to fix", markup=False)
         for note in result.notes:
-            console.print(f"note: {render.redact_text(note)}", markup=False)
+            console.print(f"note: {result.shown(note)}", markup=False)
         return
-    print(render.redact_text(result.diff), end="")
+    print(result.shown(result.diff), end="")
     if result.kind == "cmd":
         print("\ncorrected command:")
-        print(render.redact_text(result.after), end="")
+        print(result.shown(result.after), end="")
     elif backup:
         console.print(f"\nwrote {args.compose} (the original is kept as {backup})", markup=False)
     for f in result.remaining:
-        console.print(f"still: {f.id} {render.redact_text(f.title)}", markup=False)
+        console.print(f"still: {f.id} {result.shown(f.title)}", markup=False)
     for note in result.notes:
-        console.print(f"note: {render.redact_text(note)}", markup=False)
+        console.print(f"note: {result.shown(note)}", markup=False)

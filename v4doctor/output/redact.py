@@ -23,8 +23,10 @@ MASK = "[REDACTED]"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
 
 _SECRET_WORDS = r"TOKEN|API_?KEY|SECRET(?:_?KEY)?|PASSWORD|PASSWD|ACCESS_?KEY|PRIVATE_?KEY|ACCOUNT_?KEY|SHAREDACCESSKEY|AUTH(?:ORIZATION)?|CREDENTIALS?"
-_VALUE = r"""(?:"[^"\n]*"|'[^'\n]*'|[^\s"',}\]]+)"""
-_WS = r"(?:\s|\\\n)"  # whitespace, or a shell line continuation of a printed command
+# A value: quoted chunks and plain characters up to whitespace or a JSON/YAML delimiter, so a stray
+# or doubled quote (`""K"`, `\\"K\\"`, `k1" K2"`) cannot end the match before the secret does.
+_VALUE = r"""(?:"[^"\n]*"|'[^'\n]*'|[^\s,}\]])+"""
+_WS = r"(?:\s|\\\n[-+ ]?)"  # whitespace, or a printed command's line continuation (in a diff: and the next line's mark)
 _FLAG = r"--(?:api[-_]key|hf[-_]token|token|password|auth[-_]token|access[-_]token)"
 
 _PATTERNS = [
@@ -34,6 +36,16 @@ _PATTERNS = [
     (re.compile(r"\bBEGIN [A-Z ]{0,40}PRIVATE KEY-----(?:[A-Za-z0-9+/=\s]|\\n){0,16384}(?:-----END [A-Z ]{0,40}PRIVATE KEY-----)?"), MASK),
     # Authorization: Bearer xxx / Bearer xxx (Basic only after an auth name, below)
     (re.compile(r"(?i)(?P<pre>\bbearer" + _WS + "+)[A-Za-z0-9._~+/=-]{6,}"), r"\g<pre>" + MASK),
+    # Basic credentials on their own (a header value moved from its name): base64, not a word
+    (re.compile(r"(?P<pre>\bBasic" + _WS + r"+)(?![A-Z]?[a-z]+\b)[A-Za-z0-9+/]{12,}={0,2}"), r"\g<pre>" + MASK),
+    # --api-key K1 K2 (vLLM takes several) / --api_key=K / "--api-key", "K" / YAML "- --api-key\n - K"
+    (
+        re.compile(
+            r"""(?i)(?P<pre>""" + _FLAG + r"""(?:=|["']?\s*,\s*|[ \t]*\n[ \t]*-[ \t]*|(?:[ \t]|\\\n[-+ ]?)+))"""
+            r"""(?!-|\[REDACTED\])""" + _VALUE + r"""(?:(?:[ \t]|\\\n[-+ ]?)+(?![-\\]|\[REDACTED\])""" + _VALUE + r""")*"""
+        ),
+        r"\g<pre>" + MASK,
+    ),
     # NAME=value / NAME: value for secret-looking names: a quote before the colon needs a quoted value
     # (`{"api_key": "x"}`), so prose like `…secret': try` is left alone.
     (
@@ -43,21 +55,15 @@ _PATTERNS = [
         ),
         r"\g<pre>" + MASK,
     ),
-    # --api-key K1 K2 (vLLM takes several) / --api_key=K / "--api-key", "K" / YAML "- --api-key\n - K"
-    (
-        re.compile(
-            r"""(?i)(?P<pre>""" + _FLAG + r"""(?:=|["']?\s*,\s*|[ \t]*\n[ \t]*-[ \t]*|(?:[ \t]|\\\n)+))"""
-            r"""(?!-|\[REDACTED\])""" + _VALUE + r"""(?:[ \t]+(?![-\\])""" + _VALUE + r""")*"""
-        ),
-        r"\g<pre>" + MASK,
-    ),
     # bare token shapes (also when cut off at the end of the text)
-    (re.compile(r"\bhf_(?:[A-Za-z0-9]{10,}|(?=[a-z]*[A-Z0-9])[A-Za-z0-9]+\Z)"), MASK),  # not the word hf_token
+    (re.compile(r"hf_(?:[A-Za-z0-9]{10,}|(?=[a-z]*[A-Z0-9])[A-Za-z0-9]+\Z)"), MASK),  # not the word hf_token
+    # sk- glued to a word (an ANSI code removed before it) still counts when the rest is key-like
     (re.compile(r"\bsk-(?:proj-|ant-)?(?:[A-Za-z0-9_-]{16,}|[A-Za-z0-9_-]*\Z)"), MASK),
+    (re.compile(r"sk-(?:proj-|ant-)?(?=[a-z_-]{0,40}[A-Z0-9])[A-Za-z0-9_-]{20,}"), MASK),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}"), MASK),
-    (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), MASK),
+    (re.compile(r"(?:AKIA|ASIA)[A-Z0-9]{16}"), MASK),
     (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), MASK),
-    (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), MASK),
     (re.compile(r"(?i)\bsig=[A-Za-z0-9%+/=]{16,}"), "sig=" + MASK),
 ]
 
@@ -67,11 +73,48 @@ _TRIGGERS = ("token", "key", "secret", "passw", "bearer", "basic", "auth", "cred
              "gh", "akia", "asia", "aiza", "eyj", "sig=", "\x1b")
 
 
-def redact_text(text: str) -> str:
-    if not text:
-        return text
+MAX_VALUES = 64
+_SPLIT = re.compile(r"""(?:\s|\\\n|["',])+""")
+
+
+def secret_values(text: str) -> tuple[str, ...]:
+    """Every secret value the patterns find in `text` (8+ characters each), longest first. A rewrite
+    can move a value away from the context that showed it was one (`ollama run --api-key K`
+    re-rendered as `ollama run K`); `mask_values` then masks the values themselves."""
+    if not text or not _triggered(text):
+        return ()
+    found: set[str] = set()
+    clean = ANSI.sub("", text) if "\x1b" in text else text
+    for pattern, _ in _PATTERNS:
+        for m in pattern.finditer(clean):
+            value = m.group(0)[len(m.group("pre")):] if "pre" in pattern.groupindex else m.group(0)
+            found.update(v for v in _SPLIT.split(value) if len(v) >= 8 and MASK not in v)
+    return tuple(sorted(found, key=len, reverse=True))[:MAX_VALUES]
+
+
+def mask_values(data: Any, values: tuple[str, ...]) -> Any:
+    """`data` (text or JSON-ready) with every occurrence of each value replaced by the mask."""
+    if not values:
+        return data
+    if isinstance(data, str):
+        for value in values:
+            if value in data:
+                data = data.replace(value, MASK)
+        return data
+    if isinstance(data, dict):
+        return {mask_values(k, values): mask_values(v, values) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [mask_values(v, values) for v in data]
+    return data
+
+
+def _triggered(text: str) -> bool:
     low = text.lower()
-    if not any(t in low for t in _TRIGGERS):
+    return any(t in low for t in _TRIGGERS)
+
+
+def redact_text(text: str) -> str:
+    if not text or not _triggered(text):
         return text
     if "\x1b" in text:
         text = ANSI.sub("", text)

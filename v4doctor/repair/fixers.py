@@ -123,7 +123,8 @@ def _loses_value(spec: LaunchSpec, name: str, target: str) -> bool:
     from v4doctor.launch.parse import _lookup
 
     hit = _lookup(spec.engine, "--" + target) if spec.engine else None
-    return bool(hit and hit[3]) and isinstance(spec.flags.get(name), bool)
+    key, _, sub = name.partition(".")
+    return bool(hit and hit[3]) and any(a.key == key and a.sub == sub and not a.values for a in spec.args)
 
 
 @fixer("fix-invalid-flags")

@@ -18,6 +18,7 @@ from v4doctor.launch.compose import parse_compose, render_compose, with_config
 from v4doctor.repair.fixers import FIXERS
 from v4doctor.launch.snippet import parse_text
 from v4doctor.launch.spec import LaunchSpec
+from v4doctor.output.redact import mask_values, redact_text, secret_values
 
 MAX_ROUNDS = 6
 ACTIONABLE = (Severity.ERROR, Severity.WARNING, Severity.INFO)
@@ -34,6 +35,7 @@ class FixResult:
     spec_before: LaunchSpec
     spec_after: LaunchSpec
     notes: list[str] = field(default_factory=list)
+    hidden: tuple[str, ...] = ()  # secret values of the input, masked wherever a rewrite moved them (`shown`)
 
     @property
     def changed(self) -> bool:
@@ -41,11 +43,20 @@ class FixResult:
 
     @property
     def diff(self) -> str:
+        """The unified diff of the redacted texts: a line of a diff alone (`+  K2 \\`) has lost the context
+        (`--api-key K1 \\`) that shows it is a secret, so the whole texts are redacted first."""
         name = "compose" if self.kind == "compose" else "command"
-        return "".join(difflib.unified_diff(self.before.splitlines(True), self.after.splitlines(True),
+        return "".join(difflib.unified_diff(self.shown(self.before).splitlines(True), self.shown(self.after).splitlines(True),
                                             f"a/{name}", f"b/{name}"))
 
+    def shown(self, text: str) -> str:
+        """Text as it may leave: redacted, and the input's secret values masked wherever they moved."""
+        return mask_values(redact_text(text), self.hidden)
+
     def to_dict(self) -> dict[str, Any]:
+        return mask_values(self._dict(), self.hidden)
+
+    def _dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind, "changed": self.changed, "applied": list(self.applied),
             "findings": [f.to_dict() for f in self.findings], "remaining": [f.to_dict() for f in self.remaining],
@@ -127,4 +138,4 @@ def propose(text: str, kind: str, facts: Facts | None = None, config_text: str |
         notes.append(f"this plan now serves {fixed.model} under the name {kept}: clients that ask for {kept} get "
                      f"{fixed.model}'s answers (a smaller, different model), with no error telling them so")
     return FixResult(kind, first, [f for f in remaining if f.severity in (Severity.ERROR, Severity.WARNING)],
-                     applied, before, after, spec, fixed, notes)
+                     applied, before, after, spec, fixed, notes, secret_values(text))
