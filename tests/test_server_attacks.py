@@ -131,3 +131,12 @@ def test_two_slow_requests_do_not_stop_health_or_a_small_diagnose(server):
 def test_405_names_the_allowed_methods(server):
     r = requests.get(server.url + "/v1/diagnose", timeout=5)
     assert r.status_code == 405 and r.headers["Allow"] == "POST" and r.json()["status"] == 405
+
+
+def test_what_the_schema_allows_is_what_the_server_accepts(server):
+    spec = requests.get(server.url + "/openapi.json", timeout=5).json()
+    body = lambda path: spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]  # noqa: E731
+    assert {"required": ["cmd"]} in body("/v1/check")["anyOf"] and body("/v1/fix")["properties"]["text"]["pattern"] == r"\S"
+    for path, data in (("/v1/check", {}), ("/v1/fix", {"text": ""}), ("/v1/fix", {"text": "  "})):
+        r = requests.post(server.url + path, json=data, timeout=10)
+        assert r.status_code == 422 and "schema" in r.json()["error"], (path, data, r.text)

@@ -139,7 +139,8 @@ def parse_json(model: type[BaseModel], body: bytes) -> Any:
         if invalid:  # pydantic's message names the place ("EOF while parsing ... at line 1 column 23"), not the input
             raise ApiError(400, f"the body is not valid JSON ({invalid[0]})") from None
         problems = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"]} for e in errors[:20]]
-        raise ApiError(422, f"the body does not match the {model.__name__} schema", problems) from None
+        whole = next((p["msg"].removeprefix("Value error, ") for p in problems if not p["loc"]), None)  # about the body as a whole
+        raise ApiError(422, f"the body does not match the {model.__name__} schema" + (f": {whole}" if whole else ""), problems) from None
 
 
 def require_json(request: Request) -> None:

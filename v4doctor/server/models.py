@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _In(BaseModel):
@@ -25,19 +25,31 @@ class DiagnoseIn(_In):
     text: str = Field(description="the log, as pasted (any engine, several mixed, truncated is fine)")
 
 
+_WHAT = ("snapshot", "cmd", "compose", "model")
+
+
 class CheckIn(_In):
+    # The schema says what the server accepts: at least one thing to judge, no blank text (#16: `{}` passed the schema, got 422).
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"anyOf": [{"required": [k]} for k in _WHAT]})
+
     snapshot: Optional[dict[str, Any]] = Field(None, description="a facts snapshot from `v4doctor snapshot`")
-    cmd: Optional[str] = Field(None, description='the planned launch command, e.g. "vllm serve deepseek-ai/DeepSeek-V4-Flash ..."')
-    compose: Optional[str] = Field(None, description="the planned docker-compose file, as text")
-    model: Optional[str] = Field(None, description="flash, pro or a repo id (default: the snapshot's, else flash)")
+    cmd: Optional[str] = Field(None, pattern=r"\S", description='the planned launch command, e.g. "vllm serve deepseek-ai/DeepSeek-V4-Flash ..."')
+    compose: Optional[str] = Field(None, pattern=r"\S", description="the planned docker-compose file, as text")
+    model: Optional[str] = Field(None, pattern=r"\S", description="flash, pro or a repo id (default: the snapshot's, else flash)")
     engine: Optional[str] = Field(None, description="vllm, sglang, llamacpp or ollama")
     engine_version: Optional[str] = None
     select: list[str] = Field(default_factory=list, description="run only these check ids, prefixes or categories")
     ignore: list[str] = Field(default_factory=list, description="skip these check ids, prefixes or categories")
 
+    @model_validator(mode="after")
+    def _something_to_judge(self) -> "CheckIn":
+        if all(getattr(self, k) is None for k in _WHAT):
+            raise ValueError("give a facts snapshot, a launch command, a compose text or a model")
+        return self
+
 
 class FixIn(_In):
-    text: str = Field(description="a launch command or a docker-compose file, as text")
+    text: str = Field(pattern=r"\S", description="a launch command or a docker-compose file, as text (not blank)")
     kind: Optional[Literal["cmd", "compose"]] = Field(None, description="what `text` is (default: guessed)")
     snapshot: Optional[dict[str, Any]] = Field(None, description="a facts snapshot of the host it will run on")
 
