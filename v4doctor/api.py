@@ -30,6 +30,7 @@ from v4doctor.output.redact import redact
 __all__ = [
     "diagnose", "diagnose_file", "check", "run", "snapshot", "fix", "read_plan", "write_fix", "fit", "gguf",
     "probe", "checks", "explain", "models", "load_facts", "facts_for", "redact_result", "FeatureUnavailable", "plan",
+    "run_fleet", "snapshot_fleet", "fleet_facts", "load_fleet",
 ]
 
 NOT_COLLECTED = "not in the posted snapshot"
@@ -199,6 +200,84 @@ def snapshot(**kwargs) -> dict[str, Any]:
     return facts_to_json(host_facts(**kwargs))
 
 
+# --------------------------------------------------------------------------- fleets (a Ray cluster)
+FLEET_TIMEOUT_S = 60.0
+
+
+def fleet_facts(address: str, *, model=None, engine=None, engine_version=None, cmd=None, compose_path=None, paths=(),
+                timeout_s: float = FLEET_TIMEOUT_S):
+    """Read every alive node of the Ray cluster at `address` (one pinned task each): a FleetFacts. Needs `v4doctor[ray]`."""
+    from v4doctor.collect.target import build_target
+    from v4doctor.fleet import gather_fleet
+
+    check_engine_version(engine_version)
+    if not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= 3600:
+        raise UsageError(f"--ray-timeout {timeout_s!r}: give seconds between 1 and 3600")
+    target = build_target(model, engine, cmd, compose_path, engine_version)
+    require_known_model(target)
+    return gather_fleet(address, target, list(paths), timeout_s=float(timeout_s)), target
+
+
+def run_fleet(address: str | None = None, *, facts_path: str | None = None, select: Iterable[str] = (), ignore: Iterable[str] = (),
+              **kwargs):
+    """Judge a Ray cluster: every node with the usual checks, then the fleet checks across nodes: a `FleetReport`.
+
+    `address` gathers the live cluster (kwargs as `fleet_facts`); `facts_path` judges a fleet snapshot
+    written by `snapshot_fleet` instead (its target, unless model/engine/cmd are given)."""
+    from v4doctor.fleet import judge_fleet
+
+    select, ignore = tuple(select), tuple(ignore)
+    validate_selection(select, ignore)
+    if facts_path:
+        fleet = load_fleet(facts_path)
+        target = _fleet_target(fleet, **kwargs)
+    else:
+        fleet, target = fleet_facts(address or "auto", **kwargs)
+    return judge_fleet(fleet, target, select, ignore)
+
+
+def snapshot_fleet(address: str, **kwargs) -> dict[str, Any]:
+    """Every node's facts of the Ray cluster at `address` as JSON-ready data (a fleet snapshot); redact before writing."""
+    from v4doctor.facts.fleet import fleet_to_json
+
+    fleet, _ = fleet_facts(address, **kwargs)
+    return fleet_to_json(fleet)
+
+
+def load_fleet(path: str):
+    """A fleet snapshot (`snapshot --ray`), or None when the JSON at `path` is a one-host snapshot."""
+    import json
+
+    from v4doctor.facts.fleet import fleet_from_json
+
+    try:
+        data = json.loads(open(path, encoding="utf-8").read() if path != "-" else __import__("sys").stdin.read())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read fleet snapshot {path}: {exc}") from None
+    if not is_fleet_snapshot(data):
+        raise UsageError(f"{path} is not a fleet snapshot (no 'cluster' and 'nodes'): write one with `v4doctor snapshot --ray ADDRESS`")
+    try:
+        return fleet_from_json(data)
+    except FactsError as exc:
+        raise UsageError(f"fleet snapshot {path}: {exc}") from None
+
+
+def is_fleet_snapshot(data: Any) -> bool:
+    return isinstance(data, dict) and "cluster" in data and "nodes" in data and "target" not in data
+
+
+def _fleet_target(fleet, *, model=None, engine=None, engine_version=None, cmd=None, compose_path=None, **_ignored) -> TargetFacts:
+    """The plan for a recorded fleet: the given one, else the target the nodes were gathered for."""
+    from v4doctor.collect.target import build_target
+
+    recorded = next((n.facts.target for n in fleet.answered), None)
+    if recorded is not None and not any((model, engine, cmd, compose_path, engine_version)):
+        return recorded
+    target = build_target(model, engine, cmd, compose_path, engine_version)
+    require_known_model(target)
+    return target
+
+
 def check(
     snapshot: Facts | dict[str, Any] | None = None,
     *,
@@ -325,10 +404,31 @@ def fit(
     overrides: dict[str, Any] | None = None,
 ):
     """The memory fit of a plan: (`FitResult`, the GPU's name). Pure: the host's GPUs come from `gpus`
-    ("COUNTxNAME") or from `facts` (a snapshot)."""
+    ("COUNTxNAME") or from `facts` (a snapshot). A `model` that is a local checkpoint folder the knowledge base
+    does not list is fitted from its config.json and the size of its weight files."""
     from v4doctor.launch.fitplan import compute
 
-    return compute(model=model, gpus=gpus, gpu_mem_gib=gpu_mem_gib, plan=plan, facts=facts, engine=engine, overrides=overrides or {})
+    record = _local_checkpoint_record(model) if model else None
+    return compute(model=model, gpus=gpus, gpu_mem_gib=gpu_mem_gib, plan=plan, facts=facts, engine=engine, overrides=overrides or {},
+                   record=record)
+
+
+def _local_checkpoint_record(model: str) -> dict[str, Any] | None:
+    """The record of a local V4 checkpoint folder (config.json + file sizes), or None for anything else."""
+    from pathlib import Path
+
+    from v4doctor.knowledge.kb import load
+
+    if load().find_model(model) is not None or not Path(model).expanduser().is_dir():
+        return None
+    from v4doctor.collect.checkpoint import read_checkpoint
+    from v4doctor.knowledge.from_config import record_from_config
+
+    config, size = read_checkpoint(model)
+    record = record_from_config(config, model, disk_bytes=size)
+    if record is None:
+        raise UsageError(f"{model}: config.json is not a DeepSeek V4 checkpoint")
+    return record
 
 
 def fit_rows(result) -> list[tuple[str, str, str]]:

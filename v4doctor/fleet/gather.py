@@ -34,6 +34,7 @@ def import_ray():
 def gather_fleet(address: str, target: TargetFacts, paths: list[str] | None = None, *, timeout_s: float = NODE_TIMEOUT_S) -> FleetFacts:
     """Connect to the cluster at `address`, collect every alive node, disconnect."""
     ray = import_ray()
+    _reachable(address)
     try:
         ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
     except Exception as exc:  # ConnectionError, a version mismatch, a bad address: bad input, one line
@@ -46,6 +47,21 @@ def gather_fleet(address: str, target: TargetFacts, paths: list[str] | None = No
         return FleetFacts(cluster=cluster, nodes=sorted(nodes, key=lambda n: (not n.is_head, n.address, n.node_id)))
     finally:
         ray.shutdown()
+
+
+def _reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A host:port address must accept a TCP connection (Ray itself retries an unreachable one for minutes)."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        if address not in ("auto", "local") and not address.startswith("ray://"):
+            raise UsageError(f"--ray {address!r}: give the head's host:port (e.g. 10.0.0.1:6379) or auto")
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise UsageError(f"cannot connect to the Ray cluster at {address}: {exc.strerror or exc} (is `ray start --head` running there?)") from None
 
 
 def _node(raw: dict[str, Any]) -> NodeFacts:

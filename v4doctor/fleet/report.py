@@ -23,6 +23,11 @@ from v4doctor.judge.registry import run_checks
 from v4doctor.judge.report import Report
 
 
+# Checks that hold the whole checkpoint against one host's GPUs: in a plan over several nodes each node holds
+# only its share, which V4D302/V4D303 judge from the layout (TP x PP), so a fleet run leaves these out per node.
+WHOLE_HOST_CHECKS = frozenset({"V4D210"})
+
+
 @dataclass
 class FleetReport:
     fleet: FleetFacts
@@ -82,10 +87,19 @@ def judge_fleet(fleet: FleetFacts, target: TargetFacts, select: Iterable[str] = 
         facts = copy.copy(node.facts)
         facts.target = target
         ctx = Context(facts)
-        node_reports[node.node_id] = Report(target=target_summary(ctx), findings=run_checks(ctx, per_node, select, ignore))
+        checks = [c for c in per_node if c.id not in WHOLE_HOST_CHECKS] if _spans_nodes(ctx, node) else per_node
+        node_reports[node.node_id] = Report(target=target_summary(ctx), findings=run_checks(ctx, checks, select, ignore))
     ctx = Context(_plan_facts(fleet, target), fleet=fleet)
     findings = list(reg.load_errors) + run_checks(ctx, across, select, ignore)
     return FleetReport(fleet=fleet, target=target_summary(ctx), findings=findings, node_reports=node_reports)
+
+
+def _spans_nodes(ctx: Context, node: NodeFacts) -> bool:
+    """The plan runs over several nodes (`--nnodes`, or Ray with more ranks than this node has GPUs)."""
+    from v4doctor.launch.plan import spans_nodes
+
+    launch = ctx.get("launch")
+    return known(launch) and known(node.gpus) and spans_nodes(launch, node.gpus)
 
 
 def _plan_facts(fleet: FleetFacts, target: TargetFacts) -> Facts:
