@@ -76,3 +76,23 @@ def test_a_did_you_mean_without_a_value_is_not_corrected_into_a_broken_command()
     assert "--max-num-batched-tokens" not in (data.get("after") or "")
     data = run_cli("fix", "--cmd", "vllm serve deepseek-ai/DeepSeek-V4-Flash -tp 8 --max-num-batchd-tokens 8192", "--json").json()
     assert "--max-num-batched-tokens 8192" in data["after"]
+
+
+def test_a_looping_cache_symlink_loses_only_that_disk(tmp_path):
+    from v4doctor.collect import system
+
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    facts = system.collect([str(tmp_path / "a" / "hub"), str(tmp_path)])
+    looped, fine = facts.disks
+    assert "cannot resolve" in looped.free_bytes.reason and isinstance(fine.free_bytes, int)
+    assert isinstance(facts.cpu_count, int)
+
+
+def test_an_unreadable_meminfo_says_why(tmp_path):
+    from v4doctor.collect import system
+
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc" / "meminfo").mkdir()  # reading a directory fails like an unreadable file: the reason is kept
+    facts = system.collect(root=str(tmp_path))
+    assert facts.ram_total_bytes.reason.startswith("cannot read /proc/meminfo")

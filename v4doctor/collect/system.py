@@ -18,7 +18,9 @@ SHM = "/dev/shm"
 
 def collect(paths: list[str] | None = None, root: str = "/") -> SystemFacts:
     """Read this host; `paths` are where the weights and the cache will live. Never raises."""
-    meminfo = parse_meminfo(_read(root, "proc/meminfo"))
+    raw_meminfo = _read(root, "proc/meminfo")
+    meminfo = parse_meminfo(raw_meminfo)
+    unread = raw_meminfo if isinstance(raw_meminfo, Unknown) else None  # "cannot read /proc/meminfo: Permission denied"
     cpu = parse_cpuinfo(_read(root, "proc/cpuinfo"))
     mounts = parse_mounts(_read(root, "proc/mounts"))
     runtime = container_runtime(root, os.environ, _read(root, "proc/1/cgroup"))
@@ -28,8 +30,8 @@ def collect(paths: list[str] | None = None, root: str = "/") -> SystemFacts:
         arch=platform.machine() or Unknown("platform.machine() is empty"),
         cpu_model=cpu,
         cpu_count=_cpu_count(),
-        ram_total_bytes=meminfo.get("MemTotal", Unknown("no MemTotal in /proc/meminfo")),
-        ram_available_bytes=meminfo.get("MemAvailable", Unknown("no MemAvailable in /proc/meminfo")),
+        ram_total_bytes=meminfo.get("MemTotal", unread if unread is not None else Unknown("no MemTotal in /proc/meminfo")),
+        ram_available_bytes=meminfo.get("MemAvailable", unread if unread is not None else Unknown("no MemAvailable in /proc/meminfo")),
         shm_bytes=_total_bytes(SHM),
         in_container=runtime != "none",
         container_runtime=runtime,
@@ -121,7 +123,11 @@ def _existing(path: str) -> Path:
 
 def disk(path: str, mounts: list[tuple[str, str]]) -> DiskFacts:
     """Free and total bytes and the filesystem at `path` (statvfs + /proc/mounts)."""
-    where = _existing(path)
+    try:
+        where = _existing(path)
+    except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before Python 3.13): this disk only
+        reason = Unknown(f"cannot resolve {path}: {exc}")
+        return DiskFacts(path, reason, reason, reason, reason)
     try:
         st = os.statvfs(where)
     except OSError as exc:
