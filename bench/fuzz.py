@@ -231,6 +231,7 @@ def _mutate_command(rng: random.Random, cmd: str, secrets: list[str]) -> str:
                                         "--kv-cache-dtype", "fp8", "--enable-expert-paralel", "--shm-size", "\\\n  "]))
         elif op == 4:
             words.append(rng.choice(_WEIRD_NUMBERS))
+    words = words or ["vllm", "serve"]
     if rng.random() < 0.7:
         text, core = _secret(rng)
         secrets.append(core)
