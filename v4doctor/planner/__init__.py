@@ -20,7 +20,6 @@ from v4doctor.planner.select import choose, search_all
 
 __all__ = ["plan", "Goal", "Plan", "PlanResult", "Host", "hypothetical"]
 
-SCHEMA_VERSION = 1
 
 
 def plan(facts: Facts, goal: Goal, kb: KnowledgeBase | None = None) -> PlanResult:

@@ -13,7 +13,7 @@ from typing import Any
 
 from v4doctor.knowledge.kb import KnowledgeBase
 from v4doctor.launch import flags as flag_tables
-from v4doctor.launch.fit import GIB, fit
+from v4doctor.launch.fit import fit
 from v4doctor.planner.goal import Goal
 from v4doctor.planner.host import Host
 

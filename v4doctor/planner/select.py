@@ -10,7 +10,7 @@ from v4doctor.knowledge import images
 from v4doctor.knowledge.kb import KnowledgeBase
 from v4doctor.planner import render
 from v4doctor.planner.goal import Goal
-from v4doctor.planner.host import GIB, Host
+from v4doctor.planner.host import Host
 from v4doctor.planner.result import Plan
 from v4doctor.planner.search import (ENGINE_NAMES, Candidate, checkpoints, fraction_for, gguf_quants, layouts, newest, size,
                                      spec_for, tier, vllm_indexer, with_layout)
@@ -162,4 +162,4 @@ def _suggest(blocked: dict[str, Any], host: Host, goal: Goal, kb: KnowledgeBase)
     return smallest_hardware(host, goal, kb)
 
 
-__all__ = ["search_all", "choose", "GIB"]
+__all__ = ["search_all", "choose", "rank_key", "judged_facts"]
