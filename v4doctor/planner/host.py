@@ -108,7 +108,7 @@ def hypothetical(gpus: str, kb: KnowledgeBase, *, ram_gib: float | None = None, 
 def _system(ram_gib: float | None, disk_gib: float | None) -> SystemFacts:
     ram = int(ram_gib * GIB) if ram_gib is not None else Unknown(HYPOTHETICAL)
     disks = [DiskFacts(path=HF_CACHE, free_bytes=int(disk_gib * GIB), total_bytes=int(disk_gib * GIB))] if disk_gib is not None else []
-    return SystemFacts(os="Linux", kernel=Unknown(HYPOTHETICAL), arch="x86_64", cpu_model=Unknown(HYPOTHETICAL),
+    return SystemFacts(os="Linux", kernel=Unknown(HYPOTHETICAL), arch=Unknown(HYPOTHETICAL), cpu_model=Unknown(HYPOTHETICAL),
                        cpu_count=Unknown(HYPOTHETICAL), ram_total_bytes=ram, ram_available_bytes=ram,
                        shm_bytes=Unknown(HYPOTHETICAL), in_container=False, disks=disks)
 

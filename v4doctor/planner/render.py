@@ -67,10 +67,11 @@ def _sglang(c: Candidate, host: Host) -> list[str]:
 
 
 def moe_runner(c: Candidate, host: Host) -> str | None:
-    """The cookbook's MoE runner: Marlin (W4A16) for FP4 experts on Hopper, FlashInfer MXFP4 on Blackwell TP."""
+    """The cookbook's MoE runner: Marlin (W4A16) for FP4 experts on Hopper and RTX PRO 6000 (SM120), FlashInfer MXFP4
+    on Blackwell data-center TP."""
     fam = (host.family or {}).get("key")
     fp4 = str(c.model.get("expert_dtype", "fp4")) in ("fp4", "mxfp4")
-    if fam == "hopper" and fp4:
+    if fam in ("hopper", "blackwell-consumer") and fp4:
         return "marlin"
     if fam == "blackwell-dc" and fp4 and c.layout == "tp":
         return "flashinfer_mxfp4"
