@@ -172,6 +172,11 @@ def test_laptop_and_v100_get_an_honest_nothing_fits():
     assert all(p.engine == "llamacpp" for p in plan(load_host("8xv100.json"), Goal()).plans)  # llama.cpp runs on Volta (gpus.toml)
 
 
+def test_amd_gpus_are_not_given_nvidia_commands():
+    result = plan(hypothetical("8xMI355X", load(), ram_gib=1024), Goal())
+    assert not result.plans and all("ROCm" in r["why"] or "NVIDIA" in r["why"] for r in result.rejected[:3])
+
+
 def test_busy_gpus_lower_the_memory_fraction():
     facts = hypothetical("8xH200", load())
     for d in facts.gpu.devices:

@@ -37,6 +37,9 @@ def support(engine: str, host: Host) -> str | None:
     fam = host.family
     if fam is None:
         return f"GPU {host.gpu_name} is not in the knowledge base"
+    if fam["key"].startswith("cdna"):  # ROCm: the recipes use other images, env and flags (vllm/vllm-openai-rocm, AITER)
+        return (f"{fam['name']}: plans are rendered for NVIDIA (CUDA images, --gpus); the vLLM recipe's AMD path "
+                "(vllm/vllm-openai-rocm:nightly, VLLM_ROCM_USE_AITER=1) is not planned")
     verdict = fam.get(engine, "never")
     if verdict in ("upstream", "preview"):
         return None
@@ -157,6 +160,8 @@ def _suggest(blocked: dict[str, Any], host: Host, goal: Goal, kb: KnowledgeBase)
         fix = f.fix.text if f.fix is not None else ""
         hint = " (or `--ignore disk` to plan as if the download had room)" if f.category == "disk" else ""
         return f"{f.id} blocks the plans that fit: {f.title}. {fix}{hint}".strip()
+    if str((host.family or {}).get("key", "")).startswith("cdna"):
+        return "plan renders NVIDIA deployments only; for AMD GPUs see the vLLM recipes' ROCm path (https://recipes.vllm.ai/deepseek-ai/DeepSeek-V4-Flash)"
     from v4doctor.planner.grow import smallest_hardware
 
     return smallest_hardware(host, goal, kb)
