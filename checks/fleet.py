@@ -45,18 +45,28 @@ def _facts_value(get: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return read
 
 
-# What must be the same on every node, how to read it, and how bad a difference is.
-_VERSIONS: list[tuple[str, Callable[[Any], Any], str]] = [
-    ("NVIDIA driver", _facts_value(lambda f: f.gpu.driver_version), "warning"),
-    ("CUDA the driver supports", _facts_value(lambda f: f.gpu.cuda_driver_version), "error"),
-    ("Python", _facts_value(lambda f: ".".join(str(f.python.version).split(".")[:2])), "error"),
-    ("torch", _facts_value(lambda f: f.python.packages.get("torch")), "error"),
-    ("torch's CUDA build", _facts_value(lambda f: f.python.torch_cuda), "error"),
-    ("vllm", _facts_value(lambda f: f.python.packages.get("vllm")), "error"),
-    ("sglang", _facts_value(lambda f: f.python.packages.get("sglang")), "error"),
-    ("transformers", _facts_value(lambda f: f.python.packages.get("transformers")), "warning"),
-    ("NCCL (nvidia-nccl wheel)", lambda n: n.nccl_version if known(n.nccl_version) else None, "error"),
-    ("Ray", lambda n: n.ray_version if known(n.ray_version) else None, "error"),
+# What must be the same on every node, how to read it, how bad a difference is, and why.
+_VERSIONS: list[tuple[str, Callable[[Any], Any], str, str]] = [
+    ("NVIDIA driver", _facts_value(lambda f: f.gpu.driver_version), "warning",
+     "NCCL and the CUDA runtime run on each node's driver; another driver build changes what they do there."),
+    ("CUDA the driver supports", _facts_value(lambda f: f.gpu.cuda_driver_version), "error",
+     "The engine's CUDA build must run on every node's driver; a node with an older one fails to start its ranks."),
+    ("Python", _facts_value(lambda f: ".".join(str(f.python.version).split(".")[:2])), "error",
+     "Ray refuses a process whose Python differs from the cluster's (`Version mismatch: The cluster was started with`)."),
+    ("torch", _facts_value(lambda f: f.python.packages.get("torch")), "error",
+     "Every rank exchanges tensors with the others through torch.distributed; other torch releases do not interoperate."),
+    ("torch's CUDA build", _facts_value(lambda f: f.python.torch_cuda), "error",
+     "Ranks with different CUDA builds load different kernels and NCCL libraries."),
+    ("vllm", _facts_value(lambda f: f.python.packages.get("vllm")), "error",
+     "Each node runs the engine's workers: another release has other model code, flags and messages between ranks."),
+    ("sglang", _facts_value(lambda f: f.python.packages.get("sglang")), "error",
+     "Each node runs the engine's workers: another release has other model code, flags and messages between ranks."),
+    ("transformers", _facts_value(lambda f: f.python.packages.get("transformers")), "warning",
+     "Config and tokenizer loading differ between transformers releases; ranks may read the checkpoint differently."),
+    ("NCCL (nvidia-nccl wheel)", lambda n: n.nccl_version if known(n.nccl_version) else None, "error",
+     "NCCL ranks of different versions hang or abort at the first collective between nodes."),
+    ("Ray", lambda n: n.ray_version if known(n.ray_version) else None, "error",
+     "Ray refuses a process with another Ray version (`Version mismatch: The cluster was started with`)."),
 ]
 
 
@@ -85,7 +95,7 @@ def nodes_answered(fleet):
 def versions_match(fleet):
     """Driver, CUDA, Python, torch, engine, NCCL and Ray must match across nodes: ranks load each other's kernels and messages."""
     out = []
-    for name, read, level in _VERSIONS:
+    for name, read, level, why in _VERSIONS:
         values = {n: read(n) for n in fleet.answered if read(n) is not None}
         common, odd = _odd(values)
         if not odd:
@@ -93,8 +103,7 @@ def versions_match(fleet):
         make = error if level == "error" else warning
         seen = ", ".join(f"{n.label} has {values[n]}" for n in odd)
         out.append(_about(make(f"{name} differs between nodes: {seen}; the others have {common}",
-                               f"Multi-node vLLM/SGLang runs one engine over all nodes; a different {name} on one node fails at start-up "
-                               "(Ray refuses a different Ray or Python version; NCCL ranks of different versions hang or abort).",
+                               why,
                                fix=f"Install the same {name} ({common}) on every node, or run every node from the same container image.",
                                evidence=[f"{n.label}: {values[n]}" for n in values]), odd))
     return out

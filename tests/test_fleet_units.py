@@ -10,6 +10,7 @@ import socket
 
 import pytest
 
+import check_cases  # noqa: F401  first: it folds check_cases_fleet's table in when it loads
 from check_cases_fleet import PRO_2x8, fleet, node, two
 from conftest import ROOT
 from v4doctor.errors import UsageError
