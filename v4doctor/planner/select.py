@@ -130,8 +130,9 @@ def choose(candidates, rejected, facts: Facts, host: Host, goal: Goal, kb: Knowl
         docker = render.docker_run(c, host, image)
         report = judge(judged_facts(facts, c, docker), (), goal.ignore)
         errors = [f for f in report.findings if f.severity.value == "error"]
-        compose = render.compose(c, host, image)
-        errors += [f for f in judge(judged_facts(facts, c, compose=compose), (), goal.ignore).findings if f.severity.value == "error"]
+        if not errors:  # the compose file carries the same command and image; judged too (a YAML parse costs ~8 ms)
+            compose = render.compose(c, host, image)
+            errors = [f for f in judge(judged_facts(facts, c, compose=compose), (), goal.ignore).findings if f.severity.value == "error"]
         if errors:
             for e in {e.id: e for e in errors}.values():
                 blocked.setdefault(e.id, []).append(e)
