@@ -36,4 +36,9 @@ def _from_config(config: dict[str, Any], kb: KnowledgeBase, ref: str) -> dict[st
             return {**m, "local": ref}
     if arch is None:
         return Unknown(f"{ref}: config.json names no architecture")
+    from v4doctor.knowledge.from_config import record_from_config
+
+    record = record_from_config(config, ref)  # a V4 checkpoint the knowledge base does not list: fitted from its config
+    if record is not None:
+        return record
     return Unknown(f"{ref}: architecture {arch} with {layers} layers is not a DeepSeek V4 checkpoint this knowledge base knows")

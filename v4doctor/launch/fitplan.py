@@ -71,7 +71,7 @@ def _apply_overrides(kwargs: dict, overrides: dict[str, Any]) -> dict:
 
 
 def compute(*, model: str | None, gpus: str | None, gpu_mem_gib: float | None, plan, facts, engine: str | None,
-            overrides: dict[str, Any]):
+            overrides: dict[str, Any], record: dict[str, Any] | None = None):
     """(FitResult, GPU name) for a plan, a host and overrides (tp, dp, pp, ep, max_model_len, max_num_seqs,
     fraction, kv_cache_dtype)."""
     from v4doctor.knowledge.kb import UnknownModelError, load
@@ -81,7 +81,8 @@ def compute(*, model: str | None, gpus: str | None, gpu_mem_gib: float | None, p
     kb = load()
     spec = plan_spec(plan)
     try:
-        record = kb.model(model) if model else (resolve_model(spec, kb) if spec else kb.model("flash"))
+        if record is None:  # `record`: a checkpoint the knowledge base does not list, read from its config.json
+            record = kb.model(model) if model else (resolve_model(spec, kb) if spec else kb.model("flash"))
     except UnknownModelError as exc:
         raise UsageError(str(exc)) from None
     if record is None:
