@@ -240,3 +240,33 @@ def test_a_fix_text_never_shows_a_placeholder_for_a_missing_value(sig):
     for template in (sig.title, sig.cause, sig.fix):
         text = fill(template, {})
         assert "{" not in text.replace("{{", "") and text.count("?") <= template.count("?"), (sig.id, text)
+
+
+# --------------------------------------------------------------------------- failure lines found without a second pattern pass
+def _naive_failures(text: str) -> tuple[list, list]:
+    """The long way: every line, in order, through the same failure test."""
+    from v4doctor.logs.reader import clean_line
+    from v4doctor.logs.scan import FAILURE, FAILURE_LITERALS, MAX_EVIDENCE, NOT_AN_ERROR_LEVEL
+
+    found = [(n, line) for n, line in enumerate(text.split("\n")[:-1], 1)
+             if any(m in line for m in FAILURE_LITERALS) and FAILURE.search(clean_line(line)) and not NOT_AN_ERROR_LEVEL.search(line)]
+    return found[:MAX_EVIDENCE], found[-4:]
+
+
+def _scan(text: str, chunk_lines: int):
+    scanner = Scanner(load_signatures())
+    lines = text.split("\n")[:-1]
+    for i in range(0, len(lines), chunk_lines):
+        scanner.feed(("\n".join(lines[i:i + chunk_lines]) + "\n").encode())
+    return scanner.result()
+
+
+@pytest.mark.parametrize("chunk_lines", [1, 7, 100_000])
+def test_first_and_last_failure_lines_match_a_line_by_line_scan(chunk_lines):
+    """Corpus logs concatenated (real failure lines, INFO lines quoting errors), cut into chunks of several
+    sizes: the first 3 and last 4 failure lines are those a naive scan of every line finds."""
+    text = "".join(c.body if c.body.endswith("\n") else c.body + "\n" for c in load_cases()[:40])
+    result = _scan(text, chunk_lines)
+    first, last = _naive_failures(text)
+    assert len(first) == 3 and len(last) == 4
+    assert result.failures == first and result.last_failures == last

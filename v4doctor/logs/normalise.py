@@ -16,6 +16,7 @@ from v4doctor.logs.reader import ANSI, clean_line
 from v4doctor.logs.scan import NOT_AN_ERROR_LEVEL
 
 _WS = re.compile(r"\s+")
+MAX_TEXT = 2000  # characters of a message the tiers match (a regex like `\w+ at` is quadratic on a 16 KiB run)
 _ENVELOPE_KEYS = ("message", "msg", "log", "MESSAGE", "text", "error", "err")
 _LOGFMT_MSG = re.compile(r'''(?:^|\s)(?:msg|message|error|err)=(?:"((?:[^"\\]|\\.)*)"|(\S+))''')
 _LOGFMT_LEVEL = re.compile(r"(?:^|\s)level=(\w+)")
@@ -130,7 +131,7 @@ def normalise(numbered: list[tuple[int, str]]) -> Window:
         parts, level = unwrap(raw_full)
         quiet = _is_quiet(raw_full, level)
         for part in parts:
-            text = message(part)
+            text = message(part[:MAX_TEXT])
             if text:
                 lines.append(Line(number, raw_full, text, text.lower(), quiet))
     return _mark(Window(lines))

@@ -25,8 +25,8 @@ TAIL_BYTES = 128 << 10  # (tiers.py): a small log is kept whole, a long one by i
 # traceback, a llama.cpp `error loading model`, a crash.
 FAILURE_LITERALS = ("Error", "Exception", "Traceback (most recent call last)", "error", "Segmentation fault", "core dumped", "FATAL", "Aborted",
                     "out of memory")
-_FAILURE_BYTES = frozenset(x.encode() for x in FAILURE_LITERALS)
 _READY_BYTES = frozenset(x.encode() for x in READY_MARKERS)
+_MARKERS = tuple(x.encode() for x in FAILURE_LITERALS)
 # A line its own logger tagged INFO/WARNING/DEBUG is no failure, whatever exception name it quotes
 # (vLLM `WARNING 04-24 10:11:12 [x.py:1]`, SGLang `[…] WARNING`, llama.cpp `0.00.998.066 W `, Python `WARNING:`).
 NOT_AN_ERROR_LEVEL = re.compile(
@@ -81,7 +81,9 @@ class _Plan:
 
     def __init__(self, active: tuple[Signature, ...], extractors: tuple, first: bool = False):
         self.active, self.extractors = active, extractors  # held: the cache key is their ids
-        literals = [s.literal for s in active] + [x.literal for x in extractors] + list(FAILURE_LITERALS)
+        # The failure markers are not in the main pattern: on an error-dense log nearly every line has one, and
+        # only the first and the last few failure lines are kept, so they are looked for where needed (`_settle`).
+        literals = [s.literal for s in active] + [x.literal for x in extractors]
         self.prefilter = compile_prefilter(literals)
         sigs, exs = dict(_index(active, lambda s: s.literal)), dict(_index(extractors, lambda x: x.literal))
         self.dispatch = {k.encode(): (k, sigs.get(k, ()), exs.get(k, ())) for k in set(sigs) | set(exs)}
@@ -139,6 +141,7 @@ class Scanner:
         self.recent: deque[tuple[int, str]] = deque(maxlen=4)  # (line, raw text): the last failure lines
         self.lines = 0
         self.head, self.tail, self.tail_start = b"", b"", 1
+        self.chunk, self.base, self.at, self.chunk_lines = b"", 0, 0, 0  # the chunk being scanned, its first line's number - 1, the hit line's offset
         self._stale = False  # a chunk was scanned since the last prune
         self.full: set[str] = set()  # signatures whose evidence is full: a match adds nothing
         self.finished: set[int] = set()  # ids of extractors with nothing left to fill
@@ -171,18 +174,21 @@ class Scanner:
             self._use(_Plan(tuple(active), tuple(extractors)))
 
     def feed(self, chunk: bytes) -> None:
-        """Scan one chunk of whole lines (each ends with a newline); only hit lines are decoded."""
+        """Scan one chunk of whole lines (each ends with a newline); only hit lines are decoded. Failure lines are
+        found afterwards, only as many as are kept (`_settle`)."""
         if self._stale:  # pruned before the next chunk, not after each: the last chunk's prune is never needed
             self._prune()
         if b"\x1b" in chunk:
             chunk = ANSI_BYTES.sub(b"", chunk)
         self._keep_ends(chunk)
+        self.chunk, self.base, self.chunk_lines = chunk, self.lines, chunk.count(b"\n")
         base, counted, start, end, found = self.lines, 0, 0, -1, set()
         for pos, literal in self.prefilter.hits(chunk):
             if pos < end:  # another literal on the line being collected
                 found.add(literal)
                 continue
             if found:
+                self.at = start
                 self._line(chunk[start:end].decode("utf-8", "replace"), base + 1, found)
             start = max(chunk.rfind(b"\n", 0, pos) + 1, pos - MAX_LINE)
             end = chunk.find(b"\n", pos)
@@ -190,9 +196,82 @@ class Scanner:
             base += chunk.count(b"\n", counted, start)
             counted, found = start, {literal}
         if found:
+            self.at = start
             self._line(chunk[start:end].decode("utf-8", "replace"), base + 1, found)
-        self.lines += chunk.count(b"\n")
+        self._settle()
+        self.lines += self.chunk_lines
         self._stale = True
+
+    def _is_failure(self, raw: str) -> bool:
+        return bool(FAILURE.search(clean_line(raw))) and not NOT_AN_ERROR_LEVEL.search(raw)
+
+    def _read(self, start: int, number: int) -> tuple[int, str] | None:
+        """The failure line at `start` as (number, raw), or None when the marker is no failure there."""
+        chunk = self.chunk
+        end = chunk.find(b"\n", start)
+        end = len(chunk) if end < 0 else min(end, start + MAX_LINE)
+        raw = chunk[start:end].decode("utf-8", "replace")
+        return (number, raw) if self._is_failure(raw) else None
+
+    def _line_start(self, pos: int) -> int:
+        return max(self.chunk.rfind(b"\n", 0, pos) + 1, pos - MAX_LINE)
+
+    def _first_failure_lines(self, want: int) -> list[tuple[int, str]]:
+        """The first `want` failure lines of the chunk: the nearest marker (`bytes.find` per marker, C speed,
+        no second pattern pass over the chunk), its line checked, then on from the line's end."""
+        chunk, out, lo = self.chunk, [], 0
+        number, counted = self.base + 1, 0
+        at = {m: chunk.find(m) for m in _MARKERS}  # each marker's next position (-1: none left), updated lazily
+        while len(out) < want:
+            for m, i in at.items():
+                if 0 <= i < lo:
+                    at[m] = chunk.find(m, lo)
+            hits = [i for i in at.values() if i >= 0]
+            if not hits:
+                break
+            start = self._line_start(min(hits))
+            number += chunk.count(b"\n", counted, start)
+            counted = start
+            line = self._read(start, number)
+            if line:
+                out.append(line)
+            lo = chunk.find(b"\n", start) + 1 or len(chunk)
+        return out
+
+    def _last_failure_lines(self, hi: int, want: int) -> list[tuple[int, str]]:
+        """The last `want` failure lines above offset `hi` of the chunk, the newest first (`bytes.rfind` per
+        marker), stopping at `want`."""
+        chunk, out = self.chunk, []
+        below, counted = chunk.count(b"\n", hi), hi  # newlines from hi to the chunk's end
+        number_at_end = self.base + self.chunk_lines
+        at = {m: chunk.rfind(m, 0, hi) for m in _MARKERS}  # each marker's last position below hi, updated lazily
+        while hi > 0 and len(out) < want:
+            for m, i in at.items():
+                if i >= hi or i + len(m) > hi:
+                    at[m] = chunk.rfind(m, 0, hi)
+            pos = max(at.values())
+            if pos < 0:
+                break
+            start = self._line_start(pos)
+            below += chunk.count(b"\n", start, counted)
+            counted = start
+            line = self._read(start, number_at_end - below + 1)
+            if line:
+                out.append(line)
+            hi = start
+        return out[::-1]
+
+    def _settle(self) -> None:
+        """The chunk's first failure lines (while fewer than MAX_EVIDENCE are kept) and its last ones."""
+        if len(self.failures) < MAX_EVIDENCE:
+            self.failures += self._first_failure_lines(MAX_EVIDENCE - len(self.failures))
+        for item in self._last_failure_lines(len(self.chunk), self.recent.maxlen):
+            self.recent.append(item)
+
+    def _recent_before(self, number: int) -> list[tuple[int, str]]:
+        """The last few failure lines above the hit line being scanned (a wrapper's context)."""
+        mine = self._last_failure_lines(self.at, self.recent.maxlen)
+        return ([x for x in self.recent if x[0] < number] + mine)[-self.recent.maxlen:]
 
     def _keep_ends(self, chunk: bytes) -> None:
         """Keep the first and last bytes of the log on line boundaries (slices per chunk, no per-line work)."""
@@ -225,8 +304,6 @@ class Scanner:
                     self._signatures(sigs, text, hit)
                 if extractors and text in raw:  # a marker may sit in the prefix clean_line strips ("[launcher.py:46]")
                     self._extractors(extractors, hit)
-        if not _FAILURE_BYTES.isdisjoint(candidates):
-            self._failure(hit.line, raw, number)
 
     def _signatures(self, sigs: tuple[Signature, ...], text: str, hit: _Hit) -> None:
         """The signatures of one literal that can still add evidence, on a line that may hold it."""
@@ -250,14 +327,6 @@ class Scanner:
                 continue
             self._extract(x, hit.line, hit.raw, hit.number)
 
-    def _failure(self, line: str, raw: str, number: int) -> None:
-        """A failure line no signature needs to know: the first few and the last few are kept, raw (made
-        evidence only when an unrecognised failure shows them)."""
-        if FAILURE.search(line) and not NOT_AN_ERROR_LEVEL.search(raw):
-            if len(self.failures) < MAX_EVIDENCE:
-                self.failures.append((number, raw))
-            self.recent.append((number, raw))
-
     def _extract(self, x, line: str, raw: str, number: int) -> None:
         m = x.pattern.search(line) or x.pattern.search(raw)
         if m:
@@ -270,7 +339,7 @@ class Scanner:
         event = self.events.get(sig.id)
         if event is None:
             groups = {k: v for k, v in m.groupdict().items() if v is not None}
-            context = [x for x in self.recent if x[0] < number] if sig.role == "wrapper" else []
+            context = self._recent_before(number) if sig.role == "wrapper" else []
             event = self.events[sig.id] = Event(sig, number, groups, context=context)
         event.count += 1
         if len(event.evidence) < MAX_EVIDENCE:

@@ -125,7 +125,9 @@ def shm_from_plan(win: Window, items: list[Item]) -> Item | None:
 
 def refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
     """Run the tiers after the exact ones; `rerank(events)` ranks again with more signature events."""
-    if any(i.category in ("disk_full", "other") and i.severity == "error" for i in items) or not decided(items):
+    ends = (scan.head + scan.tail).lower() if b"docker run" in scan.head or b"docker run" in scan.tail else b""
+    docker = bool(ends) and any(k in ends for k in (b"bus error", b"no space left", b"errno 28", b"enospc"))
+    if docker and (any(i.category in ("disk_full", "other") and i.severity == "error" for i in items) or not decided(items)):
         win = window(scan)
         shm = shm_from_plan(win, items)
         if shm is not None:
