@@ -85,7 +85,7 @@ def test_unreadable_proc_fails_soft(tmp_path):
     assert isinstance(facts.os, Unknown) and "cannot read /etc/os-release" in facts.os.reason
     assert isinstance(facts.ram_total_bytes, Unknown) and isinstance(facts.cpu_model, Unknown)
     assert known(facts.kernel)  # platform still answers
-    assert facts_to_json(facts)["ram_total_bytes"] == {"unknown": "no MemTotal in /proc/meminfo"}
+    assert facts_to_json(facts)["ram_total_bytes"] == {"unknown": "cannot read /proc/meminfo: No such file or directory"}  # #16: the reason, not "no MemTotal"
 
 
 # ----------------------------------------------------------------- this real machine
