@@ -22,6 +22,9 @@ from typing import Any, Callable
 from v4doctor.server import sandbox
 
 
+CHILD_NICE = 5
+
+
 class WorkTimeout(Exception):
     """The work ran past its deadline; the child was killed."""
 
@@ -130,6 +133,10 @@ def _detach(w: int) -> None:
             except OSError:
                 pass
     gc.freeze()  # the inherited heap is not collected: fewer copy-on-write pages
+    try:
+        os.nice(CHILD_NICE)  # the server's own loop (health checks, answers) goes first when cores are busy
+    except OSError:
+        pass
 
 
 def _limit_memory(memory_bytes: int) -> None:
