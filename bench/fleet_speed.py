@@ -47,7 +47,7 @@ def main() -> None:
     envs = [{} if a.live else {"V4DOCTOR_FACTS": str(files["base"])} for _ in range(a.nodes)]
     if not a.live:
         envs[-1] = {"V4DOCTOR_FACTS": str(files["odd"])}
-    cluster, _, started = fleet_cluster.start(envs)
+    cluster, _, started = fleet_cluster.start(envs, num_gpus=0 if a.live else 8)
     try:
         env = dict(os.environ, **fleet_cluster.LOOPBACK_ENV, HF_HUB_OFFLINE="1", NO_COLOR="1")
         peer_env = dict(env, **({} if a.live else {"V4DOCTOR_FACTS": str(files["base"])}))

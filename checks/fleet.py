@@ -166,16 +166,24 @@ def _describe(fingerprint) -> str:
 @check("V4D705", title="GPUs per node x nodes cover the plan", category="fleet", troubleshooting="tp-size-mismatch",
        sources=[VLLM_RAY_DOCS, "https://github.com/vllm-project/vllm/issues/13909"])
 def gpus_cover_plan(fleet, launch):
-    """TP x PP x DP ranks need that many GPUs in the cluster; vLLM keeps TP inside a node, so each node needs TP GPUs."""
-    counts = {n: n.gpus for n in fleet.alive if known(n.gpus)}
+    """TP x PP x DP ranks need that many GPUs in the cluster; vLLM keeps TP inside a node, so each node needs TP GPUs.
+    With the Ray backend the count is Ray's own GPU resource (what its placement group can take), not what NVML sees."""
     lay, world = layout(launch), plan_nodes(launch)["world"]
-    total = sum(counts.values())
+    ray = plan_nodes(launch)["backend"] == "ray"
+    counts = {n: (int(n.resources.get("GPU", 0)) if ray else n.gpus) for n in fleet.alive}
+    counts = {n: c for n, c in counts.items() if known(c)}
+    total, what = sum(counts.values()), "GPUs Ray offers" if ray else "GPUs"
     out = []
     if world > total:
-        out.append(error(f"the plan needs {world} GPUs (TP={lay['tp']} x PP={lay['pp']} x DP={lay['dp']}); the cluster has {total} on {len(counts)} node(s)",
+        out.append(error(f"the plan needs {world} GPUs (TP={lay['tp']} x PP={lay['pp']} x DP={lay['dp']}); the cluster has {total} {what} on {len(counts)} node(s)",
                          "The engine waits for a placement group it never gets (`Waiting for creating a placement group of specs ...`), then fails.",
                          fix="Add nodes, or shrink the layout to the GPUs the cluster has (`ray status` lists them).", commands=["ray status"],
                          evidence=[f"{n.label}: {c} GPU(s)" for n, c in counts.items()]))
+    hidden = [n for n, c in counts.items() if ray and known(n.gpus) and c < n.gpus]
+    if hidden:
+        out.append(_about(warning("Ray offers fewer GPUs than the node has on " + ", ".join(f"{n.label} ({counts[n]} of {n.gpus})" for n in hidden),
+                                  "Ray counts the GPUs it was started with (`ray start --num-gpus`, CUDA_VISIBLE_DEVICES at `ray start`); the rest are invisible to the placement group.",
+                                  fix="Restart Ray on those nodes without --num-gpus (or with the full count) and with every GPU visible."), hidden))
     share = gpus_per_node(launch) or (lay["tp"] if launch.engine == "vllm" and lay["pp"] > 1 else None)
     short = [n for n, c in counts.items() if share and 0 < c < share]
     if short:
@@ -185,8 +193,8 @@ def gpus_cover_plan(fleet, launch):
     _, odd = _odd({n: c for n, c in counts.items() if c})
     if odd and not short:
         out.append(_about(warning("nodes have different GPU counts: " + ", ".join(f"{n.label} has {counts[n]}" for n in odd),
-                                  "Ray fills the placement group from any node; uneven nodes leave GPUs idle or split a TP group across nodes."),
-                          odd))
+                                  "Ray fills the placement group from any node; uneven nodes leave GPUs idle or split a TP group across nodes.",
+                                  fix="Use nodes with the same GPU count, or a TP size that divides each node's count."), odd))
     return out
 
 

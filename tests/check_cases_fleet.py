@@ -68,6 +68,11 @@ def _gpus(count: int):
     return facts
 
 
+def smaller(i: int, gpus: int) -> NodeFacts:
+    """Node i with `gpus` GPUs, as NVML and Ray both count them."""
+    return node(i, facts=_gpus(gpus), resources={"GPU": float(gpus), "CPU": 96.0})
+
+
 def _env(**env):
     return NetworkFacts(hostname="node1", interfaces={"eth0": ["10.0.0.11"], "lo": ["127.0.0.1"]}, env=env)
 
@@ -89,9 +94,12 @@ CASES = [
                                                       hashes={**HASHES, "config.json": "c" * 64})), "error", "another config.json on one node"),
     ("V4D704", lambda: two(), "ok", "the same files on both nodes"),
     ("V4D705", lambda: fleet(node(0)), "error", "TP 8 x PP 2 = 16 GPUs on one 8-GPU node"),
-    ("V4D705", lambda: two(facts=_gpus(4)), "error", "a 4-GPU node cannot host a TP-8 stage"),
-    ("V4D705", lambda: fleet(node(0), node(1), node(2, facts=_gpus(4)), cmd=PRO_2x8.replace("-pp 2", "-pp 2 -dp 1")), "error",
+    ("V4D705", lambda: fleet(node(0), smaller(1, 4)), "error", "a 4-GPU node cannot host a TP-8 stage"),
+    ("V4D705", lambda: fleet(node(0), node(1), smaller(2, 4), cmd=PRO_2x8.replace("-pp 2", "-pp 2 -dp 1")), "error",
      "three nodes, one with 4 GPUs: a TP-8 stage cannot go there"),
+    ("V4D705", lambda: two(resources={"GPU": 4.0, "CPU": 96.0}), "error", "Ray offers 4 of the node's 8 GPUs: 12 < 16"),
+    ("V4D705", lambda: fleet(node(0), node(1), node(2, resources={"GPU": 4.0}), cmd=PRO_2x8.replace("-tp 8", "-tp 4")), "warning",
+     "Ray offers 4 of a node's 8 GPUs; TP 4 x PP 2 still fits"),
     ("V4D705", lambda: two(), "ok", "2 nodes x 8 GPUs for TP 8 x PP 2"),
     ("V4D706", lambda: two(network=_env(NCCL_SOCKET_IFNAME="ib0")), "error", "NCCL_SOCKET_IFNAME=ib0 on a node with eth0 only"),
     ("V4D706", lambda: two(network=_env(GLOO_SOCKET_IFNAME="ens121f0")), "error", "GLOO_SOCKET_IFNAME names a missing interface"),

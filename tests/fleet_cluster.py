@@ -35,15 +35,17 @@ def snapshot_files(tmp: Path) -> dict[str, Path]:
     return files
 
 
-def start(node_envs: list[dict[str, str]]):
-    """A Cluster whose head gets node_envs[0] and one more node per further entry.
+def start(node_envs: list[dict[str, str]], num_gpus: int = 0):
+    """A Cluster whose head gets node_envs[0] and one more node per further entry; each node declares `num_gpus`
+    GPU resources to Ray (a replayed 8-GPU host is offered as 8 GPUs, as `ray start` on it would).
 
     Returns (cluster, node ids in the order of node_envs, seconds to start)."""
     os.environ.update(LOOPBACK_ENV)
     from ray.cluster_utils import Cluster
 
     started = time.perf_counter()
-    cluster = Cluster(initialize_head=True, head_node_args=dict(NODE_ARGS, include_dashboard=False, env_vars=node_envs[0]))
-    ids = [cluster.head_node.node_id] + [cluster.add_node(**NODE_ARGS, env_vars=env).node_id for env in node_envs[1:]]
+    args = dict(NODE_ARGS, num_gpus=num_gpus)
+    cluster = Cluster(initialize_head=True, head_node_args=dict(args, include_dashboard=False, env_vars=node_envs[0]))
+    ids = [cluster.head_node.node_id] + [cluster.add_node(**args, env_vars=env).node_id for env in node_envs[1:]]
     cluster.wait_for_nodes()
     return cluster, ids, time.perf_counter() - started

@@ -26,7 +26,7 @@ HANG_TIMEOUT = "8"
 def cluster(tmp_path_factory):
     files = fleet_cluster.snapshot_files(tmp_path_factory.mktemp("fleet"))
     envs = [{"V4DOCTOR_FACTS": str(files[k])} for k in ("base", "base", "odd")]
-    c, ids, _ = fleet_cluster.start(envs)
+    c, ids, _ = fleet_cluster.start(envs, num_gpus=8)
     yield {"cluster": c, "address": c.address, "head": ids[0], "odd": ids[2], "ids": ids, "files": files}
     c.shutdown()
 
@@ -68,6 +68,7 @@ def test_run_ray_text_names_the_odd_node_in_process(cluster, capsys):
     assert f"vllm differs between nodes: 127.0.0.1 ({cluster['odd'][:8]}) has 0.26.0; the others have 0.33.0" in out
     assert out.count("  node 127.0.0.1 (") == 3 and "Nodes to look at:" in out
     assert "V4D210" not in out, "the whole checkpoint vs one node's GPUs is not a finding in a two-stage plan"
+    assert f"[✗] On the nodes" in out and f"nodes: 127.0.0.1 ({cluster['odd'][:8]})" in out  # V4D306 on the odd node only
 
 
 def test_snapshot_ray_is_judged_later_without_the_cluster(cluster, tmp_path):

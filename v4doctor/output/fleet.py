@@ -31,18 +31,31 @@ def fleet_lines(data: dict[str, Any], findings: list[Finding], node_findings: di
     lines.append((f"[{SYMBOL[worst]}] Across nodes", STYLE[worst]))
     for f in shown:
         lines += _finding(f, verbose)
-    for n in data["nodes"]:
-        problems = [f for f in node_findings.get(n["node_id"], []) if verbose or f.severity in (Severity.ERROR, Severity.WARNING)]
-        if problems:
-            worst = min((f.severity for f in problems), key=lambda s: s.rank)
-            lines.append((f"[{SYMBOL[worst]}] On node {_label(n)}", STYLE[worst]))
-            for f in sorted(problems, key=lambda f: (f.severity.rank, f.id)):
-                lines += _finding(f, verbose)
+    lines += _on_nodes(data, node_findings, verbose)
     lines += [("", ""), _summary_line(data["summary"])]
     named = data["summary"].get("nodes_named")
     if named:
         lines.append((f"Nodes to look at: {', '.join(named)}", "bold"))
     return [(redact_text(text), style) for text, style in lines]
+
+
+def _on_nodes(data: dict[str, Any], node_findings: dict[str, list[Finding]], verbose: bool) -> list[tuple[str, str]]:
+    """Each node's own problems, a finding several nodes share printed once with the nodes it is about."""
+    labels = {n["node_id"]: _label(n) for n in data["nodes"]}
+    shared: dict[tuple, tuple[Finding, list[str]]] = {}
+    for node_id, found in node_findings.items():
+        for f in found:
+            if verbose or f.severity in (Severity.ERROR, Severity.WARNING):
+                key = (f.id, f.severity, f.title, f.detail)
+                shared.setdefault(key, (f, []))[1].append(labels.get(node_id, node_id))
+    if not shared:
+        return []
+    worst = min((f.severity for f, _ in shared.values()), key=lambda s: s.rank)
+    lines = [(f"[{SYMBOL[worst]}] On the nodes", STYLE[worst])]
+    answered = len(node_findings)
+    for f, where in sorted(shared.values(), key=lambda x: (x[0].severity.rank, x[0].id)):
+        lines += _finding(f, verbose, nodes=f"all {answered} nodes" if len(where) == answered > 1 else ", ".join(sorted(where)))
+    return lines
 
 
 def _summary_line(s: dict[str, Any]) -> tuple[str, str]:
@@ -71,12 +84,12 @@ def _node_line(n: dict[str, Any]) -> tuple[str, str]:
             f"ray {_text(n.get('ray_version'))}  {s.get('error', 0)} error(s), {s.get('warning', 0)} warning(s)", "")
 
 
-def _finding(f: Finding, verbose: bool) -> list[tuple[str, str]]:
+def _finding(f: Finding, verbose: bool, nodes: str = "") -> list[tuple[str, str]]:
     out = [(f"    {SYMBOL[f.severity]} {f.title}  [{f.id}]", STYLE[f.severity])]
     if f.detail and f.severity is not Severity.OK:
         out += [(f"      {line}", "") for line in f.detail.splitlines()]
-    if f.nodes:
-        out.append((f"      nodes: {', '.join(f.nodes)}", "bold"))
+    if nodes or f.nodes:
+        out.append((f"      nodes: {nodes or ', '.join(f.nodes)}", "bold"))
     if f.fix and f.severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         out.append((f"      fix: {f.fix.text}", "green"))
         out += [(f"        $ {cmd}", "green") for cmd in f.fix.commands]
