@@ -153,6 +153,8 @@ def test_preferences_change_the_top_plan():
     tp8 = plan(facts, Goal(model="flash", engine="vllm", prefer="concurrency", context=131072, top=10)).plans
     assert conc.max_concurrency == max(p.max_concurrency for p in tp8)
     assert '"method":"mtp","num_speculative_tokens":1' in fast.command  # Hopper: 1 draft token (recipe override)
+    second = plan(facts, Goal(model="flash", engine="vllm")).plans[1]
+    assert second.why[0].startswith("below #1: the same context, fewer requests")
     assert fast.layout["dp"] == 1 and fast.layout["tp"] == 8
 
 

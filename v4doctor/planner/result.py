@@ -113,7 +113,7 @@ def _plan_lines(p: Plan, fence: bool) -> list[str]:
     head = (f"{'#### ' if fence else ''}{p.rank}. {p.model}{f' ({p.quant})' if p.quant else ''} on {p.engine} {p.engine_version}: "
             f"TP={lay['tp']} DP={lay['dp']} PP={lay['pp']}{' +EP' if lay['ep'] else ''}")
     facts = (f"max-model-len {p.max_model_len:,} · {p.max_concurrency:g} request(s) at that length · KV {p.kv_tokens:,} tokens · "
-             f"{p.weights_gib_per_gpu:.1f} GiB weights/GPU · KV {p.kv_cache_dtype}")
+             f"longest one request {p.longest_context:,} · {p.weights_gib_per_gpu:.1f} GiB weights/GPU · KV {p.kv_cache_dtype}")
     out = [head, ("" if fence else "   ") + facts]
     out += [("- " if fence else "   · ") + w for w in p.why]
     if fence:

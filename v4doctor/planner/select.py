@@ -140,8 +140,25 @@ def choose(candidates, rejected, facts: Facts, host: Host, goal: Goal, kb: Knowl
             continue
         bare = [f for f in judge(judged_facts(facts, c, render.command(c, host)), (), goal.ignore).findings if f.severity.value == "error"]
         plans.append(Plan.build(len(plans) + 1, c, host, image, docker, report, goal, bare))
+    for p in plans[1:]:
+        p.why.insert(0, _below(p, plans[0], goal))
     suggestion = None if plans or not suggest else _suggest(blocked, host, goal, kb)
     return plans, rejected, suggestion
+
+
+def _below(p: Plan, top: Plan, goal: Goal) -> str:
+    """Why a plan ranks under the first, in the preference's own terms."""
+    if p.engine == "llamacpp" and top.engine != "llamacpp":
+        return "below #1: llama.cpp (GGUF) ranks after GPU engines that fit"
+    if p.model != top.model:
+        return f"below #1: {top.model} is preferred for this goal (the named checkpoint, Pro over Flash, official over re-quants)"
+    if goal.prefer == "concurrency" and p.max_concurrency < top.max_concurrency:
+        return f"below #1: fewer requests at {p.max_model_len:,} tokens ({p.max_concurrency:g} vs {top.max_concurrency:g})"
+    if goal.prefer == "context" and p.max_model_len < top.max_model_len:
+        return f"below #1: a shorter context ({p.max_model_len:,} vs {top.max_model_len:,})"
+    if goal.prefer == "context" and p.max_concurrency < top.max_concurrency:
+        return f"below #1: the same context, fewer requests ({p.max_concurrency:g} vs {top.max_concurrency:g})"
+    return "below #1: the same goal met; #1's engine or layout comes first in the preference's order"
 
 
 def judged_facts(facts: Facts, c: Candidate, argv: list[str] | None = None, compose: str | None = None) -> Facts:
