@@ -66,8 +66,11 @@ def load_concepts() -> tuple[Concept, ...]:
 def _fires(w: When, window: Window) -> Line | None:
     if w.frame is not None:
         line = window.exception
-        if line is None or not any(w.frame.search(f) for f in window.frames):
+        matched = [ln for f, ln in zip(window.frames, window.frame_lines) if w.frame.search(f)]
+        if not matched:
             return None
+        if line is None:  # a traceback cut before its exception: the frames alone, for a rule that asks nothing more
+            return matched[-1] if not w.lines else None
         return line if all(p.search(line.norm) for p in w.lines) and not (w.unless and w.unless.search(line.norm)) else None
     for line in window.lines if w.any_line else window.failures:
         if all(p.search(line.norm) for p in w.lines) and not (w.unless and w.unless.search(line.norm)):

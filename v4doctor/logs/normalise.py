@@ -43,9 +43,11 @@ FAILURE = re.compile(
     r"\berr(?:or)?\s*[:=\]]|\berror\b(?!s)|^e\s|\bfailed\b(?!\s*[=:]\s*0)|\brequires more\b|\bexceeds?\b.*\bavailable\b|\bno longer allowed\b|\btoo old\b|\bis insufficient\b|\bfatal\b|\bpanic\b|segmentation fault|core dumped|"
     r"^aborted|\bout of memory\b|\boom\b|\berrno\b|\be(?:nospc|addrinuse|acces|perm|noent|nomem|io|connrefused|connreset|timedout|hostunreach|netunreach|pipe|busy|inval|again|rofs|mfile|nfile|nodev|nxio|fault|notconn|proto|dquot)\b|cuda error|hip error|no space left|"
     r"address already in use|permission denied|exit(?:ed)?(?: with)? (?:status|code) [1-9-]|\bkilled\b|"
-    r"\bwinerror\b|\bnot (?:supported|divisible|found|enough)\b|\bcannot\b|\bcould not\b|\bunable to\b|"
+    r"\bwinerror\b|\bwsae[a-z]+\b|\berror_[a-z_]+\b|(?:^|\s)err\s|\bnot (?:supported|divisible|found|enough)\b|\bcannot\b|\bcould not\b|\bunable to\b|"
     r"\bassert(?:ion)?\b.*\bfail|\btimed? ?out\b|\brefused\b|\bforbidden\b|\bunauthori[sz]ed\b|\b[45]\d\d\b.*\b(?:client|server) error\b",
 )
+# A Python warning (`…/x.py:46: UserWarning: …`) or a traceback's source line (`raise ValueError(`): no failure line
+_PY_WARNING = re.compile(r"\b(?:User|Future|Deprecation|Runtime|Resource|Pending\w*|Syntax|Import|Unicode|Bytes)Warning:|^\s*raise\s+[\w.]+\(")
 _FRAME = re.compile(r'^File "(?P<path>[^"]+)", line \d+')
 _EXCEPTION = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Fault|Failure)|[a-z_]+(?:\.[a-z_]+)+\.[A-Z]\w+)(?::|$)")
 
@@ -56,7 +58,8 @@ WRAPPER = re.compile(
     r"worker ?(?:proc(?:ess)?)? (?:returned|failed|died)|executor worker returned error|downloaderror|download encountered an error|"
     r"received sigquit|child process|exit(?:ed)? (?:with )?(?:status|code)|process has terminated|could not (?:load|start|create) "
     r"(?:the )?(?:model|backend)|rpc error|^traceback \(most recent call last\)|^the above exception|^during handling|"
-    r"unhandled exception|^aborted|core dumped|segmentation fault|^error:?$|failed to initiali[sz]e|initiali[sz]ation failed"
+    r"unhandled exception|^aborted|core dumped|segmentation fault|^error:?$|failed to initiali[sz]e|initiali[sz]ation failed|"
+    r"failed to start|loading failed|is at unavailable state|non-zero exit|returned non-zero"
 )
 
 
@@ -77,6 +80,7 @@ class Window:
     failures: list[Line] = field(default_factory=list)
     exception: Line | None = None
     frames: list[str] = field(default_factory=list)  # module paths of the last traceback, lower case
+    frame_lines: list[Line] = field(default_factory=list)  # the lines that name them
 
 
 def unwrap(raw: str) -> tuple[list[str], str | None]:
@@ -139,7 +143,7 @@ def normalise(numbered: list[tuple[int, str]]) -> Window:
 
 def _is_quiet(raw: str, level: str | None) -> bool:
     """Its logger tagged it INFO/WARNING/DEBUG, or it is a `# ` comment someone added to the paste."""
-    if raw.startswith("# "):
+    if raw.startswith("# ") or _PY_WARNING.search(raw[:300]):
         return True
     if level is not None:
         return level.lower() in ("info", "warning", "warn", "debug", "notice", "trace")
@@ -162,6 +166,7 @@ def _mark(window: Window) -> Window:
             m = _FRAME.match(line.text)
             if m:
                 frames.append(m["path"].replace("\\", "/").lower())
+                window.frame_lines.append(line)
                 continue
             e = _EXCEPTION.match(line.text)
             if e and frames:
