@@ -12,9 +12,9 @@ from typing import Any, Iterable
 from v4doctor.judge.authoring import known
 
 GIB = 2**30
-GPU_ENGINES = ("vllm", "sglang")  # need CUDA GPUs for V4
+GPU_ENGINES = ("vllm", "sglang", "trtllm")  # need CUDA GPUs for V4
 GGUF_ENGINES = ("llamacpp", "ollama")
-ENGINE_NAMES = {"vllm": "vLLM", "sglang": "SGLang", "llamacpp": "llama.cpp", "ollama": "Ollama"}
+ENGINE_NAMES = {"vllm": "vLLM", "sglang": "SGLang", "llamacpp": "llama.cpp", "ollama": "Ollama", "trtllm": "TensorRT-LLM"}
 VLLM_DEFAULT_UTILIZATION = 0.92  # vLLM --gpu-memory-utilization default (0.33 `serve --help=all`)
 
 

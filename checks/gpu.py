@@ -34,7 +34,10 @@ def _judge_cc(kb, cc: str, gpus: list, engine: str, engine_version):
     who = f"{describe_gpus(gpus)} (compute capability {cc})"
     if family is None:
         return warning(f"{who} is not in v4doctor's knowledge base", "Whether V4 runs there is unknown.")
-    support = family.get(engine, "never")
+    support = family.get(engine, "never" if engine in ("vllm", "sglang", "llamacpp", "ollama") else None)
+    if support is None:  # an engine whose support on this family no source states (TensorRT-LLM on SM12x)
+        return warning(f"{who}: whether {engine_name(engine)} runs DeepSeek V4 on {family['name']} is not known",
+                       "No source v4doctor has read states it.", sources=family["sources"])
     if support == "upstream":
         return None
     if support == "preview":
@@ -49,10 +52,13 @@ def _unsupported(kb, who: str, family: dict, engine: str, engine_version):
     late = " vLLM 0.33 has no up-front check on this architecture: it starts, then fails inside kernels." if engine == "vllm" else ""
     route = "community forks only" if family[engine] == "forks" else "not at all"
     fork = f" (e.g. {family['vllm_fork']})" if engine == "vllm" and family.get("vllm_fork") else ""
+    note = family.get(f"{engine}_note", family["note"])
+    fix = ("Use Blackwell GPUs (B200/B300/GB200) for TensorRT-LLM, or vLLM / SGLang on Hopper." if engine == "trtllm" else
+           "Use Hopper or Blackwell GPUs (H100/H200/B200), or serve a GGUF with llama.cpp ≥ b9840, which runs on any CUDA GPU and offloads to RAM.")
     return error(
         f"{who}: upstream {engine_name(engine)} does not run DeepSeek V4 on {family['name']} ({route}{fork})",
-        f"{family['note']}{late} {guide_text(claims)}".strip(),
-        fix="Use Hopper or Blackwell GPUs (H100/H200/B200), or serve a GGUF with llama.cpp ≥ b9840, which runs on any CUDA GPU and offloads to RAM.",
+        f"{note}{late} {guide_text(claims)}".strip(),
+        fix=fix,
         commands=[_LLAMA_CMD, "v4doctor run --engine llamacpp"],
         evidence=[f"compute_capability = {family['compute_capabilities']}", f"engine = {engine} {engine_version if known(engine_version) else ''}".strip()],
         sources=family["sources"] + claim_sources(claims),

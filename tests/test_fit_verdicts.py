@@ -49,3 +49,36 @@ def test_a_named_quant_is_judged_at_that_quants_size():
     assert "UD-IQ1_S" in f.title and 35 < per_gpu < 40  # 82,539,237,024 B over 2 GPUs
     ram = _findings(cmd("2xrtx4090", "ollama run hf.co/unsloth/DeepSeek-V4-Flash-GGUF:UD-IQ1_S"), "V4D212")
     assert all(x.severity.value == "ok" for x in ram)  # 76.9 GiB fits 107.6 GiB of RAM + VRAM; the Q4 (144 GiB) does not
+
+
+def _trtllm(host_name: str, command: str):
+    """The recorded host with a trtllm-serve plan, the target's engine set as `run --cmd` sets it from the plan."""
+    def build():
+        import dataclasses
+
+        from check_cases import host
+
+        from v4doctor.collect.target import split_command
+
+        facts = host(host_name, engine="trtllm")
+        facts.target = dataclasses.replace(facts.target, cmd=split_command(command))
+        return facts
+
+    return build
+
+
+def test_trtllm_serve_is_parsed_and_judged():
+    """TensorRT-LLM's DeepSeek-V4 path runs only on Blackwell (SM100+, examples/models/core/deepseek_v4/README.md):
+    `trtllm-serve` on Hopper is an error naming TensorRT-LLM; on B200 its layout and memory are judged like the others."""
+    plan = f"trtllm-serve {FLASH} --backend pytorch --tp_size 8 --ep_size 8 --max_seq_len 4096 --custom_tokenizer deepseek_v4"
+    [arch] = _findings(_trtllm("4xh200", plan.replace("--tp_size 8 --ep_size 8", "--tp_size 4 --ep_size 4")), "V4D111")
+    assert arch.severity.value == "error" and "TensorRT-LLM" in arch.title and "Blackwell" in arch.fix.text
+    assert all(f.severity.value == "ok" for f in _findings(_trtllm("8xb200", plan), "V4D111"))
+    assert all(f.severity.value == "ok" for f in _findings(_trtllm("8xb200", plan), "V4D304"))
+    bad = _findings(_trtllm("8xb200", plan.replace("--tp_size 8", "--tp_size 16")), "V4D304")
+    assert bad and bad[0].severity.value == "error"
+    from v4doctor.launch import parse_text
+    from v4doctor.launch.plan import plan as plan_of
+
+    long_form = plan_of(parse_text(plan.replace("--tp_size", "--tensor_parallel_size") + " --kv_cache_free_gpu_memory_fraction 0.5"))
+    assert (long_form["tp"], long_form["ep"], long_form["max_model_len"], long_form["fraction"]) == (8, True, 4096, 0.5)

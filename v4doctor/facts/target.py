@@ -9,7 +9,7 @@ from v4doctor.knowledge.kb import KnowledgeBase
 
 DEFAULT_MODEL = "flash"
 DEFAULT_ENGINE = "vllm"
-ENGINES = ("vllm", "sglang", "llamacpp", "ollama")
+ENGINES = ("vllm", "sglang", "llamacpp", "ollama", "trtllm")
 
 
 def resolve_model(target: TargetFacts, kb: KnowledgeBase) -> dict[str, Any] | Unknown:

@@ -30,13 +30,14 @@ EXPERT_BYTES_PER_PARAM = {"fp4": 4.25 / 8, "mxfp4": 4.25 / 8, "nvfp4": 4.5 / 8, 
 VLLM_FIXED_PER_SEQ_FLASH = 3.2e9
 # Engine overhead per GPU outside weights and KV when no batched-token count is known (CUDA context,
 # NCCL buffers, activation peak, CUDA graphs). vLLM: fit_vllm.overhead_gib(); SGLang: inside the fraction.
-OVERHEAD_GIB = {"vllm": fit_vllm.OVERHEAD_GIB, "sglang": 0.0, "llamacpp": fit_llamacpp.COMPUTE_GIB + fit_llamacpp.CONTEXT_GIB,
+OVERHEAD_GIB = {"vllm": fit_vllm.OVERHEAD_GIB, "sglang": 0.0, "trtllm": fit_vllm.OVERHEAD_GIB, "llamacpp": fit_llamacpp.COMPUTE_GIB + fit_llamacpp.CONTEXT_GIB,
                 "ollama": fit_llamacpp.COMPUTE_GIB + fit_llamacpp.CONTEXT_GIB}
 # The lowest overhead an engine's own log implies, for verdicts that must not cry wolf (V4D302 errors only
 # below it): H20 TP=2, vLLM 0.26.0, Flash (github.com/vllm-project/vllm/issues/51041): 0.92 x 95.58 GiB
 # - 72.73 GiB of weights - the printed 7.01 GiB KV pool = 8.2 GiB at 8,192 batched tokens.
 OVERHEAD_FLOOR_GIB = {"vllm": 8.0}
 DEFAULT_FRACTION = {"vllm": 0.92,  # vLLM 0.20 and 0.33 default (CacheConfig, --help=all)
+                     "trtllm": 0.9,  # --kv_cache_free_gpu_memory_fraction default (tensorrt_llm/commands/serve.py)
                      "sglang": 0.85,  # only where no GPU memory is known; fit_sglang.default_fraction() otherwise
                      "llamacpp": 1.0, "ollama": 1.0}
 
@@ -277,6 +278,23 @@ def _llamacpp_pool(kvm: dict, p: dict) -> dict:
             "notes": [f"llama.cpp: KV split over {p['gpus']} GPU(s) by layer; {reserve:.1f} GiB/GPU compute buffer + context assumed"]}
 
 
+def _trtllm_pool(kvm: dict, p: dict) -> dict:
+    """TensorRT-LLM: `--kv_cache_free_gpu_memory_fraction` (0.9 by default, commands/serve.py) of the memory left after the
+    weights and buffers. Its DeepseekV4CacheManager is not ported: the V4 storage bytes (CSA latent + indexer key /4, HCA
+    latent /128) and the 128-token window per request stand in for it (docs/fit.md)."""
+    buffers = p["overhead_gib"] if p["overhead_gib"] is not None else fit_vllm.OVERHEAD_GIB
+    free = p["gpu_mem_gib"] - p["per_gpu"] - buffers
+    pool = p["pool_gib"] if p["pool_gib"] is not None else max(free, 0.0) * p["fraction"]
+    if kvm.get("csa_layers"):
+        bpt = kv_bytes_per_token(kvm, "fp8", "fp8", padded=False) / p["pp"]
+        window = int(kvm.get("layers", 43)) * 128 * LATENT_BYTES["fp8"] / p["pp"]
+    else:
+        bpt, window = _per_token_only(kvm, p["name"]), 0.0
+    return {**_simple(pool, pool, bpt, window, p), "overhead": buffers, "pool": pool, "in_flight": 0,
+            "notes": ["TensorRT-LLM: KV pool = --kv_cache_free_gpu_memory_fraction x (GPU memory - weights - buffers); its "
+                      "DeepseekV4CacheManager is not ported, so the tokens are V4's storage bytes, not TensorRT-LLM's own count"]}
+
+
 def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp: int = 1, dp: int = 1, pp: int = 1,
         ep: bool = False, kv_format: str = "fp8", indexer: str = "fp8", fraction: float | None = None,
         max_model_len: int | None = None, max_num_seqs: int = 1, base: dict | None = None, mtp: bool = False,
@@ -310,7 +328,7 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
          "overhead_gib": overhead_gib, "pool_gib": pool_given, "usable": frac * gpu_mem_gib, "per_gpu": per_gpu,
          "fraction": frac, "mtp": mtp, "gpus": max(tp, 1)}
     kvm = _kv_model(model, base)
-    cap = {"vllm": _vllm_pool, "sglang": _sglang_pool}.get(engine, _llamacpp_pool)(kvm, p)
+    cap = {"vllm": _vllm_pool, "sglang": _sglang_pool, "trtllm": _trtllm_pool}.get(engine, _llamacpp_pool)(kvm, p)
     notes += cap["notes"]
     err = layout_error(engine, gpus, tp, dp, pp, dp_attention and engine == "sglang")
     used = gpus_used(engine, tp, dp, pp, dp_attention and engine == "sglang")
@@ -318,7 +336,8 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
         notes.append(f"layout error: {err}")
     elif used < gpus:
         notes.append(f"the layout uses {used} of the {gpus} GPUs given")
-    weights_fit = per_gpu + cap["overhead"] < frac * gpu_mem_gib and cap["pool"] > 0
+    usable = gpu_mem_gib if engine == "trtllm" else frac * gpu_mem_gib  # TensorRT-LLM's fraction is of what is left
+    weights_fit = per_gpu + cap["overhead"] < usable and cap["pool"] > 0
     needed = None
     if engine == "llamacpp":
         kv_total = cap["bpt"] * asked + cap["fixed"]
@@ -329,7 +348,7 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
         model=name, engine=engine, gpus=gpus, gpu_mem_gib=gpu_mem_gib, tp=tp, dp=dp, pp=pp,
         ep=ep, kv_format=kv_format if indexer in ("fp8", kv_format) else f"{kv_format}+{indexer}-indexer", fraction=frac,
         weights_gib_total=total / GIB, expert_gib_total=expert / GIB, weights_gib_per_gpu=per_gpu,
-        overhead_gib_per_gpu=cap["overhead"], usable_gib_per_gpu=frac * gpu_mem_gib, kv_budget_gib_per_gpu=cap["pool"],
+        overhead_gib_per_gpu=cap["overhead"], usable_gib_per_gpu=usable, kv_budget_gib_per_gpu=cap["pool"],
         kv_bytes_per_token=cap["bpt"], fixed_bytes_per_seq=cap["fixed"], kv_pools=pools,
         kv_tokens=cap["printed"] * pools, max_num_seqs=max_num_seqs, max_model_len=asked,
         max_model_len_fits=cap["len_fits"] if weights_fit else 0, concurrency_at_max_len=cap["concurrency"] * pools,

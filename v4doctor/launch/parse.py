@@ -1,4 +1,4 @@
-"""Parse launch commands into a LaunchSpec: vllm, sglang, llama-server, ollama, docker run (snippets: snippet.py).
+"""Parse launch commands into a LaunchSpec: vllm, sglang, llama-server, ollama, trtllm-serve, docker run (snippets: snippet.py).
 
     vllm serve deepseek-ai/DeepSeek-V4-Flash --tensor-parallel-size 2 --max-model-len=131072
     python3 -m sglang.launch_server --model-path deepseek-ai/DeepSeek-V4-Flash --tp-size 4
@@ -30,6 +30,7 @@ IMAGE_ENGINES = (
     (re.compile(r"(^|/)sglang(:|@|$)"), "sglang"),
     (re.compile(r"llama\.cpp:(server|full)"), "llamacpp"),
     (re.compile(r"(^|/)ollama(:|@|$)"), "ollama"),
+    (re.compile(r"(^|/)tensorrt-llm/release(:|@|$)"), "trtllm"),
 )
 DOCKER_VALUE_OPTS = frozenset(
     "-e --env --env-file -p --publish -v --volume --name --gpus --shm-size --ipc --network --net --runtime "
@@ -159,6 +160,8 @@ def _launcher(tokens: list[str]) -> tuple[str, int] | None:
         return ("llamacpp", 1) if first != "server" else None
     if first == "ollama" and len(tokens) > 1 and tokens[1] in ("run", "pull", "serve", "create"):
         return "ollama", 2
+    if first == "trtllm-serve":  # `trtllm-serve MODEL ...` or `trtllm-serve serve MODEL ...`
+        return "trtllm", 2 if len(tokens) > 1 and tokens[1] == "serve" else 1
     return None
 
 
@@ -178,7 +181,7 @@ def _model_of(engine: str, launcher: list[str], args: list[Arg]) -> tuple[str | 
         hit = next((a for a in args if a.key == name and a.values), None)
         if hit:
             return hit.values[0], None
-    if positional and (engine == "ollama" or launcher[-1:] == ["serve"] and engine == "vllm"):
+    if positional and (engine in ("ollama", "trtllm") or launcher[-1:] == ["serve"] and engine == "vllm"):
         return positional.values[0], positional
     return None, None
 

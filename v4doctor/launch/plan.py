@@ -15,10 +15,11 @@ from v4doctor.launch.spec import LaunchSpec
 _PARALLEL = {
     "vllm": {"tp": "tensor-parallel-size", "dp": "data-parallel-size", "pp": "pipeline-parallel-size"},
     "sglang": {"tp": "tp-size", "dp": "dp-size", "pp": "pp-size"},
+    "trtllm": {"tp": "tensor_parallel_size", "pp": "pipeline_parallel_size"},
 }
-_LENGTH = {"vllm": "max-model-len", "sglang": "context-length", "llamacpp": "ctx-size"}
-_SEQS = {"vllm": "max-num-seqs", "sglang": "max-running-requests", "llamacpp": "parallel"}
-_FRACTION = {"vllm": "gpu-memory-utilization", "sglang": "mem-fraction-static"}
+_LENGTH = {"vllm": "max-model-len", "sglang": "context-length", "llamacpp": "ctx-size", "trtllm": "max_seq_len"}
+_SEQS = {"vllm": "max-num-seqs", "sglang": "max-running-requests", "llamacpp": "parallel", "trtllm": "max_batch_size"}
+_FRACTION = {"vllm": "gpu-memory-utilization", "sglang": "mem-fraction-static", "trtllm": "free_gpu_memory_fraction"}
 
 
 def _int(value: Any, default: int) -> int:
@@ -36,13 +37,28 @@ def parallel_flag(engine: str, which: str) -> str | None:
     return _PARALLEL.get(engine, {}).get(which)
 
 
+# trtllm-serve's click options have long and short spellings (tensorrt_llm/commands/serve.py); no flag table is
+# committed for it, so a flag keeps the spelling it was given: both are read.
+_TRTLLM_ALIASES = {"tensor_parallel_size": "tp_size", "pipeline_parallel_size": "pp_size",
+                   "moe_expert_parallel_size": "ep_size", "free_gpu_memory_fraction": "kv_cache_free_gpu_memory_fraction"}
+
+
+def _flag(spec: LaunchSpec, name: str, default: Any = None) -> Any:
+    value = spec.flag(name)
+    if value is None and spec.engine == "trtllm" and name in _TRTLLM_ALIASES:
+        value = spec.flag(_TRTLLM_ALIASES[name])
+    return default if value is None else value
+
+
 def layout(spec: LaunchSpec) -> dict[str, Any]:
     names = _PARALLEL.get(spec.engine, {})
-    tp, dp, pp = (_int(spec.flag(names[k]), 1) if k in names else 1 for k in ("tp", "dp", "pp"))
+    tp, dp, pp = (_int(_flag(spec, names[k]), 1) if k in names else 1 for k in ("tp", "dp", "pp"))
     if spec.engine == "vllm":
         ep = spec.flag("enable-expert-parallel") is True
     elif spec.engine == "sglang":
         ep = _int(spec.flag("ep-size"), 1) > 1 or spec.flag("enable-ep-moe") is True
+    elif spec.engine == "trtllm":
+        ep = _int(_flag(spec, "moe_expert_parallel_size"), 1) > 1
     else:
         ep = False
     return {"tp": max(tp, 1), "dp": max(dp, 1), "pp": max(pp, 1), "ep": ep}
@@ -82,8 +98,11 @@ def plan(spec: LaunchSpec) -> dict[str, Any]:
     spec_cfg = str(spec.flag("speculative-config", "")) + str(spec.flag("speculative-algorithm", ""))
     out["mtp"] = any(m in spec_cfg.lower() for m in ("mtp", "dspark", "nextn", "eagle"))
     frac = _FRACTION.get(spec.engine)
-    if frac and spec.flag(frac) is not None:
-        out["fraction"] = float(spec.number(frac, 0.9))
+    if frac and _flag(spec, frac) is not None:
+        try:
+            out["fraction"] = float(_flag(spec, frac))
+        except (TypeError, ValueError):
+            pass
     length = _LENGTH.get(spec.engine)
     if length and spec.flag(length) is not None:
         out["max_model_len"] = _int(spec.flag(length), 0) or None
