@@ -115,3 +115,16 @@ def test_a_node_that_does_not_answer_is_reported_and_the_run_goes_on(cluster):
     assert f"did not answer within {HANG_TIMEOUT} s" in silent[0]["detail"]
     assert any(cluster["odd"][:8] in f["nodes"][0] for f in _about(data["findings"], "V4D702")), "the other nodes were still judged"
 
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--ray", "127.0.0.1:1"], "cannot connect to the Ray cluster at 127.0.0.1:1"),  # nothing listens on port 1
+    (["--ray", "banana"], "give the head's host:port"),
+    (["--ray", "auto", "--ray-timeout", "0"], "--ray-timeout 0.0"),
+])
+def test_bad_ray_input_is_one_line_and_exit_2(args, says, capsys):
+    from v4doctor.cli import main
+
+    assert main(["run", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and len(err.splitlines()) == 1 and "Traceback" not in err

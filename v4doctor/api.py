@@ -212,7 +212,7 @@ def fleet_facts(address: str, *, model=None, engine=None, engine_version=None, c
 
     check_engine_version(engine_version)
     if not isinstance(timeout_s, (int, float)) or not 0 < timeout_s <= 3600:
-        raise UsageError(f"--ray-timeout {timeout_s!r}: give seconds between 1 and 3600")
+        raise UsageError(f"--ray-timeout {timeout_s!r}: give a number of seconds above 0, at most 3600")
     target = build_target(model, engine, cmd, compose_path, engine_version)
     require_known_model(target)
     return gather_fleet(address, target, list(paths), timeout_s=float(timeout_s)), target
