@@ -79,14 +79,14 @@ def emit_fleet(report, args: argparse.Namespace) -> None:
     """A fleet report as JSON, Markdown (the fleet findings) or terminal lines."""
     from v4doctor.cli._common import output_format, use_color
     from v4doctor.output import render
-    from v4doctor.output.fleet import fleet_lines
+    from v4doctor.output.fleet import fleet_lines, fleet_markdown
 
     data, fmt = report.to_dict(), output_format(args)
+    nodes = {nid: r.findings for nid, r in report.node_reports.items()}
     if fmt == "json":
         print(render.to_json(data))
     elif fmt == "markdown":
-        print(render.markdown({**data, "target": data["target"]}, report.all_findings), end="")
+        print(fleet_markdown(data, report.findings, nodes), end="")
     else:
-        nodes = {nid: r.findings for nid, r in report.node_reports.items()}
         render.print_terminal(fleet_lines(data, report.findings, nodes, args.verbose), color=use_color(args))
 

@@ -39,23 +39,59 @@ def fleet_lines(data: dict[str, Any], findings: list[Finding], node_findings: di
     return [(redact_text(text), style) for text, style in lines]
 
 
-def _on_nodes(data: dict[str, Any], node_findings: dict[str, list[Finding]], verbose: bool) -> list[tuple[str, str]]:
-    """Each node's own problems, a finding several nodes share printed once with the nodes it is about."""
+def _shared(data: dict[str, Any], node_findings: dict[str, list[Finding]], verbose: bool) -> list[tuple[Finding, str]]:
+    """Each node's own problems; a finding several nodes share once, with the nodes it is about ("all 3 nodes")."""
     labels = {n["node_id"]: _label(n) for n in data["nodes"]}
     shared: dict[tuple, tuple[Finding, list[str]]] = {}
     for node_id, found in node_findings.items():
         for f in found:
             if verbose or f.severity in (Severity.ERROR, Severity.WARNING):
-                key = (f.id, f.severity, f.title, f.detail)
-                shared.setdefault(key, (f, []))[1].append(labels.get(node_id, node_id))
-    if not shared:
-        return []
-    worst = min((f.severity for f, _ in shared.values()), key=lambda s: s.rank)
-    lines = [(f"[{SYMBOL[worst]}] On the nodes", STYLE[worst])]
+                shared.setdefault((f.id, f.severity, f.title, f.detail), (f, []))[1].append(labels.get(node_id, node_id))
     answered = len(node_findings)
-    for f, where in sorted(shared.values(), key=lambda x: (x[0].severity.rank, x[0].id)):
-        lines += _finding(f, verbose, nodes=f"all {answered} nodes" if len(where) == answered > 1 else ", ".join(sorted(where)))
+    return [(f, f"all {answered} nodes" if len(where) == answered > 1 else ", ".join(sorted(where)))
+            for f, where in sorted(shared.values(), key=lambda x: (x[0].severity.rank, x[0].id))]
+
+
+def _on_nodes(data: dict[str, Any], node_findings: dict[str, list[Finding]], verbose: bool) -> list[tuple[str, str]]:
+    items = _shared(data, node_findings, verbose)
+    if not items:
+        return []
+    worst = min((f.severity for f, _ in items), key=lambda s: s.rank)
+    lines = [(f"[{SYMBOL[worst]}] On the nodes", STYLE[worst])]
+    for f, where in items:
+        lines += _finding(f, verbose, nodes=where)
     return lines
+
+
+def fleet_markdown(data: dict[str, Any], findings: list[Finding], node_findings: dict[str, list[Finding]]) -> str:
+    """The fleet report to paste into a ticket: a table of the nodes, the findings across nodes, each node's problems."""
+    from v4doctor.output.render import md_escape
+
+    t, c = data["target"], data["cluster"]
+    out = [f"## v4doctor: {md_escape(str(t.get('model_name') or t.get('model')))} on {md_escape(str(t.get('engine')))}, "
+           f"Ray {md_escape(_text(c.get('ray_version')))} cluster at {md_escape(str(c.get('address')))}", "",
+           "| node | GPUs | driver | engine | Ray | errors | warnings |", "|---|---|---|---|---|---|---|"]
+    for n in data["nodes"]:
+        facts, s = n.get("facts") or {}, n.get("summary") or {}
+        if "unknown" in facts:
+            out.append(f"| {md_escape(_label(n))} | not checked: {md_escape(str(facts['unknown']))} | | | | | |")
+            continue
+        pkgs = (facts.get("python") or {}).get("packages") or {}
+        engine = next((f"{k} {v}" for k in ("vllm", "sglang") if isinstance(v := pkgs.get(k), str)), "none")
+        out.append(f"| {md_escape(_label(n))} | {_text(n.get('gpus'))} | {md_escape(_text((facts.get('gpu') or {}).get('driver_version', '?')))} | "
+                   f"{md_escape(engine)} | {md_escape(_text(n.get('ray_version')))} | {s.get('error', 0)} | {s.get('warning', 0)} |")
+    sections = [("Across nodes", [(f, ", ".join(f.nodes)) for f in sorted(findings, key=lambda f: (f.severity.rank, f.id)) if f.severity is not Severity.OK]),
+                ("On the nodes", _shared(data, node_findings, False))]
+    for title, items in sections:
+        out += ["", f"### {title}", ""] + (["Nothing found."] if not items else [])
+        for f, where in items:
+            out.append(f"- **{f.severity.value}** `{f.id}` {md_escape(f.title)}" + (f" (nodes: {md_escape(where)})" if where else ""))
+            if f.detail:
+                out.append(f"  - {md_escape(f.detail)}")
+            if f.fix:
+                out.append(f"  - fix: {md_escape(f.fix.text)}")
+    out += ["", f"**{_summary_line(data['summary'])[0]}**"]
+    return "\n".join(out) + "\n"
 
 
 def _summary_line(s: dict[str, Any]) -> tuple[str, str]:
