@@ -213,7 +213,8 @@ def insufficient(scan: ScanResult, failed: bool = False) -> Item:
     return Item(
         id="DIAG-INSUFFICIENT-EVIDENCE", category="insufficient_evidence", severity="info", confidence=0.5,
         title="No failure in this log, and no sign that the server came up",
-        cause=f"The {scan.lines} lines show no error and no ready/serving line: the log may stop before its failure.",
+        cause=f"The log's {scan.lines} line{'s' if scan.lines != 1 else ''} show no error and no ready/serving line: "
+              "it may stop before its failure.",
         fix="Paste the whole log, from the launch command to the last line (`docker logs NAME 2>&1`, or the engine's stderr).",
         troubleshooting=None, evidence=[], line=0,
     )
