@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from v4doctor.errors import UsageError
@@ -79,13 +78,9 @@ def _read_local_model(target: TargetFacts) -> None:
     if config is None or not config.is_file():
         target.config = Unknown(f"no config.json in {p}")
         return
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {config}: {exc}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{config}: not a JSON object")
-    target.config = data
+    from v4doctor.collect.checkpoint import read_config
+
+    target.config = read_config(config)
 
 
 def read_vllm_config(text: str, kind: str) -> str | None:
