@@ -40,14 +40,13 @@ class FleetReport:
         return self.findings + [f for r in self.node_reports.values() for f in r.findings]
 
     def summary(self) -> dict[str, Any]:
-        counts = {s.value: sum(1 for f in self.all_findings if f.severity is s) for s in Severity}
+        """The counts over every node and across nodes (as `run`'s), the nodes, and those a problem across nodes names."""
         odd = sorted({n for f in self.findings if f.severity in (Severity.ERROR, Severity.WARNING) for n in f.nodes})
-        return {**counts, "ready": counts["error"] == 0, "nodes": len(self.fleet.nodes),
+        return {**Report(self.target, self.all_findings).summary(), "nodes": len(self.fleet.nodes),
                 "nodes_answered": len(self.fleet.answered), "nodes_named": odd}
 
     def exit_code(self, fail_on: str = "error") -> int:
-        levels = {"error": (Severity.ERROR,), "warning": (Severity.ERROR, Severity.WARNING)}
-        return 1 if any(f.severity in levels[fail_on] for f in self.all_findings) else 0
+        return Report(self.target, self.all_findings).exit_code(fail_on)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,7 +54,7 @@ class FleetReport:
             "target": self.target,
             "cluster": to_data(self.fleet.cluster),
             "nodes": [self._node(n) for n in self.fleet.nodes],
-            "findings": [f.to_dict() for f in _ordered(self.findings)],
+            "findings": [f.to_dict() for f in Report(self.target, self.findings).ordered()],
             "summary": self.summary(),
         }
 
@@ -70,10 +69,6 @@ class FleetReport:
             "findings": [f.to_dict() for f in report.ordered()] if report else [],
             "summary": report.summary() if report else None,
         }
-
-
-def _ordered(findings: list[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (f.severity.rank, f.category, f.id))
 
 
 def judge_fleet(fleet: FleetFacts, target: TargetFacts, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> FleetReport:
