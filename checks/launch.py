@@ -1,4 +1,4 @@
-"""Checks: the launch plan (`--cmd` / `--compose`) — context, memory fit, layout, V4 flags (V4D301–V4D316).
+"""Checks: the launch plan (`--cmd` / `--compose`) — context, memory fit, layout, V4 flags, GGUF source (V4D301–V4D317).
 
 Every flag rule is version-aware (shared/research/v4-facts-review.md): vLLM >= 0.20 picks the
 deepseek_v4 tokenizer mode and block size 256 itself, and 0.33 maps `auto` KV to fp8, so those
@@ -322,3 +322,22 @@ def mega_moe(launch, kb, model):
     return error("--moe-backend deep_gemm_mega_moe " + ("on an FP8-expert checkpoint" if fp8 else "without --enable-expert-parallel"),
                  f"vLLM 0.33 stops at load: {why}", fix="Drop --moe-backend (or add --enable-expert-parallel on an FP4-expert checkpoint).",
                  fixers=["fix-invalid-flags"], evidence=["flag=moe-backend"])
+
+
+@check("V4D317", title="the GGUF the plan names loads on mainline llama.cpp", category="launch", troubleshooting="guide-gguf-gibberish",
+       sources=["https://hugingapi.com/teamblobfish/DeepSeek-V4-Flash-GGUF?local-app=llama.cpp",
+                "https://hugingapi.com/antirez/deepseek-v4-gguf/blob/main/README.md"], accepts_unknown=["model"])
+def plan_gguf_source(launch, kb, model):
+    """`ollama run hf.co/REPO:QUANT` / `llama-server -hf REPO:QUANT` naming a fork-only GGUF (error) or one made for ds4 (warning)."""
+    if launch.engine not in ("llamacpp", "ollama"):
+        return None
+    rec = _model(launch, kb, model)
+    if not rec or rec.get("format") != "gguf":
+        return None
+    name = rec["repo"] + (f":{rec['quant']}" if rec.get("quant") else "")
+    fix = "Use a mainline GGUF, e.g. unsloth/DeepSeek-V4-Flash-GGUF:UD-Q4_K_XL (or UD-IQ1_S, the smallest)."
+    if rec.get("provenance_problem"):
+        return error(f"{name} is a fork-only GGUF", rec["provenance_problem"], fix=fix, evidence=[f"model.repo = {rec['repo']}"])
+    if "ds4" in rec.get("note", "") or "ds4" in rec.get("name", ""):
+        return warning(f"{name} was made for antirez's ds4 engine", rec.get("note", ""), fix=fix, evidence=[f"model.repo = {rec['repo']}"])
+    return None

@@ -126,4 +126,11 @@ CASES = [
                    model="flash-base"), "error", "Flash-Base has FP8 experts"),
     ("V4D316", cmd("8xb200", f"vllm serve {FLASH} -dp 8 --enable-expert-parallel --moe-backend deep_gemm_mega_moe"), "ok",
      "the recipe's Blackwell override: FP4 experts with EP"),
+    ("V4D317", cmd("2xrtx4090", "ollama run hf.co/teamblobfish/DeepSeek-V4-Flash-GGUF:Q4_K_M", model="teamblobfish/DeepSeek-V4-Flash-GGUF"), "error",
+     "hf.co/REPO:QUANT of a fork-only GGUF: its quants need the cchuter/llama.cpp fork"),
+    ("V4D317", cmd("2xrtx4090", "llama-server -hf antirez/deepseek-v4-gguf:q2 -ngl 99 --cpu-moe", model="antirez/deepseek-v4-gguf"), "warning",
+     "made for the ds4 engine"),
+    ("V4D317", cmd("2xrtx4090", "ollama run hf.co/unsloth/DeepSeek-V4-Flash-GGUF:UD-IQ1_S", model="unsloth/DeepSeek-V4-Flash-GGUF"), "ok",
+     "a mainline Unsloth quant"),
+    ("V4D317", cmd("8xb200", f"vllm serve {FLASH} -tp 8"), "ok", "not a GGUF engine"),
 ]
