@@ -270,3 +270,18 @@ def test_first_and_last_failure_lines_match_a_line_by_line_scan(chunk_lines):
     first, last = _naive_failures(text)
     assert len(first) == 3 and len(last) == 4
     assert result.failures == first and result.last_failures == last
+
+
+@pytest.mark.parametrize(
+    "line, slow",
+    [
+        ("model-00001-of-00046.safetensors:  12%|█▏        | 1.2G/10.0G [05:00<30:00, 950kB/s]", True),
+        ("Downloading Storage/x/output-00001-of-00004.safetensors Speed: 1.12 MB/sec, 1.24%", True),
+        ("model-00001-of-00046.safetensors:  12%|█▏        | 1.2G/10.0G [00:10<01:10, 120MB/s]", False),
+        ("NCCL INFO Channel 00 : 0[0] -> 1[1] via P2P/IPC, 2.5 MB/s measured", False),  # no download in sight
+    ],
+)
+def test_a_crawling_download_is_a_slow_download_warning(line, slow):
+    """Synthetic lines in tqdm's and a Go downloader's progress shapes."""
+    d = diagnose_text(line)
+    assert d.healthy and (d.items[0].category == "slow_download" if slow else all(i.category != "slow_download" for i in d.items))

@@ -145,6 +145,31 @@ def quality_item(win: Window) -> Item | None:
     return None
 
 
+_RATE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?([kKmM])i?B(?:/s|/sec|ps)\b")
+SLOW_MB_S = 5.0  # a download below this rate, in a log with no failure, is the problem worth naming
+
+
+def slow_download_item(win: Window) -> Item | None:
+    """A download that runs but crawls (transfer rates below SLOW_MB_S in the log's last rate lines): a warning."""
+    rates = [(ln, float(m.group(1)) / (1024 if m.group(2) in "kK" else 1)) for ln in win.lines for m in _RATE.finditer(ln.text)]
+    if len(rates) < 1 or not re.search(r"download|fetch|pull|\.safetensors|\.gguf|\.bin\b|%", " ".join(ln.norm for ln, _ in rates[-3:])):
+        return None
+    last = rates[-3:]
+    if max(r for _, r in last) >= SLOW_MB_S:
+        return None
+    line, rate = last[-1]
+    return Item(
+        id="DIAG-SLOW-DOWNLOAD", category="slow_download", severity="warning", confidence=0.35,
+        title=f"The download crawls at {rate:.2f} MB/s",
+        cause="The log's download runs but its last transfer rates are below 5 MB/s: a throttled or distant mirror, "
+              "unauthenticated hub requests, a proxy, or a slow disk.",
+        fix="Log in to the hub (HF_TOKEN: higher limits), use `hf download` with hf_xet/hf_transfer, try another "
+            "network or mirror (HF_ENDPOINT), and check the disk's write speed.",
+        troubleshooting="guide-slow-hf-download", evidence=[(line.number, evidence_text(line.raw))], line=line.number,
+        matched=["DIAG-SLOW-DOWNLOAD"],
+    )
+
+
 def _item(severity: str, confidence: float, title: str, number: int, raw: str) -> Item:
     return Item(
         id="DIAG-OUTPUT-QUALITY", category="gguf_gibberish_quality", severity=severity, confidence=confidence,

@@ -167,6 +167,12 @@ def refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
         else:
             items = [found, *items]
         return items
+    if not items:
+        from v4doctor.logs.quality import slow_download_item
+
+        slow = slow_download_item(win)
+        if slow is not None:
+            return [slow]
     if not items and not serving(win, scan):
         items = [insufficient(scan)]
     return items
