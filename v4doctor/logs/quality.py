@@ -32,7 +32,7 @@ _WARNINGS = re.compile(
 _WORD = re.compile(r"[^\W\d_]+", re.U)
 # One unit repeated 8+ times (`ISIS-ISIS-…`, `OfOfOf…`, `SSSS…`, `⁇ ⁇ ⁇`, `@@@@`): a unit with a letter, or a
 # symbol no log uses as a ruler; long digit runs only (not `0x0000…` addresses).
-_REPEAT = re.compile(r"(?<![0-9a-fA-Fx])((?=[^\s=\-_*#.~^+|/\\<>─━│┃┌┐└┘├┤┬┴┼█▄▀░▒▓:,;'\"`()\[\]{}]{1,8})\S{1,8}?)(?:[-\s]?\1){7,}")
+_REPEAT = re.compile(r"((?=[^\s=\-_*#.~^+|/\\<>─━│┃┌┐└┘├┤┬┴┼█▄▀░▒▓:,;'\"`()\[\]{}]{1,8})\S{1,8}?)(?:[-\s]?\1){7,}")
 _LEAK = re.compile(r"<\|(?:im_end|im_start|endoftext|eot_id|end|assistant|system|user|end_of_text|begin_of_text)\|>|"
                    r"(?<![<\w])\|(?:assistant|user|system)\|(?!>)|\[PAD\]|<fim_(?:prefix|suffix|middle)>|\u2047|<unk>")
 _MOJIBAKE = re.compile(r"(?:[ÃÂÐÑÎÏ][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u20ac]){3,}")
@@ -69,6 +69,11 @@ def _script(ch: str) -> str:
     return name.split(" ")[0] if name else "?"
 
 
+def _in_hex(text: str, at: int) -> bool:
+    start = max(text.rfind(" ", 0, at), text.rfind("\t", 0, at)) + 1
+    return text[start:start + 2].lower() == "0x"
+
+
 def garbage(text: str, output: bool = False) -> str | None:
     """Why a text reads as garbage, or None when it reads as text (short texts are not judged). `output`: the
     text is known to be the model's reply, so one character filling it counts whatever it is (`<<<<<<`)."""
@@ -76,7 +81,9 @@ def garbage(text: str, output: bool = False) -> str | None:
     if len(chars) < 12:
         return None
     m = _REPEAT.search(text)
-    if m and (not m.group(1).isdigit() or len(m.group(0)) >= 30):
+    if m and m.group(1).isdigit() and (len(m.group(0)) < 30 or _in_hex(text, m.start())):
+        m = None  # a digit run counts only when long and not inside a 0x… address
+    if m:
         return f"{m.group(1)!r} repeats {len(m.group(0)) // max(len(m.group(1)), 1)}+ times"
     leak = _LEAK.findall(text)
     if leak and len(chars) > len("".join(leak)) + 2:
