@@ -101,7 +101,8 @@ class DiskFacts:
     total_bytes: int | Unknown
     filesystem: str | Unknown = Unknown("not read")
     mount_point: str | Unknown = Unknown("not read")
-    measured_at: str | None = None  # the nearest existing parent, when `path` does not exist yet
+    # the nearest existing parent, when `path` does not exist yet (left out of a snapshot when None)
+    measured_at: str | None = field(default=None, metadata={"omit_if_none": True})
 
 
 @dataclass
@@ -192,7 +193,8 @@ def to_data(obj: Any) -> Any:
     if isinstance(obj, Unknown):
         return {"unknown": obj.reason}
     if dataclasses.is_dataclass(obj):
-        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not (f.metadata.get("omit_if_none") and getattr(obj, f.name) is None)}
     if isinstance(obj, dict):
         return {str(k): to_data(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
