@@ -188,3 +188,19 @@ def test_fleet_markdown_has_a_node_table_and_names_the_nodes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| 10.0.0.12 (02ababab) | 8 | 580.65.06 | vllm 0.33.0 | 2.48.0 | 0 | 0 |" in out
     assert "- **error** `V4D702` Ray differs between nodes: 10.0.0.12 (02ababab) has 2.48.0; the others have 2.60.0 (nodes: 10.0.0.12 (02ababab))" in out
+
+
+def test_fleet_quiet_prints_only_errors_and_the_summary(tmp_path, capsys):
+    from v4doctor.cli import main
+    from v4doctor.facts.fleet import fleet_to_json
+    from v4doctor.output.render import to_json
+
+    facts, f = fleet(node(0), node(1), node(2, ray_version="2.48.0"))
+    for n in f.nodes:
+        n.facts.target.cmd = facts.target.cmd
+    path = tmp_path / "fleet.json"
+    path.write_text(to_json(fleet_to_json(f)))
+    assert main(["run", "--facts", str(path), "-q", "--no-color"]) == 1
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("✗ Ray differs between nodes") and "V4D708" not in "\n".join(out)
+    assert out[-1] == "1 error(s), 0 warning(s) on 3 of 3 node(s) checked. Not ready to deploy."

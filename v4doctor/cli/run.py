@@ -88,5 +88,6 @@ def emit_fleet(report, args: argparse.Namespace) -> None:
     elif fmt == "markdown":
         print(fleet_markdown(data, report.findings, nodes), end="")
     else:
-        render.print_terminal(fleet_lines(data, report.findings, nodes, args.verbose), color=use_color(args))
+        render.print_terminal(fleet_lines(data, report.findings, nodes, args.verbose, quiet=getattr(args, "quiet", False)),
+                              color=use_color(args))
 

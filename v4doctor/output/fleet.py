@@ -18,8 +18,15 @@ from v4doctor.output.redact import redact_text
 from v4doctor.output.render import STYLE, SYMBOL
 
 
-def fleet_lines(data: dict[str, Any], findings: list[Finding], node_findings: dict[str, list[Finding]], verbose: bool = False) -> list[tuple[str, str]]:
-    """The fleet report as terminal lines; `node_findings` maps node_id -> that node's findings."""
+def fleet_lines(data: dict[str, Any], findings: list[Finding], node_findings: dict[str, list[Finding]], verbose: bool = False,
+                quiet: bool = False) -> list[tuple[str, str]]:
+    """The fleet report as terminal lines; `node_findings` maps node_id -> that node's findings. `quiet`: only the
+    errors (across nodes, then on the nodes), then the summary."""
+    if quiet:
+        errors = [(f, ", ".join(f.nodes)) for f in findings if f.severity is Severity.ERROR]
+        errors += [(f, where) for f, where in _shared(data, node_findings, False) if f.severity is Severity.ERROR]
+        lines = [line for f, where in errors for line in _finding(f, False, nodes=where)] + [_summary_line(data["summary"])]
+        return [(redact_text(text), style) for text, style in lines]
     t, c = data["target"], data["cluster"]
     version = c.get("ray_version")
     head = f"v4doctor: {t.get('model_name') or t.get('model')} on {t.get('engine')}, Ray {_text(version)} cluster at {c.get('address')}, {len(data['nodes'])} node(s)"
