@@ -128,3 +128,17 @@ def test_bad_ray_input_is_one_line_and_exit_2(args, says, capsys):
     assert main(["run", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert says in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_an_embedder_already_connected_keeps_its_connection(cluster):
+    import ray
+
+    from v4doctor import api
+
+    ray.init(address=cluster["address"], logging_level="ERROR", log_to_driver=False)
+    try:
+        report = api.run_fleet(cluster["address"], cmd=PLAN, timeout_s=float(TIMEOUT))
+        assert ray.is_initialized(), "run_fleet must not shut down a connection it did not open"
+        assert len(report.fleet.answered) == 3 and report.exit_code() == 1
+    finally:
+        ray.shutdown()

@@ -34,11 +34,9 @@ def import_ray():
 def gather_fleet(address: str, target: TargetFacts, paths: list[str] | None = None, *, timeout_s: float = NODE_TIMEOUT_S) -> FleetFacts:
     """Connect to the cluster at `address`, collect every alive node, disconnect."""
     ray = import_ray()
-    _reachable(address)
-    try:
-        ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
-    except Exception as exc:  # ConnectionError, a version mismatch, a bad address: bad input, one line
-        raise UsageError(f"cannot connect to the Ray cluster at {address}: {type(exc).__name__}: {_first_line(exc)}") from None
+    owned = not ray.is_initialized()  # an embedder already connected keeps its connection (and `address` is ignored)
+    if owned:
+        _connect(ray, address)
     try:
         nodes = [_node(n) for n in ray.nodes()]
         cluster = ClusterFacts(ray_version=ray.__version__, address=address, nodes_total=len(nodes),
@@ -46,7 +44,16 @@ def gather_fleet(address: str, target: TargetFacts, paths: list[str] | None = No
         _collect(ray, [n for n in nodes if n.alive], target, paths, timeout_s)
         return FleetFacts(cluster=cluster, nodes=sorted(nodes, key=lambda n: (not n.is_head, n.address, n.node_id)))
     finally:
-        ray.shutdown()
+        if owned:
+            ray.shutdown()
+
+
+def _connect(ray, address: str) -> None:
+    _reachable(address)
+    try:
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False, configure_logging=False)
+    except Exception as exc:  # ConnectionError, a version mismatch, a bad address: bad input, one line
+        raise UsageError(f"cannot connect to the Ray cluster at {address}: {type(exc).__name__}: {_first_line(exc)}") from None
 
 
 def _reachable(address: str, timeout_s: float = 5.0) -> None:
