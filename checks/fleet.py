@@ -51,8 +51,9 @@ _VERSIONS: list[tuple[str, Callable[[Any], Any], str, str]] = [
      "NCCL and the CUDA runtime run on each node's driver; another driver build changes what they do there."),
     ("CUDA the driver supports", _facts_value(lambda f: f.gpu.cuda_driver_version), "error",
      "The engine's CUDA build must run on every node's driver; a node with an older one fails to start its ranks."),
-    ("Python", _facts_value(lambda f: ".".join(str(f.python.version).split(".")[:2])), "error",
-     "Ray refuses a process whose Python differs from the cluster's (`Version mismatch: The cluster was started with`)."),
+    ("Python", _facts_value(lambda f: f.python.version), "error",
+     "Ray refuses a process whose Python differs from the cluster's down to the patch release, unless "
+     "RAY_DEFAULT_PYTHON_VERSION_MATCH_LEVEL=minor (`Version mismatch: The cluster was started with`)."),
     ("torch", _facts_value(lambda f: f.python.packages.get("torch")), "error",
      "Every rank exchanges tensors with the others through torch.distributed; other torch releases do not interoperate."),
     ("torch's CUDA build", _facts_value(lambda f: f.python.torch_cuda), "error",
@@ -91,7 +92,8 @@ def nodes_answered(fleet):
 
 
 @check("V4D702", title="same versions on every node", category="fleet", troubleshooting="multinode-mismatch",
-       sources=["https://github.com/ray-project/ray/issues/44063", "https://github.com/NVIDIA/nccl/issues/286", VLLM_RAY_DOCS])
+       sources=["https://github.com/ray-project/ray/issues/44063", "https://github.com/ray-project/ray/blob/master/python/ray/_private/utils.py",
+                "https://github.com/NVIDIA/nccl/issues/286", VLLM_RAY_DOCS])
 def versions_match(fleet):
     """Driver, CUDA, Python, torch, engine, NCCL and Ray must match across nodes: ranks load each other's kernels and messages."""
     out = []

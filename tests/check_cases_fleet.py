@@ -56,6 +56,12 @@ def _package(name: str, version: str):
     return facts
 
 
+def _python(version: str):
+    facts = host("8xh100-80g", model="pro")
+    facts.python.version = version
+    return facts
+
+
 def _shm(size: int):
     facts = host("8xh100-80g", model="pro")
     facts.system = dataclasses.replace(facts.system, shm_bytes=size)
@@ -84,6 +90,7 @@ CASES = [
     ("V4D702", lambda: two(facts=_package("vllm", "0.26.0")), "error", "vLLM 0.26.0 on one node, 0.33.0 elsewhere"),
     ("V4D702", lambda: two(facts=_driver("570.86.15")), "warning", "another driver build on one node"),
     ("V4D702", lambda: two(ray_version="2.48.0"), "error", "another Ray on one node"),
+    ("V4D702", lambda: two(facts=_python("3.12.4")), "error", "Python 3.12.4 next to 3.12.3: Ray compares the patch release"),
     ("V4D702", lambda: two(), "ok", "the same versions everywhere"),
     ("V4D703", lambda: two(ray_version="2.40.0"), "error", "ray 2.40.0 outside vLLM's ray[cgraph]>=2.48.0"),
     ("V4D703", lambda: two(), "ok", "ray 2.60.0 satisfies >=2.48.0"),
