@@ -173,9 +173,8 @@ def test_fleet_terminal_lines_show_each_node_and_the_findings():
     assert "Nodes to look at: 10.0.0.12 (02ababab)" in text
 
 
-def test_fleet_markdown_has_a_node_table_and_names_the_nodes(tmp_path, capsys):
-    """`run --facts FLEET.json --format markdown`: a fleet snapshot judged without Ray, pasted into a ticket."""
-    from v4doctor.cli import main
+def _odd_ray_snapshot(tmp_path) -> str:
+    """A fleet snapshot file of three nodes, the third with Ray 2.48.0, planned for PRO_2x8."""
     from v4doctor.facts.fleet import fleet_to_json
     from v4doctor.output.render import to_json
 
@@ -184,7 +183,14 @@ def test_fleet_markdown_has_a_node_table_and_names_the_nodes(tmp_path, capsys):
         n.facts.target.cmd = facts.target.cmd
     path = tmp_path / "fleet.json"
     path.write_text(to_json(fleet_to_json(f)))
-    assert main(["run", "--facts", str(path), "--format", "markdown"]) == 1
+    return str(path)
+
+
+def test_fleet_markdown_has_a_node_table_and_names_the_nodes(tmp_path, capsys):
+    """`run --facts FLEET.json --format markdown`: a fleet snapshot judged without Ray, pasted into a ticket."""
+    from v4doctor.cli import main
+
+    assert main(["run", "--facts", _odd_ray_snapshot(tmp_path), "--format", "markdown"]) == 1
     out = capsys.readouterr().out
     assert "| 10.0.0.12 (02ababab) | 8 | 580.65.06 | vllm 0.33.0 | 2.48.0 | 0 | 0 |" in out
     assert "- **error** `V4D702` Ray differs between nodes: 10.0.0.12 (02ababab) has 2.48.0; the others have 2.60.0 (nodes: 10.0.0.12 (02ababab))" in out
@@ -192,15 +198,8 @@ def test_fleet_markdown_has_a_node_table_and_names_the_nodes(tmp_path, capsys):
 
 def test_fleet_quiet_prints_only_errors_and_the_summary(tmp_path, capsys):
     from v4doctor.cli import main
-    from v4doctor.facts.fleet import fleet_to_json
-    from v4doctor.output.render import to_json
 
-    facts, f = fleet(node(0), node(1), node(2, ray_version="2.48.0"))
-    for n in f.nodes:
-        n.facts.target.cmd = facts.target.cmd
-    path = tmp_path / "fleet.json"
-    path.write_text(to_json(fleet_to_json(f)))
-    assert main(["run", "--facts", str(path), "-q", "--no-color"]) == 1
+    assert main(["run", "--facts", _odd_ray_snapshot(tmp_path), "-q", "--no-color"]) == 1
     out = capsys.readouterr().out.strip().splitlines()
     assert out[0].startswith("✗ Ray differs between nodes") and "V4D708" not in "\n".join(out)
     assert out[-1] == "1 error(s), 0 warning(s) on 3 of 3 node(s) checked. Not ready to deploy."
