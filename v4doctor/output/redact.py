@@ -9,7 +9,7 @@ to a token cannot hide it; a token shape cut off at the end of a text is masked 
 
 Every pattern runs in linear time on any input: each repeated class stops at a character
 the next part needs, and no pattern starts a long scan at every position of a run
-(the scheme of a URL needs a non-scheme character or the text's start before it).
+(a URL's password is found from its `://`, not from every letter of a possible scheme).
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ _FLAG = r"--(?:api[-_]key|hf[-_]token|token|password|auth[-_]token|access[-_]tok
 
 _PATTERNS = [
     # user:password@ in URLs
-    (re.compile(r"(?P<pre>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+(?=@)"), r"\g<pre>" + MASK),
+    # (from `://` on: a scheme glued to earlier text (`0000https://u:p@h`) still counts, and each `://`
+    # starts one scan bounded by the next `/`, space, `:` or `@`, so the pattern stays linear)
+    (re.compile(r"(?P<pre>://[^/\s:@]+:)[^@\s/]+(?=@)"), r"\g<pre>" + MASK),
     # PEM private keys (bounded: a key is a few KB)
     (re.compile(r"\bBEGIN [A-Z ]{0,40}PRIVATE KEY-----(?:[A-Za-z0-9+/=\s]|\\n){0,16384}(?:-----END [A-Z ]{0,40}PRIVATE KEY-----)?"), MASK),
     # Authorization: Bearer xxx / Bearer xxx (Basic only after an auth name, below)
