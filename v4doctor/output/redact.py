@@ -54,6 +54,8 @@ _PATTERNS = [
         re.compile(
             r"(?i)(?P<pre>\b[A-Z0-9_]*(?:" + _SECRET_WORDS + r")\b"
             r"""(?:["']\s*[=:]\s*(?=["'])|\s*[=:]""" + _WS + r"""*)(?:(?:basic|bearer|token|digest)""" + _WS + r"""+)?)(?!\[REDACTED\])""" + _VALUE
+            # a value that ends in `=`/`:` swallowed the next name (`Credential=x%2Fpassword: K`): its value goes too
+            + r"""(?:(?<=[=:])\s+""" + _VALUE + ")*"
         ),
         r"\g<pre>" + MASK,
     ),
