@@ -72,7 +72,9 @@ def _fires(w: When, window: Window) -> Line | None:
         if line is None:  # a traceback cut before its exception: the frames alone, for a rule that asks nothing more
             return matched[-1] if not w.lines else None
         return line if all(p.search(line.norm) for p in w.lines) and not (w.unless and w.unless.search(line.norm)) else None
-    for line in window.lines if w.any_line else window.failures:
+    # an any-line rule: its first regex over the whole window's text once, then only the lines it hits
+    lines = window.lines_matching(w.lines[0]) if w.any_line and w.lines else window.failures
+    for line in lines:
         if all(p.search(line.norm) for p in w.lines) and not (w.unless and w.unless.search(line.norm)):
             return line
     return None

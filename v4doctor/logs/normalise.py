@@ -8,6 +8,8 @@ Sample: `{"level":"error","msg":"CUDA  out of memory"}` -> text `CUDA out of mem
 
 from __future__ import annotations
 
+import bisect
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -46,6 +48,53 @@ FAILURE = re.compile(
     r"\bwinerror\b|\bwsae[a-z]+\b|\berror_[a-z_]+\b|(?:^|\s)err\s|\bnot (?:supported|divisible|found|enough)\b|\bcannot\b|\bcould not\b|\bunable to\b|"
     r"\bassert(?:ion)?\b.*\bfail|\btimed? ?out\b|\brefused\b|\bforbidden\b|\bunauthori[sz]ed\b|\b[45]\d\d\b.*\b(?:client|server) error\b",
 )
+
+
+def fast(pattern: re.Pattern):
+    """The same pattern for RE2 (a DFA: one pass, no backtracking) with its lookaheads dropped, so it matches a
+    superset: `FAILURE` confirms only the lines it finds. None without google-re2."""
+    from v4doctor.logs.prefilter import re2_module
+
+    re2 = re2_module()
+    if re2 is None:
+        return None
+    try:
+        text = re.sub(r"\(\?!(?:[^()]|\([^()]*\))*\)", "", pattern.pattern)
+        return re2.compile(("(?i)" if pattern.flags & re.I else "") + text)
+    except Exception:
+        return None
+
+
+_FAILURE_FAST = fast(FAILURE)
+
+
+@functools.lru_cache(maxsize=256)
+def _bytes_pattern(pattern: re.Pattern):
+    """`pattern` for a UTF-8 text: RE2 (lookaheads dropped) where installed, else the stdlib on bytes."""
+    from v4doctor.logs.prefilter import re2_module
+
+    text = pattern.pattern
+    re2 = re2_module()
+    if re2 is not None:
+        try:
+            lean = re.sub(r"\(\?!(?:[^()]|\([^()]*\))*\)", "", text)
+            return re2.compile((("(?i)" if pattern.flags & re.I else "") + lean).encode())
+        except Exception:
+            pass
+    return re.compile(text.encode(), pattern.flags & re.I)
+
+
+def _blob_matches(pattern: re.Pattern, blob: bytes):
+    return (m.start() for m in _bytes_pattern(pattern).finditer(blob))
+
+
+def is_failure(norm: str) -> bool:
+    """A normalised, lower-case line reads as a failure (RE2 first where installed, `FAILURE` decides)."""
+    if _FAILURE_FAST is not None and not _FAILURE_FAST.search(norm):
+        return False
+    return bool(FAILURE.search(norm))
+
+
 # A Python warning (`…/x.py:46: UserWarning: …`) or a traceback's source line (`raise ValueError(`): no failure line
 _PY_WARNING = re.compile(r"\b(?:User|Future|Deprecation|Runtime|Resource|Pending\w*|Syntax|Import|Unicode|Bytes)Warning:|^\s*raise\s+[\w.]+\(")
 _FRAME = re.compile(r'^File "(?P<path>[^"]+)", line \d+')
@@ -81,6 +130,31 @@ class Window:
     exception: Line | None = None
     frames: list[str] = field(default_factory=list)  # module paths of the last traceback, lower case
     frame_lines: list[Line] = field(default_factory=list)  # the lines that name them
+    _joined: tuple[bytes, list[int]] | None = None
+
+    def joined(self) -> tuple[bytes, list[int]]:
+        """The normalised lines (lower case) as one UTF-8 text, one line each, and each line's byte offset in it:
+        a rule searched over this once (RE2 where installed) finds the few lines worth a closer look."""
+        if self._joined is None:
+            parts, starts, at = [], [], 0
+            for line in self.lines:
+                data = line.norm.encode("utf-8", "surrogatepass") + b"\n"
+                starts.append(at)
+                parts.append(data)
+                at += len(data)
+            self._joined = (b"".join(parts), starts)
+        return self._joined
+
+    def lines_matching(self, pattern: re.Pattern) -> list[Line]:
+        """The lines on which `pattern` (over lower-case text, no `^`/`$`) may match, each once, in order: a
+        superset when RE2 drops the pattern's lookaheads, so callers confirm with the pattern itself."""
+        blob, starts = self.joined()
+        out: list[Line] = []
+        for start in _blob_matches(pattern, blob):
+            line = self.lines[bisect.bisect_right(starts, start) - 1]
+            if not out or out[-1] is not line:
+                out.append(line)
+        return out
 
 
 def unwrap(raw: str) -> tuple[list[str], str | None]:
@@ -156,7 +230,7 @@ def _mark(window: Window) -> Window:
     for i, line in enumerate(window.lines):
         if line.norm.startswith("traceback (most recent call last)"):
             last_tb = i
-        if not line.quiet and FAILURE.search(line.norm):
+        if not line.quiet and is_failure(line.norm):
             window.failures.append(line)
     if last_tb is None and any(_FRAME.match(line.text) for line in window.lines[:400]):
         last_tb = -1  # an excerpt that starts inside a traceback: its frames still count

@@ -29,6 +29,7 @@ _WARNINGS = re.compile(
     r"token repeat limit reached",
     re.I,
 )
+_WARNING_HINTS = ("degrad", "pre-tokenizer", "quality", "garbage", "gibberish", "repeat limit")
 _WORD = re.compile(r"[^\W\d_]+", re.U)
 # One unit repeated 8+ times (`ISIS-ISIS-…`, `OfOfOf…`, `SSSS…`, `⁇ ⁇ ⁇`, `@@@@`): a unit with a letter, or a
 # symbol no log uses as a ruler; long digit runs only (not `0x0000…` addresses).
@@ -106,7 +107,7 @@ def garbage(text: str, output: bool = False) -> str | None:
         if k >= 4 and k * 3 / len(words) >= 0.5:
             return f"{' '.join(gram)!r} repeats {k} times"
     letters = [ch for ch in chars if ch.isalpha()]
-    scripts = Counter(_script(ch) for ch in letters)
+    scripts = Counter("LATIN" if ch < "\u0080" else _script(ch) for ch in letters)
     if len(letters) >= 20 and len([s for s, c in scripts.items() if c >= 3]) >= 3:
         return f"it mixes {len(scripts)} scripts ({', '.join(s for s, _ in scripts.most_common(3))})"
     return None
@@ -130,7 +131,7 @@ def _free_text(win: Window) -> tuple[int, str, str] | None:
     if bad >= 2 or bad == 1 and len([ch for ch in text if ch.isalpha()]) >= 20:
         return lines[0].number, lines[0].raw, f"{bad} undecodable characters in the text"
     letters = [ch for ch in text if ch.isalpha()]
-    scripts = Counter(_script(ch) for ch in letters)
+    scripts = Counter("LATIN" if ch < "\u0080" else _script(ch) for ch in letters)
     if len(letters) >= 12 and len([s for s, c in scripts.items() if c >= 3]) >= 3:
         return lines[0].number, lines[0].raw, f"it mixes {len(scripts)} scripts ({', '.join(s for s, _ in scripts.most_common(3))})"
     return None
@@ -147,18 +148,20 @@ def quality_item(win: Window) -> Item | None:
         number, raw, why = loose
         return _item("error", 0.35, f"The log shows garbled text: {why}", number, raw)
     for line in win.lines:
-        if _WARNINGS.search(line.text):
+        if any(k in line.norm for k in _WARNING_HINTS) and _WARNINGS.search(line.text):
             return _item("warning", 0.35, "The engine warns that output quality will be degraded", line.number, line.raw)
     return None
 
 
 _RATE = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?([kKmM])i?B(?:/s|/sec|ps)\b")
+_RATE_HINT = re.compile(r"[km]i?b(?:/s|/sec|ps)\b")  # over the lower-case window text: the lines worth reading
 SLOW_MB_S = 5.0  # a download below this rate, in a log with no failure, is the problem worth naming
 
 
 def slow_download_item(win: Window) -> Item | None:
     """A download that runs but crawls (transfer rates below SLOW_MB_S in the log's last rate lines): a warning."""
-    rates = [(ln, float(m.group(1)) / (1024 if m.group(2) in "kK" else 1)) for ln in win.lines for m in _RATE.finditer(ln.text)]
+    rates = [(ln, float(m.group(1)) / (1024 if m.group(2) in "kK" else 1))
+             for ln in win.lines_matching(_RATE_HINT) for m in _RATE.finditer(ln.text)]
     if len(rates) < 1 or not re.search(r"download|fetch|pull|\.safetensors|\.gguf|\.bin\b|%", " ".join(ln.norm for ln, _ in rates[-3:])):
         return None
     last = rates[-3:]
