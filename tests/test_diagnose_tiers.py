@@ -285,3 +285,25 @@ def test_a_crawling_download_is_a_slow_download_warning(line, slow):
     """Synthetic lines in tqdm's and a Go downloader's progress shapes."""
     d = diagnose_text(line)
     assert d.healthy and (d.items[0].category == "slow_download" if slow else all(i.category != "slow_download" for i in d.items))
+
+
+@pytest.mark.parametrize("hide_re2", [False, True], ids=["re2", "stdlib"])
+def test_searching_the_joined_window_finds_every_line_a_line_by_line_search_finds(hide_re2, monkeypatch):
+    """The one-pass search over the window's text (RE2, or the stdlib on bytes) finds at least every line the
+    pattern matches line by line (RE2 may add lines: callers confirm), on real corpus logs."""
+    from v4doctor.logs import normalise as norm_module
+    from v4doctor.logs import prefilter
+    from v4doctor.logs.tiers import _SERVING
+
+    if hide_re2:
+        monkeypatch.setattr(prefilter, "re2_module", lambda: None)
+    norm_module._bytes_pattern.cache_clear()
+    patterns = [_SERVING] + [w.lines[0] for c in load_concepts() for w in c.whens if w.any_line]
+    try:
+        for case in load_cases()[::15]:
+            win = text_window(case.body)
+            for pattern in patterns:
+                found = {id(ln) for ln in win.lines_matching(pattern)}
+                assert {id(ln) for ln in win.lines if pattern.search(ln.norm)} <= found, (case.name, pattern.pattern[:40])
+    finally:
+        norm_module._bytes_pattern.cache_clear()
