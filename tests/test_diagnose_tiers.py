@@ -144,6 +144,10 @@ def test_concepts_are_capped_below_every_signature():
         ("RuntimeError: PytorchStreamReader failed reading zip archive: failed finding central directory", "corrupt_or_incomplete_weights"),
         ("ModuleNotFoundError: No module named 'transformers_modules.xyz'", "trust_remote_code"),
         ("jinja2.exceptions.TemplateSyntaxError: unexpected '}'", "tokenizer_or_template"),
+        # the NVML message after a driver upgrade without a reboot (pytorch-lightning#10128, vllm#29737)
+        ("Failed to initialize NVML: Driver/library version mismatch", "driver_too_old_or_cuda_mismatch"),
+        # nvidia-smi with no usable driver (NVIDIA/nvidia-docker#988)
+        ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.", "docker_gpu_runtime"),
     ],
 )
 def test_concepts_on_wordings_no_signature_has(line, category):
