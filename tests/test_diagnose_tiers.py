@@ -146,6 +146,9 @@ def test_concepts_are_capped_below_every_signature():
         ("jinja2.exceptions.TemplateSyntaxError: unexpected '}'", "tokenizer_or_template"),
         # the NVML message after a driver upgrade without a reboot (pytorch-lightning#10128, vllm#29737)
         ("Failed to initialize NVML: Driver/library version mismatch", "driver_too_old_or_cuda_mismatch"),
+        # a request longer than the served context (vllm#20409; TGI's validation wording)
+        ("ValueError: This model's maximum context length is 16384 tokens. However, you requested 122946 tokens", "kv_cache_too_small"),
+        ("Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 17 `inputs` tokens", "kv_cache_too_small"),
         # nvidia-smi with no usable driver (NVIDIA/nvidia-docker#988)
         ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.", "docker_gpu_runtime"),
     ],
