@@ -149,6 +149,8 @@ def test_concepts_are_capped_below_every_signature():
         # a request longer than the served context (vllm#20409; TGI's validation wording)
         ("ValueError: This model's maximum context length is 16384 tokens. However, you requested 122946 tokens", "kv_cache_too_small"),
         ("Input validation error: `inputs` tokens + `max_new_tokens` must be <= 4096. Given: 17 `inputs` tokens", "kv_cache_too_small"),
+        ("RuntimeError: CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`", "oom_weights"),  # vllm#8180
+        ("OSError: [Errno 122] Disk quota exceeded", "disk_full"),  # instruct-nerf2nerf#86
         # nvidia-smi with no usable driver (NVIDIA/nvidia-docker#988)
         ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.", "docker_gpu_runtime"),
     ],
