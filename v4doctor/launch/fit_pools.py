@@ -1,0 +1,136 @@
+"""The KV side of the memory fit (pure): V4's stored bytes per token and each engine's pool, as
+v4doctor.launch.fit calls them. One function per engine, each returning the pool's figures:
+
+    {"overhead", "pool", "in_flight", "bpt", "fixed", "blocks", "printed", "concurrency", "est",
+     "len_fits", "len_fits_low", "notes"}
+"""
+
+from __future__ import annotations
+
+import math
+
+from v4doctor.launch import fit_llamacpp, fit_sglang, fit_vllm
+
+GIB = 1 << 30
+BLOCK = fit_vllm.BLOCK  # vLLM block size for V4 (chosen by the engine since 0.20)
+ALIGN = fit_vllm.ALIGN  # vLLM pads each KV page to the 576-byte TMA stride (review §5)
+# Bytes per stored entry by KV format: (latent, indexer key); review §5 / v4-facts §5.1.
+LATENT_BYTES = {"fp8": 584, "bf16": 1024, "f16": 1024, "q8_0": 544}
+INDEXER_BYTES = {"fp8": 132, "mxfp4": 68, "bf16": 256, "f16": 256, "q8_0": 136}
+# Context-independent KV reservation per sequence in vLLM, for callers of fixed_bytes_per_seq only;
+# the fit itself counts vLLM's blocks per request (fit_vllm.blocks_per_request).
+VLLM_FIXED_PER_SEQ_FLASH = 3.2e9
+# The lowest overhead an engine's own log implies, for verdicts that must not cry wolf (V4D302 errors only
+# below it): H20 TP=2, vLLM 0.26.0, Flash (github.com/vllm-project/vllm/issues/51041): 0.92 x 95.58 GiB
+# - 72.73 GiB of weights - the printed 7.01 GiB KV pool = 8.2 GiB at 8,192 batched tokens.
+OVERHEAD_FLOOR_GIB = {"vllm": 8.0}
+
+
+# --------------------------------------------------------------------------- KV cache
+def _pad(n: float) -> float:
+    return math.ceil(n / ALIGN) * ALIGN
+
+
+def kv_bytes_per_token(model: dict, kv_format: str, indexer: str = "fp8", padded: bool = True) -> float:
+    """Bytes per token of context: CSA (ratio 4) latent + indexer key, HCA (ratio 128) latent."""
+    e_kv, e_idx = LATENT_BYTES[kv_format], INDEXER_BYTES[indexer]
+    csa, hca = model.get("csa_layers", 0), model.get("hca_layers", 0)
+    if not padded:
+        return csa * (e_kv + e_idx) / 4 + hca * e_kv / 128
+    per_block = csa * (_pad(BLOCK / 4 * e_kv) + _pad(BLOCK / 4 * e_idx)) + hca * _pad(BLOCK / 128 * e_kv)
+    return per_block / BLOCK
+
+
+def fixed_bytes_per_seq(model: dict, engine: str, kv_format: str) -> float:
+    if engine == "vllm":
+        return VLLM_FIXED_PER_SEQ_FLASH * model.get("layers", 43) / 43
+    return model.get("layers", 43) * 128 * LATENT_BYTES[kv_format]  # the 128-token window on every layer
+
+
+def _per_token_only(kvm: dict, name: str) -> float:
+    """A record without CSA/HCA counts (V4.1) carries only a published bytes-per-token figure."""
+    bpt = kvm.get("kv_bytes_per_token")
+    if not bpt:
+        raise ValueError(f"{name}: the knowledge base has no CSA/HCA layer counts or KV bytes per token for its KV cache")
+    return float(bpt)
+
+
+def _vllm_pool(kvm: dict, p: dict) -> dict:
+    batched = p["max_num_batched_tokens"] or fit_vllm.default_batched_tokens(p["gpu_mem_gib"], p["gpu_name"])
+    # Calibrated: the figures vLLM 0.22-0.26 printed (H20, GH200, B200) match one batch in flight unless the
+    # launch says async scheduling is on; vLLM's code (VllmConfig.max_concurrent_batches) would count 2 (docs/fit.md).
+    t = fit_vllm.in_flight_tokens(batched, async_scheduling=p["async_scheduling"] is True, pp=p["pp"])
+    overhead = p["overhead_gib"] if p["overhead_gib"] is not None else fit_vllm.overhead_gib(batched)
+    pool = p["pool_gib"] if p["pool_gib"] is not None else p["usable"] - p["per_gpu"] - overhead
+    low = pool if p["pool_gib"] is not None else pool + overhead - min(overhead, OVERHEAD_FLOOR_GIB["vllm"])
+    out = {"overhead": overhead, "pool": pool, "in_flight": t,
+           "notes": [f"in-flight tokens {t:,} = --max-num-batched-tokens {batched:,} x "
+                     f"{t // batched} batch(es) in flight; overhead {overhead:.1f} GiB/GPU (activation peak, CUDA graphs, NCCL)"]}
+    if not kvm.get("csa_layers"):
+        return {**out, **_simple(pool, low, _per_token_only(kvm, p["name"]), 0.0, p)}
+    block = fit_vllm.bytes_per_block(kvm["csa_layers"], kvm.get("hca_layers", 0), p["indexer"], p["version"]) / p["pp"]
+    blocks, conc, printed = fit_vllm.capacity(pool * GIB, block, p["asked"], t)
+    low_blocks = int(max(low, 0) * GIB // block)
+    per_req = fit_vllm.blocks_per_request(p["asked"], t)
+    return {**out, "bpt": block / fit_vllm.BLOCK, "fixed": (per_req - math.ceil(p["asked"] / fit_vllm.BLOCK)) * block,
+            "blocks": blocks, "printed": printed, "concurrency": conc,
+            "est": fit_vllm.max_len_for(blocks, t, p["context"]),
+            "len_fits": fit_vllm.max_len_for(blocks, t, p["context"], p["seqs"]) // BLOCK * BLOCK,
+            "len_fits_low": fit_vllm.max_len_for(low_blocks, t, p["context"], p["seqs"]) // BLOCK * BLOCK}
+
+
+def _simple(pool: float, low: float, bpt: float, fixed: float, p: dict) -> dict:
+    """Tokens = (pool - fixed per sequence) / bytes per token: the fallback where no engine layout is ported."""
+    tokens = int(max(pool * GIB - fixed, 0) / bpt)
+    fits = lambda g: min(int(max(g * GIB / p["seqs"] - fixed, 0) / bpt), p["context"])  # noqa: E731
+    return {"bpt": bpt, "fixed": fixed, "blocks": 0, "printed": tokens, "concurrency": tokens / p["asked"],
+            "est": min(tokens, p["context"]), "len_fits": fits(pool), "len_fits_low": fits(low)}
+
+
+def _sglang_pool(kvm: dict, p: dict) -> dict:
+    pool = p["pool_gib"] if p["pool_gib"] is not None else fit_sglang.pool_gib(p["gpu_mem_gib"], p["per_gpu"], p["fraction"])
+    out = {"overhead": 0.0, "pool": pool, "in_flight": 0,
+           "notes": ["SGLang budget = free memory after loading - memory before loading x (1 - --mem-fraction-static); "
+                     "--kv-cache-dtype does not change V4's sizing"]}
+    if not kvm.get("csa_layers"):
+        return {**out, **_simple(pool, pool, _per_token_only(kvm, p["name"]), 0.0, p)}
+    version = p["version"] or (0, 5, 12)
+    layers = int(kvm.get("layers", 43))
+    bpt = fit_sglang.bytes_per_full_token(layers + 1, kvm["csa_layers"], kvm.get("hca_layers", 0),
+                                          speculative=p["mtp"], version=version) / p["pp"]
+    fixed = fit_sglang.fixed_bytes(kvm.get("key", ""), layers, version) / p["pp"]
+    tokens = fit_sglang.full_tokens(pool * GIB, bpt, fixed)
+    return {**out, "bpt": bpt, "fixed": fixed, "blocks": 0, "printed": tokens, "concurrency": tokens / p["asked"],
+            "est": min(tokens, p["context"]), "len_fits": min(tokens // p["seqs"], p["context"]),
+            "len_fits_low": min(tokens // p["seqs"], p["context"])}
+
+
+def _llamacpp_pool(kvm: dict, p: dict) -> dict:
+    csa, hca, layers = kvm.get("csa_layers", 0), kvm.get("hca_layers", 0), int(kvm.get("layers", 43))
+    reserve = p["overhead_gib"] if p["overhead_gib"] is not None else fit_llamacpp.COMPUTE_GIB + fit_llamacpp.CONTEXT_GIB
+    pool = p["pool_gib"] if p["pool_gib"] is not None else p["usable"] - p["per_gpu"] - reserve
+    bpt = fit_llamacpp.kv_bytes_per_token(csa, hca, p["kv_format"]) if csa else _per_token_only(kvm, p["name"])
+    window = fit_llamacpp.window_bytes(layers, p["asked"], p["seqs"], p["kv_format"])
+    out = _simple(pool * p["gpus"], pool * p["gpus"], bpt, window, p)
+    return {**out, "overhead": reserve, "pool": pool, "in_flight": 0,
+            "notes": [f"llama.cpp: KV split over {p['gpus']} GPU(s) by layer; {reserve:.1f} GiB/GPU compute buffer + context assumed"]}
+
+
+def _trtllm_pool(kvm: dict, p: dict) -> dict:
+    """TensorRT-LLM: `--kv_cache_free_gpu_memory_fraction` (0.9 by default, commands/serve.py) of the memory left after the
+    weights and buffers. Its DeepseekV4CacheManager is not ported: the V4 storage bytes (CSA latent + indexer key /4, HCA
+    latent /128) and the 128-token window per request stand in for it (docs/fit.md)."""
+    buffers = p["overhead_gib"] if p["overhead_gib"] is not None else fit_vllm.OVERHEAD_GIB
+    free = p["gpu_mem_gib"] - p["per_gpu"] - buffers
+    pool = p["pool_gib"] if p["pool_gib"] is not None else max(free, 0.0) * p["fraction"]
+    if kvm.get("csa_layers"):
+        bpt = kv_bytes_per_token(kvm, "fp8", "fp8", padded=False) / p["pp"]
+        window = int(kvm.get("layers", 43)) * 128 * LATENT_BYTES["fp8"] / p["pp"]
+    else:
+        bpt, window = _per_token_only(kvm, p["name"]), 0.0
+    return {**_simple(pool, pool, bpt, window, p), "overhead": buffers, "pool": pool, "in_flight": 0,
+            "notes": ["TensorRT-LLM: KV pool = --kv_cache_free_gpu_memory_fraction x (GPU memory - weights - buffers); its "
+                      "DeepseekV4CacheManager is not ported, so the tokens are V4's storage bytes, not TensorRT-LLM's own count"]}
+
+
+POOLS = {"vllm": _vllm_pool, "sglang": _sglang_pool, "trtllm": _trtllm_pool, "llamacpp": _llamacpp_pool}
