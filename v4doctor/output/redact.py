@@ -129,7 +129,8 @@ def redact_text(text: str) -> str:
 
 # A key or flag whose value is a secret: HF_TOKEN, MY_API_KEY, api-key, password (not max_tokens).
 _SECRET_NAME = re.compile(r"(?i)(?:^|[_-])(?:token|api[_-]?key|apikey|secret|password|passwd|access[_-]key|private[_-]key|auth|authorization|credentials?)[\W_]*$")
-_MULTI = re.compile(r"(?i)^--?api[-_]key$")  # vLLM: --api-key API_KEY [API_KEY ...]
+_MULTI = re.compile(r"(?i)^--?api[-_]key[\W_]*$")  # vLLM: --api-key API_KEY [API_KEY ...]
+_GLUED_FLAG = re.compile(r"(?i)--(?:api[-_]key|hf[-_]token|token|password|auth[-_]token|access[-_]token)[\W_]*$")
 
 
 def redact(data: Any) -> Any:
@@ -143,12 +144,13 @@ def redact(data: Any) -> Any:
     if isinstance(data, (list, tuple)):
         out, hide, multi = [], False, False
         for v in data:
-            flag = isinstance(v, str) and v.startswith("-")
+            glued = isinstance(v, str) and not v.startswith("-") and bool(_GLUED_FLAG.search(v))  # `name--api-key` from shell quotes
+            flag = isinstance(v, str) and v.startswith("-") or glued
             if multi and flag:
                 hide = multi = False
             out.append(MASK if hide and isinstance(v, str) else redact(v))
             if flag:
-                name = v.split("=", 1)[0]
+                name = v.split("=", 1)[0] if not glued else "--" + v.rsplit("--", 1)[-1]
                 secret = bool(_SECRET_NAME.search(name.lstrip("-")))
                 hide, multi = secret and "=" not in v, secret and "=" not in v and bool(_MULTI.match(name))
             elif not multi:  # `auth:` `Basic X` split by a shell: the item after a secret name's colon
@@ -158,8 +160,12 @@ def redact(data: Any) -> Any:
 
 
 def _key(key: Any) -> Any:
-    """A key is text that leaves too (a pasted flag's name becomes one: `{"hf_…": true}`)."""
-    return redact_text(key) if isinstance(key, str) else key
+    """A key is text that leaves too (a pasted flag's name becomes one: `{"hf_…": true}`), also as a
+    flag name normalised `_` -> `-` (`--x-hf_K` is read as `x-hf-K`)."""
+    if not isinstance(key, str):
+        return key
+    shown = redact_text(key)
+    return shown if shown != key or "-" not in key else (MASK if redact_text(key.replace("-", "_")) != key.replace("-", "_") else key)
 
 
 def _secret_value(key: Any, value: Any) -> bool:
