@@ -181,3 +181,15 @@ def test_llamacpp_window_cache_follows_the_iswa_sizing():
     assert fit_llamacpp.swa_cells(64000, 1, 4096) == 4352
     assert fit_llamacpp.window_bytes(43, 64000, 1, "bf16", 4096) == 182.75 * 2**20
     assert fit_llamacpp.swa_cells(64000) == 768 and fit_llamacpp.swa_cells(300) == 300  # default -ub 512; never above ctx
+
+
+def test_sglang_0523_cap_mode_fixed_bytes_ported_from_its_configurator():
+    """pool_configurator.py (0.5.23): the sliding-window pool from the request cap + cached prefix tails and the C128
+    state rows; kb-audit §4 derived ~22 GB (Flash) and ~32 GB (Pro) per attention rank from the same code."""
+    assert fit_sglang.cap_fixed_bytes(44, 21, 20) / 1e9 == pytest.approx(22.4, abs=0.05)
+    assert fit_sglang.cap_fixed_bytes(62, 30, 31) / 1e9 == pytest.approx(32.0, abs=0.05)
+    assert fit_sglang.cap_fixed_bytes(44, 21, 20, radix_cache=False) < fit_sglang.cap_fixed_bytes(44, 21, 20) / 2
+    new = fit(FLASH, gpus=8, gpu_mem_gib=140.4, engine="sglang", tp=8, engine_version="0.5.23")
+    old = fit(FLASH, gpus=8, gpu_mem_gib=140.4, engine="sglang", tp=8, engine_version="0.5.12")
+    assert new.fixed_bytes_per_seq == pytest.approx(22.4e9, rel=0.01) and old.fixed_bytes_per_seq == 0
+    assert new.kv_bytes_per_token == pytest.approx(3899.25) and new.kv_tokens > old.kv_tokens

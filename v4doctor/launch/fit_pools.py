@@ -98,7 +98,7 @@ def _sglang_pool(kvm: dict, p: dict) -> dict:
     layers = int(kvm.get("layers", 43))
     bpt = fit_sglang.bytes_per_full_token(layers + 1, kvm["csa_layers"], kvm.get("hca_layers", 0),
                                           speculative=p["mtp"], version=version) / p["pp"]
-    fixed = fit_sglang.fixed_bytes(kvm.get("key", ""), layers, version) / p["pp"]
+    fixed = fit_sglang.fixed_bytes(layers + 1, kvm["csa_layers"], kvm.get("hca_layers", 0), version) / p["pp"]
     tokens = fit_sglang.full_tokens(pool * GIB, bpt, fixed)
     return {**out, "bpt": bpt, "fixed": fixed, "blocks": 0, "printed": tokens, "concurrency": tokens / p["asked"],
             "est": min(tokens, p["context"]), "len_fits": min(tokens // p["seqs"], p["context"]),

@@ -19,12 +19,14 @@ HEAD_DIM = 512               # qk_nope_head_dim + qk_rope_head_dim (448 + 64)
 INDEXER_HEAD_DIM = 128
 STATE_DTYPE = 4              # fp32 compressor state
 SWA_PAGE = 128               # swa_page_size
+WINDOW = 128                 # sliding_window_size
 RINGS = {False: (8, 128), True: (16, 256)}  # (c4, c128) ring entries; doubled with speculative decoding
 SWA_RATIO = 0.1              # default swa_full_tokens_ratio for DeepseekV4ForCausalLM
 PAGE_SIZE = 256              # full_token is floored to the page size (_compute_dsv4_sizes)
 LATENT_0523, C128_0523 = 585, 864
-# 0.5.23 cap mode: fixed bytes per attention rank with radix cache and chunk 8192 (kb-audit §4: derived, not run).
-CAP_FIXED_BYTES = {"flash": 22e9, "pro": 32e9}
+# 0.5.23 cap mode defaults (pool_configurator.py): SGLANG_SWA_EVICTION_INTERVAL 128, max_running_requests 256 for
+# V4, 4 cached prefix tails per running request with the radix cache on, 2 prefill chunks in flight (overlap schedule).
+EVICTION_INTERVAL, DEFAULT_MAX_RUNNING, TAILS_PER_REQUEST, CHUNKS_IN_FLIGHT = 128, 256, 4, 2
 # Memory outside --mem-fraction-static's static pool that SGLang keeps free before loading (CUDA context,
 # NCCL): the "Load weight begin. avail mem" gap, 95.58 - 93.61 GiB on an H20 (BBuf/SGLang-Auto-Driven-SKILLS).
 PRELOAD_GAP_GIB = 1.97
@@ -49,12 +51,28 @@ def bytes_per_full_token(layers_total: int, csa: int, hca: int, *, swa_ratio: fl
     return bpt
 
 
-def fixed_bytes(model_key: str, layers: int, version: tuple[int, ...]) -> float:
-    """Bytes taken off the pool before tokens: 0 before 0.5.23, the cap-mode pools after (scaled by layers)."""
-    if version < (0, 5, 23):
-        return 0.0
-    base = "pro" if layers > 50 else "flash"
-    return CAP_FIXED_BYTES[base] if model_key in CAP_FIXED_BYTES else CAP_FIXED_BYTES[base] * layers / (61 if base == "pro" else 43)
+def cap_fixed_bytes(layers_total: int, csa: int, hca: int, *, max_running_requests: int = DEFAULT_MAX_RUNNING,
+                    chunk: int = 8192, radix_cache: bool = True, attn_dp: int = 1) -> float:
+    """0.5.23 cap mode: the sliding-window pool sized from the request cap plus cached prefix tails
+    (`compute_swa_request_cap`, `_resolve_swa_prefix_tails`, `_get_bytes_per_swa_token`) and the C128 state
+    rows of every request slot (`_get_c128_state_fixed_bytes`); no speculative decoding, fp32 state.
+    The 0.5.23 page layout's padding is not read: 585 B a latent entry (kb-audit §4)."""
+    per_request = WINDOW + EVICTION_INTERVAL + PAGE_SIZE + PAGE_SIZE  # window + eviction + page pad + one decode page
+    reqs = max(1, max_running_requests // max(attn_dp, 1))
+    cap = per_request * reqs + CHUNKS_IN_FLIGHT * chunk + PAGE_SIZE
+    tails = TAILS_PER_REQUEST * max_running_requests if radix_cache else 0
+    swa_tokens = -(-(cap + tails * (WINDOW + PAGE_SIZE)) // PAGE_SIZE) * PAGE_SIZE
+    c4_ring = RINGS[False][0]
+    per_swa_token = LATENT_0523 * layers_total + c4_ring / PAGE_SIZE * (2 * 2 * HEAD_DIM + 2 * 2 * INDEXER_HEAD_DIM) * STATE_DTYPE * csa
+    slots = max_running_requests + 1
+    c128_ring = RINGS[False][1]
+    rows = -(-(slots * c128_ring + c128_ring + 1) // 128) * 128
+    return swa_tokens * per_swa_token + rows * 2 * HEAD_DIM * STATE_DTYPE * hca
+
+
+def fixed_bytes(layers_total: int, csa: int, hca: int, version: tuple[int, ...], **cap) -> float:
+    """Bytes taken off the pool before tokens: 0 before 0.5.23 (ratio sizing), the cap-mode pools from it."""
+    return 0.0 if version < (0, 5, 23) else cap_fixed_bytes(layers_total, csa, hca, **cap)
 
 
 def pool_gib(gpu_mem_gib: float, weights_gib: float, fraction: float) -> float:
