@@ -55,3 +55,13 @@ def test_a_real_h200_holds_flash_as_a_gguf_with_cpu_offload():
     facts.target.engine = "llamacpp"
     report = judge(facts, select=["V4D212"])
     assert [f.severity.value for f in report.findings] == ["ok"]
+
+
+def test_the_2026_12_03_reading_replays_to_the_verdicts_the_real_run_gave():
+    """Taken after the restructure (issue 11): snapshot and `run --json` on the real H200, the same minute."""
+    real = json.loads((HOSTS / "h200-x1-device-run-2026-12-03.json").read_text())
+    facts = load_host("h200-x1-device-2026-12-03.json")
+    assert facts.gpu.devices[0].name == "NVIDIA H200"
+    assert _problems(judge(facts)) == _problems(real) == ["V4D210", "V4D211", "V4D422"]
+    hub = next(f for f in real["findings"] if f["id"] == "V4D422")
+    assert "offline" in hub["title"]  # the host has no DNS: reported at once, not after a timeout
