@@ -216,6 +216,8 @@ def fuzz_logs(rng: random.Random, counts: Counts, corpus=None) -> None:
 def _mutate_command(rng: random.Random, cmd: str, secrets: list[str]) -> str:
     words = cmd.split(" ")
     for _ in range(rng.randint(0, 4)):
+        if not words:
+            break
         i = rng.randrange(len(words))
         w = words[i]
         op = rng.randrange(6)
