@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the exact signatures and host checks only (the tiers after them off), for comparison")
     parser.add_argument("--totals", action="store_true",
                         help="only the per-category table and the totals: no case names (for a held-out set)")
+    parser.add_argument("--round", type=int, dest="round_no", default=None,
+                        help="only the logs of this measuring round (`# round: N`; 0: rounds 1-3)")
     args = parser.parse_args(argv)
     for folder in args.corpus:
         if not folder.is_dir():
@@ -135,7 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         tiers.refine = lambda scan, items, rerank: items  # diagnose_chunks looks it up at call time; this process only
     from v4doctor.logs import diagnose_text
 
-    cases = [c for folder in args.corpus for c in load_cases(folder)]
+    cases = [c for folder in args.corpus for c in load_cases(folder)
+             if args.round_no is None or c.round == args.round_no]
+    if not cases:
+        print("error: no labelled logs to score" + (f" of round {args.round_no}" if args.round_no is not None else ""),
+              file=sys.stderr)
+        return 2
     rows, per = [], {}
     right = full = in3 = alarms = said_healthy = 0
     for case in cases:

@@ -153,6 +153,25 @@ def test_concepts_are_capped_below_every_signature():
         ("OSError: [Errno 122] Disk quota exceeded", "disk_full"),  # instruct-nerf2nerf#86
         # nvidia-smi with no usable driver (NVIDIA/nvidia-docker#988)
         ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.", "docker_gpu_runtime"),
+        # round 5: the process count against tp*pp (TensorRT-LLM's WorldConfig, Tlntin/Qwen-TensorRT-LLM#123) and
+        # a bare assertion in another runtime's words (synthetic)
+        ("RuntimeError: [TensorRT-LLM][ERROR] Assertion failed: mpiSize == tp * pp (worldConfig.cpp:90)", "tp_size_mismatch"),
+        ("assert world_size == tp * pp, 'launch one process per rank'", "tp_size_mismatch"),
+        ("[1]    2771397 floating point exception  lmdeploy serve api_server --tp 4", "tp_size_mismatch"),  # lmdeploy#2089
+        # the level prefix is gone after normalising, the line is still a failure (ComfyUI-QwenVL#28)
+        ("ERROR: FP8 models require a GPU with Compute Capability 8.9 or higher (e.g., RTX 4090). Your GPU's capability is 8.6.", "quantization_unsupported"),
+        ("[E] Error[9]: Networks with FP8 Q/DQ layers require hardware with FP8 support.", "quantization_unsupported"),  # Model-Optimizer#70
+        ("ERROR: Your GPU does not support Int8 Matmul!", "quantization_unsupported"),  # bitsandbytes#118
+        ("The engine plan file is generated on an incompatible device, expecting compute 8.6 got compute 7.5, please rebuild.", "gpu_arch_unsupported"),
+        ("[TRT] [E] 2: [virtualMemoryBuffer.cpp::resizePhysical::140] Error Code 2: OutOfMemory (no further information)", "oom_weights"),
+        ("ggml_vulkan: vk::Device::allocateMemory: ErrorOutOfDeviceMemory", "oom_weights"),  # llama.cpp#15256
+        ('level=WARN source=runner.go:131 msg="truncating input prompt" limit=2048 prompt=5065 keep=5 new=2048', "kv_cache_too_small"),
+        ("INFO [update_slots] input truncated | n_ctx=2048 n_erase=1090 n_keep=4", "kv_cache_too_small"),
+        ("host:5971:6015 [4] NCCL INFO socketPollConnect: connect to 10.0.0.2<52333> returned Connection refused, retrying (18/34)", "nccl_or_shm"),
+        ("RuntimeError: unable to write to file </torch_76_3625483894>", "nccl_or_shm"),
+        ("E0118 08:31:52.149680 840 main.cc:257] failed to start HTTP service: Unavailable - Socket '0.0.0.0:1111' already in use", "port_in_use"),
+        ("This container was built for NVIDIA Driver Release 575.51 or later, but version 470.256.02 was detected and compatibility mode is UNAVAILABLE", "driver_too_old_or_cuda_mismatch"),
+        ("error loading model: unknown (magic, version) combination: 46554747, 00000003; is this really a GGML file?", "arch_unsupported_engine_too_old"),
     ],
 )
 def test_concepts_on_wordings_no_signature_has(line, category):
@@ -316,3 +335,88 @@ def test_searching_the_joined_window_finds_every_line_a_line_by_line_search_find
                 assert {id(ln) for ln in win.lines if pattern.search(ln.norm)} <= found, (case.name, pattern.pattern[:40])
     finally:
         norm_module._bytes_pattern.cache_clear()
+
+
+# --------------------------------------------------------------------------- round 5: what is no failure
+@pytest.mark.parametrize(
+    "log",
+    [
+        # SGLang's untagged warning that says how to silence itself (a healthy round-5 log)
+        "[2025-09-03 18:32:29 TP3] Custom allreduce is disabled because it's not supported on more than two "
+        "PCIe-only GPUs. To silence this warning, specify disable_custom_all_reduce=True explicitly.",
+        # a function-name prefix, then the level (llama.cpp's warmup)
+        "warmup: WARNING: flash attention not supported by CUDA0, memory usage will increase",
+        # the launch configuration echoed at INFO: its option names are no evidence
+        "(APIServer pid=1) INFO 06-01 09:45:34 [utils.py:278] non-default args: {'chat_template': '/etc/t.jinja', "
+        "'tool_call_parser': 'qwen3_coder'}",
+        # a chat template printed at start-up: its special tokens are the format, not the output
+        "0.13.671 I init: chat template, example_format: '<|im_start|>system\nYou are a helpful assistant<|im_end|>\n"
+        "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n'\n"
+        "0.13.678 I srv  llama_server: server is listening on http://127.0.0.1:8020",
+        # a failure the engine recovered from (llama.cpp retries without pipeline parallelism; llama.cpp#26297)
+        "1.06.520 E ggml_backend_cuda_buffer_type_alloc_buffer: allocating 51748.72 MiB on device 1: cudaMalloc failed: out of memory\n"
+        "1.06.520 E graph_reserve: failed to allocate compute buffers\n"
+        "1.06.520 W sched_reserve: compute buffer allocation failed, retrying without pipeline parallelism\n"
+        "1.07.304 I srv    load_model: initializing, n_slots = 1",
+        # a consent prompt answered yes (mlx-vlm#72)
+        "The repository for x/y contains custom code which must be executed to correctly load the model.\n"
+        "Do you wish to run the custom code? [y/N] y",
+    ],
+)
+def test_warnings_echoes_templates_and_recovered_failures_raise_no_error(log):
+    log = log.replace("\\n", "\n")
+    assert hits(text_window(log)) == []
+    d = diagnose_text(log)
+    assert d.healthy, [(i.id, i.category, i.severity) for i in d.items]
+
+
+def test_a_failure_after_the_recovery_is_still_the_cause():
+    """Synthetic: the retry fails as well, so the allocation failure stands."""
+    log = ("E ggml_backend_cuda_buffer_type_alloc_buffer: allocating 51748.72 MiB on device 1: cudaMalloc failed: out of memory\n"
+           "W sched_reserve: compute buffer allocation failed, retrying without pipeline parallelism\n"
+           "E ggml_backend_cuda_buffer_type_alloc_buffer: allocating 41000.00 MiB on device 1: cudaMalloc failed: out of memory\n"
+           "E llama_init_from_model: failed to initialize the context: failed to allocate compute pp buffers")
+    d = diagnose_text(log)
+    assert not d.healthy and d.items[0].category == "kv_cache_too_small", [(i.id, i.category) for i in d.items]
+
+
+def test_a_compute_buffer_that_does_not_fit_is_the_context_with_the_allocation_second():
+    """llama.cpp#16725's lines: the weights are placed, the compute buffer for the context is not."""
+    log = ("ggml_backend_cuda_buffer_type_alloc_buffer: allocating 14136.04 MiB on device 0: cudaMalloc failed: out of memory\n"
+           "ggml_gallocr_reserve_n: failed to allocate ROCm0 buffer of size 14822711296\n"
+           "graph_reserve: failed to allocate compute buffers\n"
+           "llama_init_from_model: failed to initialize the context: failed to allocate compute pp buffers")
+    d = diagnose_text(log)
+    assert [i.category for i in d.items[:2]] == ["kv_cache_too_small", "oom_weights"], [(i.id, i.category) for i in d.items]
+    plain = diagnose_text(log.split("\n")[0])
+    assert plain.items[0].category == "oom_weights"
+
+
+def test_a_second_concept_of_another_category_is_listed_second():
+    """Synthetic: two causes in no signature's wording, the strongest first, the other after it."""
+    log = ("RuntimeError: [TensorRT-LLM][ERROR] Assertion failed: mpiSize == tp * pp\n"
+           "ERROR: Your GPU does not support Int8 Matmul!")
+    d = diagnose_text(log)
+    cats = [i.category for i in d.items[:2]]
+    assert set(cats) == {"tp_size_mismatch", "quantization_unsupported"} and d.items[1].confidence < d.items[0].confidence
+
+
+def test_a_download_that_says_it_needs_hours_is_a_slow_download_warning():
+    """The wording of a ComfyUI model downloader (round 5): no rates, only estimated times left."""
+    log = ("Downloading model: QuantStack/LTX-2.3-GGUF/LTX-2.3-distilled-Q4_K_M.gguf (16.5 GB)\n"
+           "Download progress: 0%, ETA 47:28:20\nDownload progress: 0%, still working\nDownload progress: 32%, ETA 46:00")
+    d = diagnose_text(log)
+    assert [(i.category, i.severity) for i in d.items] == [("slow_download", "warning")], [(i.id, i.category) for i in d.items]
+    quick = diagnose_text(log.replace("47:28:20", "0:07:20"))
+    assert all(i.category != "slow_download" for i in quick.items)
+
+
+@pytest.mark.parametrize("gap, slow", [("09:49:36", True), ("09:48:09", False)])
+def test_a_long_prefill_before_the_first_decode_is_a_slow_prefill_warning(gap, slow):
+    """SGLang's batch lines (sglang-mla-8k-prompt-prefill-90s-then-decode.log shape): 8009 tokens, then decode."""
+    log = ("[2025-04-03 09:48:06 TP0] Prefill batch. #new-seq: 1, #new-token: 8009, #cached-token: 2, token usage: 0.00\n"
+           f"[2025-04-03 {gap} TP0] Decode batch. #running-req: 1, #token: 8014, gen throughput (token/s): 0.44\n"
+           "[2025-04-03 09:49:37 TP0] Decode batch. #running-req: 1, #token: 8054, gen throughput (token/s): 52.24")
+    d = diagnose_text(log)
+    assert any(i.category == "slow_long_context_prefill" and i.severity == "warning" for i in d.items) is slow
+    assert d.healthy

@@ -16,6 +16,9 @@ from v4doctor.knowledge.kb import load
 from v4doctor.logs.normalise import Line, Window
 
 MAX_CONFIDENCE = 0.38  # below every error signature's (0.4 and up)
+# A line that echoes the launch configuration (vLLM's `non-default args`, SGLang's `ServerArgs(`, argparse's
+# `Namespace(`, an engine's config dump): its option names (`chat_template`, `tool_call_parser`) are no evidence.
+CONFIG_ECHO = re.compile(r"non-default args|\bserverargs\(|\bnamespace\(|\bengine_?args\b|initializing (?:a |an )?v\d+ llm engine|\bargs: *[{(]|\bconfig: *[{(]")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ def _fires(w: When, window: Window) -> Line | None:
     # an any-line rule: its first regex over the whole window's text once, then only the lines it hits
     lines = window.lines_matching(w.lines[0]) if w.any_line and w.lines else window.failures
     for line in lines:
+        if w.any_line and line.quiet and CONFIG_ECHO.search(line.norm):
+            continue  # the launch configuration echoed at INFO (`non-default args: {'chat_template': …}`) is no failure
         if all(p.search(line.norm) for p in w.lines) and not (w.unless and w.unless.search(line.norm)):
             return line
     return None

@@ -43,7 +43,7 @@ _QUIET = re.compile(r"^\[?(?:INFO|WARNING|WARN|DEBUG|NOTICE)\b|^(?:\[[^\]]{0,40}
 FAILURE = re.compile(
     r"traceback \(most recent call last\)|\b[a-z_.]*(?:error|exception)\b\s*[:(!]|\b[a-z]+error$|^error\b|"
     r"\berr(?:or)?\s*[:=\]]|\berror\b(?!s)|^e\s|\bfailed\b(?!\s*[=:]\s*0)|\brequires more\b|\bexceeds?\b.*\bavailable\b|\bno longer allowed\b|\btoo old\b|\bis insufficient\b|\bfatal\b|\bpanic\b|segmentation fault|core dumped|"
-    r"^aborted|\bout of memory\b|\boom\b|\berrno\b|\be(?:nospc|addrinuse|acces|perm|noent|nomem|io|connrefused|connreset|timedout|hostunreach|netunreach|pipe|busy|inval|again|rofs|mfile|nfile|nodev|nxio|fault|notconn|proto|dquot)\b|cuda error|hip error|no space left|"
+    r"^aborted|\bout of memory\b|outof(?:device)?memory|floating point exception|\bincompatible (?:device|gpu|driver|version)\b|\boom\b|\berrno\b|\be(?:nospc|addrinuse|acces|perm|noent|nomem|io|connrefused|connreset|timedout|hostunreach|netunreach|pipe|busy|inval|again|rofs|mfile|nfile|nodev|nxio|fault|notconn|proto|dquot)\b|cuda error|hip error|no space left|"
     r"address already in use|permission denied|exit(?:ed)?(?: with)? (?:status|code) [1-9-]|\bkilled\b|"
     r"\bwinerror\b|\bwsae[a-z]+\b|\berror_[a-z_]+\b|(?:^|\s)err\s|\bnot (?:supported|divisible|found|enough)\b|\bcannot\b|\bcould not\b|\bunable to\b|"
     r"\bassert(?:ion)?\b.*\bfail|\btimed? ?out\b|\brefused\b|\bforbidden\b|\bunauthori[sz]ed\b|\b[45]\d\d\b.*\b(?:client|server) error\b",
@@ -112,6 +112,11 @@ WRAPPER = re.compile(
 )
 
 
+# Its logger tagged it ERROR/FATAL/CRITICAL (`ERROR: …`, `[E]`, `[TRT] [E]`, `- ERROR -`, `level=error`): a failure
+# line whatever its words, once the prefix that said so is stripped (`ERROR: FP8 models require a GPU with …`).
+_LOUD = re.compile(r"^\W{0,3}(?:ERROR|ERR|FATAL|CRITICAL)\b\]?[\s:]|\[(?:E|ERROR|FATAL|CRITICAL)\]\s|\s-\s(?:ERROR|CRITICAL|FATAL)\s-\s|\blevel=(?:error|fatal|crit\w*)\b")
+
+
 @dataclass
 class Line:
     number: int
@@ -119,6 +124,7 @@ class Line:
     text: str  # the message, prefixes and envelopes removed, whitespace collapsed
     norm: str  # text in lower case
     quiet: bool = False  # its logger tagged it INFO/WARNING/DEBUG
+    loud: bool = False  # its logger tagged it ERROR/FATAL/CRITICAL
 
 
 @dataclass
@@ -208,20 +214,49 @@ def normalise(numbered: list[tuple[int, str]]) -> Window:
         raw_full, pending = pending + raw, ""
         parts, level = unwrap(raw_full)
         quiet = _is_quiet(raw_full, level)
+        loud = not quiet and (level.lower() in ("error", "fatal", "critical", "err") if level is not None
+                              else bool(_LOUD.search(ANSI.sub("", raw_full)[:120])))
         for part in parts:
             text = message(part[:MAX_TEXT])
             if text:
-                lines.append(Line(number, raw_full, text, text.lower(), quiet))
+                lines.append(Line(number, raw_full, text, text.lower(), quiet, loud))
     return _mark(Window(lines))
 
 
+# A line that calls itself a warning: a function-name prefix then the level (`warmup: WARNING: …`), or a
+# sentence that says how to silence it (SGLang's untagged `… To silence this warning, specify …`).
+_SELF_WARNING = re.compile(r"^(?:[\w.]+:\s+)?\*?(?:WARNING|WARN|NOTE|INFO)\b|\b(?:silence|suppress|disable|avoid|ignore) this warning\b", re.I)
+
+
 def _is_quiet(raw: str, level: str | None) -> bool:
-    """Its logger tagged it INFO/WARNING/DEBUG, or it is a `# ` comment someone added to the paste."""
-    if raw.startswith("# ") or _PY_WARNING.search(raw[:300]):
+    """Its logger tagged it INFO/WARNING/DEBUG, it calls itself a warning, or it is a `# ` comment added to the paste."""
+    if raw.startswith("# ") or _PY_WARNING.search(raw[:300]) or _SELF_WARNING.search(ANSI.sub("", raw).strip()[:600]):
         return True
     if level is not None:
         return level.lower() in ("info", "warning", "warn", "debug", "notice", "trace")
     return bool(NOT_AN_ERROR_LEVEL.search(raw) or _QUIET.search(ANSI.sub("", raw).strip()[:80]))
+
+
+# The engine (or the user) recovered from what came before: a consent prompt answered yes, a retry with a
+# smaller plan, a fallback. What failed before it, with the log going on and failing no more, did not stop the deploy.
+RECOVERED = re.compile(
+    r"\[y/n\]\s*y(?:es)?\s*$|retrying without\b|retrying with (?:a )?(?:smaller|fewer|less|lower|reduced)\b|"
+    r"falling back to\b|fall(?:ing)? ?back (?:to|on)\b"
+)
+
+
+def recovery(window: Window) -> Line | None:
+    """The last recovery line when no failure line follows it and the log goes on after it (a consent answered
+    yes may end the log), else None."""
+    found = [ln for ln in window.lines_matching(RECOVERED) if RECOVERED.search(ln.norm)]
+    if not found:
+        return None
+    at = found[-1]
+    if any(ln.number > at.number for ln in window.failures):
+        return None
+    if "[y/n]" in at.norm or any(ln.number > at.number for ln in window.lines):
+        return at
+    return None
 
 
 def _mark(window: Window) -> Window:
@@ -230,7 +265,7 @@ def _mark(window: Window) -> Window:
     for i, line in enumerate(window.lines):
         if line.norm.startswith("traceback (most recent call last)"):
             last_tb = i
-        if not line.quiet and is_failure(line.norm):
+        if not line.quiet and (line.loud or is_failure(line.norm)):
             window.failures.append(line)
     if last_tb is None and any(_FRAME.match(line.text) for line in window.lines[:400]):
         last_tb = -1  # an excerpt that starts inside a traceback: its frames still count
@@ -250,4 +285,9 @@ def _mark(window: Window) -> Window:
         window.frames, window.exception = frames, exception
         if exception is not None and exception not in window.failures:
             window.failures.append(exception)
+    at = recovery(window) if window.failures else None
+    if at is not None:  # what the engine recovered from is no failure (its exception and frames neither)
+        window.failures = [ln for ln in window.failures if ln.number > at.number]
+        if window.exception is not None and window.exception.number < at.number:
+            window.exception, window.frames, window.frame_lines = None, [], []
     return window

@@ -116,10 +116,33 @@ def garbage(text: str, output: bool = False) -> str | None:
 _LOGGISH = re.compile(r"^\S+:\s|=|^\[|^\(|^\d|^(?:INFO|WARN|WARNING|ERROR|DEBUG|TRACE|FATAL|CRITICAL)\b|https?://|/\w+/")
 
 
+_TEMPLATE_OPEN = re.compile(r"(?:chat[ _]?template|example_format|prompt[ _]?(?:format|template)|system prompt)\b[^'\"]*[:=]\s*(?P<q>['\"])(?!.*(?P=q)\s*$)", re.I)
+
+
+def _template_lines(win: Window) -> set[int]:
+    """Numbers of the lines inside a chat template the engine prints at start-up (llama.cpp's `chat template,
+    example_format: '<|im_start|>system …'`, up to its closing quote): its special tokens are the format, not output."""
+    inside: set[int] = set()
+    quote = None
+    for ln in win.lines:
+        if quote is None:
+            m = _TEMPLATE_OPEN.search(ln.text)
+            if m:
+                quote = m["q"]
+                inside.add(ln.number)
+            continue
+        inside.add(ln.number)
+        if ln.text.rstrip().endswith(quote) or len(inside) > 200:
+            quote = None
+    return inside
+
+
 def _free_text(win: Window) -> tuple[int, str, str] | None:
     """Text printed without any log shape (a reply pasted after the log) that is garbled: replacement
     characters, or letters of three scripts mixed. Only these two tests: a banner's block art is no text."""
-    lines = [ln for ln in win.lines if not ln.quiet and len(ln.text) < 4000 and not _LOGGISH.search(ln.text)]
+    inside = _template_lines(win)
+    lines = [ln for ln in win.lines if not ln.quiet and len(ln.text) < 4000 and not _LOGGISH.search(ln.text)
+             and ln.number not in inside]
     text = " ".join(ln.text for ln in lines)
     if not lines or len(text) < 12:
         return None
@@ -158,21 +181,42 @@ _RATE_HINT = re.compile(r"[km]i?b(?:/s|/sec|ps)\b")  # over the lower-case windo
 SLOW_MB_S = 5.0  # a download below this rate, in a log with no failure, is the problem worth naming
 
 
+# A download's estimated time left (`Download progress: 1%, ETA 19:29:10`, `eta 2:03:04`, `ETA 47h`)
+_ETA = re.compile(r"\beta:?\s*(?:(\d+):(\d\d):(\d\d)\b|(\d+(?:\.\d+)?)\s?h(?:ours?)?\b)")
+_DOWNLOADING = re.compile(r"download|fetch|pull|\.safetensors|\.gguf|\.bin\b|%")
+SLOW_ETA_H = 1.0  # a download that says it needs an hour or more (and never fails) crawls
+
+
+def _eta_hours(m: re.Match) -> float:
+    return int(m.group(1)) + int(m.group(2)) / 60 if m.group(1) else float(m.group(4))
+
+
 def slow_download_item(win: Window) -> Item | None:
-    """A download that runs but crawls (transfer rates below SLOW_MB_S in the log's last rate lines): a warning."""
+    """A download that runs but crawls (transfer rates below SLOW_MB_S in the log's last rate lines, or an
+    estimated time left of an hour or more): a warning."""
     rates = [(ln, float(m.group(1)) / (1024 if m.group(2) in "kK" else 1))
              for ln in win.lines_matching(_RATE_HINT) for m in _RATE.finditer(ln.text)]
-    if len(rates) < 1 or not re.search(r"download|fetch|pull|\.safetensors|\.gguf|\.bin\b|%", " ".join(ln.norm for ln, _ in rates[-3:])):
-        return None
+    if len(rates) < 1 or not _DOWNLOADING.search(" ".join(ln.norm for ln, _ in rates[-3:])):
+        etas = [(ln, _eta_hours(m)) for ln in win.lines_matching(_ETA) if _DOWNLOADING.search(ln.norm)
+                for m in _ETA.finditer(ln.norm)]
+        slow = [(ln, h) for ln, h in etas if h >= SLOW_ETA_H]
+        if not slow:
+            return None
+        line, hours = max(slow, key=lambda x: x[1])
+        return _slow_item(f"The download says it needs {hours:.0f} h or more", line)
     last = rates[-3:]
     if max(r for _, r in last) >= SLOW_MB_S:
         return None
     line, rate = last[-1]
+    return _slow_item(f"The download crawls at {rate:.2f} MB/s", line)
+
+
+def _slow_item(title: str, line) -> Item:
     return Item(
         id="DIAG-SLOW-DOWNLOAD", category="slow_download", severity="warning", confidence=0.35,
-        title=f"The download crawls at {rate:.2f} MB/s",
-        cause="The log's download runs but its last transfer rates are below 5 MB/s: a throttled or distant mirror, "
-              "unauthenticated hub requests, a proxy, or a slow disk.",
+        title=title,
+        cause="The log's download runs but crawls (its last transfer rates below 5 MB/s, or an estimated time left of "
+              "an hour or more): a throttled or distant mirror, unauthenticated hub requests, a proxy, or a slow disk.",
         fix="Log in to the hub (HF_TOKEN: higher limits), use `hf download` with hf_xet/hf_transfer, try another "
             "network or mirror (HF_ENDPOINT), and check the disk's write speed.",
         troubleshooting="guide-slow-hf-download", evidence=[(line.number, evidence_text(line.raw))], line=line.number,
@@ -190,4 +234,60 @@ def _item(severity: str, confidence: float, title: str, number: int, raw: str) -
             "own chat template; try another quant, and for llama.cpp run once with -fa off to rule out a kernel bug.",
         troubleshooting="guide-gguf-gibberish", evidence=[(number, evidence_text(raw))], line=number,
         matched=["DIAG-OUTPUT-QUALITY"],
+    )
+
+
+# The time from a long prompt's prefill to its first decode step. SGLang: `[2025-04-03 09:48:06 TP0] Prefill batch.
+# #new-seq: 1, #new-token: 8009` then `[… 09:49:36 TP0] Decode batch.`; vLLM: metrics lines with a request running and
+# no token generated (`Avg prompt throughput: 0.0 tokens/s, Avg generation throughput: 0.0 tokens/s, Running: 1 reqs`).
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d):(\d\d):(\d\d)")
+_PREFILL = re.compile(r"prefill batch\b.*#new-token: (\d+)")
+_DECODE = re.compile(r"decode batch\b")
+_VLLM_IDLE = re.compile(r"avg generation throughput: 0\.0 tokens/s, running: [1-9]\d* reqs")
+SLOW_PREFILL_S = 30  # seconds from a long prompt's prefill to its first decoded token
+LONG_PROMPT = 4096  # tokens
+
+
+def _seconds(raw: str) -> int | None:
+    m = _STAMP.search(raw)
+    return None if m is None else int(m.group(2)) * 3600 + int(m.group(3)) * 60 + int(m.group(4))
+
+
+def slow_prefill_item(win: Window) -> Item | None:
+    """A long prompt whose prefill takes SLOW_PREFILL_S or more before the first decode step (SGLang's batch lines),
+    or a request that sits three metric intervals or more without a generated token (vLLM): a warning."""
+    lines = win.lines_matching(_PREFILL) + win.lines_matching(_DECODE)
+    lines.sort(key=lambda ln: ln.number)
+    start = None
+    for ln in lines:
+        m = _PREFILL.search(ln.norm)
+        if m:
+            start = (ln, int(m.group(1)), _seconds(ln.raw)) if int(m.group(1)) >= LONG_PROMPT else None
+        elif start is not None and _DECODE.search(ln.norm):
+            first, tokens, t0 = start
+            t1 = _seconds(ln.raw)
+            if t0 is not None and t1 is not None and (t1 - t0) % 86400 >= SLOW_PREFILL_S:
+                return _prefill_item(f"A {tokens}-token prompt took {(t1 - t0) % 86400} s to its first decoded token",
+                                     [first, ln])
+            start = None
+    idle = win.lines_matching(_VLLM_IDLE)
+    run = []
+    for ln in idle:
+        run = run + [ln] if run and ln.number - run[-1].number <= 3 else [ln]
+        if len(run) >= 3:
+            return _prefill_item(f"A request ran {len(run)} metric intervals without a generated token", [run[0], run[-1]])
+    return None
+
+
+def _prefill_item(title: str, lines) -> Item:
+    return Item(
+        id="DIAG-SLOW-PREFILL", category="slow_long_context_prefill", severity="warning", confidence=0.35,
+        title=title,
+        cause="The server works, but a long prompt spends a long time in prefill before its first token: prefill grows "
+              "with the prompt, and a small chunked-prefill size, CPU offload or an attention backend without a fast "
+              "path for this GPU makes it slower.",
+        fix="Raise the prefill chunk (vLLM --max-num-batched-tokens, SGLang --chunked-prefill-size), keep prefix "
+            "caching on so long shared prefixes are prefilled once, and check that no layer runs on the CPU.",
+        troubleshooting="guide-slow-long-prefill", evidence=[(ln.number, evidence_text(ln.raw)) for ln in lines],
+        line=lines[0].number, matched=["DIAG-SLOW-PREFILL"],
     )

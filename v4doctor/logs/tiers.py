@@ -15,7 +15,7 @@ import re
 from typing import Iterable
 
 from v4doctor.logs.diagnosis import Item
-from v4doctor.logs.normalise import WRAPPER, Window, normalise
+from v4doctor.logs.normalise import WRAPPER, Window, normalise, recovery
 from v4doctor.logs.reader import evidence_text
 from v4doctor.logs.scan import Event, ScanResult
 from v4doctor.logs.signatures import Signature
@@ -90,21 +90,25 @@ def _loose_prefilter(literals: tuple[bytes, ...]):
     return compile_prefilter([x.decode() for x in literals])
 
 
-def concept_item(win: Window, scan: ScanResult) -> Item | None:
-    """The strongest concept rule that fires on a failure the server did not come up after."""
+def concept_items(win: Window, scan: ScanResult) -> list[Item]:
+    """The strongest concept rule that fires on a failure the server did not come up after, then the next one
+    of another category (less confident), so that a second cause the log shows is listed after the first."""
     from v4doctor.logs.concepts import MAX_CONFIDENCE, hits
 
     ready = scan.facts.lines.get("ready", 0)
+    out: list[Item] = []
     for hit in hits(win):
-        if ready and ready > hit.line.number:
+        if ready and ready > hit.line.number or any(i.category == hit.concept.category for i in out):
             continue
         c = hit.concept
-        confidence = round(min(c.confidence, MAX_CONFIDENCE, 0.2 + 0.15 * hit.weight), 2)
+        confidence = round(min(c.confidence, MAX_CONFIDENCE, 0.2 + 0.15 * hit.weight) - (0.1 if out else 0), 2)
         evidence = [(hit.line.number, evidence_text(hit.line.raw))]
-        return Item(id=c.id, category=c.category, severity="error", confidence=confidence,
-                    title=c.title, cause=c.cause + f" (concept rule: line {hit.line.number} reads so, in no wording a signature knows.)",
-                    fix=c.fix, troubleshooting=c.troubleshooting, evidence=evidence, line=hit.line.number, matched=[c.id])
-    return None
+        out.append(Item(id=c.id, category=c.category, severity="error", confidence=confidence,
+                        title=c.title, cause=c.cause + f" (concept rule: line {hit.line.number} reads so, in no wording a signature knows.)",
+                        fix=c.fix, troubleshooting=c.troubleshooting, evidence=evidence, line=hit.line.number, matched=[c.id]))
+        if len(out) == 2:
+            break
+    return out
 
 
 def serving(win: Window, scan: ScanResult) -> bool:
@@ -140,8 +144,67 @@ def shm_from_plan(win: Window, items: list[Item]) -> Item | None:
     )
 
 
+_RECOVERY_HINTS = (b"[y/n]", b"retrying with", b"falling back", b"fallback", b"fall back")
+
+
+def recovered(scan: ScanResult, items: list[Item]) -> list[Item] | None:
+    """The error items dropped when a recovery line comes after all their evidence and no failure line comes
+    after it (a consent answered yes ends the log; a retry or fallback must be followed by a line that goes on).
+    None when nothing recovered."""
+    errors = [i for i in items if i.severity == "error"]
+    ends = (scan.head + scan.tail).lower()
+    if not errors or not any(k in ends for k in _RECOVERY_HINTS):
+        return None
+    win = window(scan)
+    at = recovery(win)
+    if at is None:
+        return None
+    last = max((n for i in errors for n, _ in i.evidence), default=0)
+    if last >= at.number:
+        return None
+    kept = [i for i in items if i.severity != "error"]
+    return kept if kept or serving(win, scan) else [insufficient(scan)]
+
+
+_COMPUTE_BUFFER = re.compile(r"failed to allocate (?:the )?compute (?:pp |tg )?buffers?|compute (?:pp )?buffer allocation failed")
+_ALLOC = re.compile(r"cudamalloc failed|hipmalloc failed|alloc_buffer|failed to allocate \w+ buffer|out of memory", re.I)
+
+
+def compute_buffer(scan: ScanResult, items: list[Item]) -> list[Item] | None:
+    """llama.cpp (and Ollama, LM Studio, llama-cpp-python on it) placed the weights and the KV cache, then could
+    not allocate the compute buffer, whose size follows the context and batch (-c, -b, -ub): the context does not
+    fit, not the weights. The allocation item stays, second."""
+    ends = scan.head + scan.tail
+    if b"compute" not in ends or not any(i.category == "oom_weights" and i.severity == "error" for i in items):
+        return None
+    win = window(scan)
+    line = next((ln for ln in win.lines_matching(_COMPUTE_BUFFER) if _COMPUTE_BUFFER.search(ln.norm)), None)
+    first = next(i for i in items if i.category == "oom_weights" and i.severity == "error")
+    if line is None or not any(_ALLOC.search(text) for _, text in first.evidence) or first.line > line.number:
+        return None
+    item = Item(
+        id="DIAG-COMPUTE-BUFFER", category="kv_cache_too_small", severity="error", confidence=0.6,
+        title="The weights are placed; the compute buffer for this context and batch does not fit",
+        cause=f"Line {line.number}: the engine could not allocate its compute buffer after loading the weights. That "
+              "buffer grows with the context (-c / num_ctx) and the batch sizes (-b, -ub), and with pipeline "
+              "parallelism over several GPUs it is allocated once per copy.",
+        fix="Lower the context (-c, or num_ctx in Ollama) or the batch sizes (-b / -ub), quantize the KV cache "
+            "(--cache-type-k q8_0 --cache-type-v q8_0, with flash attention), or offload one layer less (-ngl) to "
+            "leave room for the buffer.",
+        troubleshooting="kv-cache-too-small", evidence=sorted({(line.number, evidence_text(line.raw)), *first.evidence[:2]}),
+        line=first.line, matched=["DIAG-COMPUTE-BUFFER", *first.matched],
+    )
+    return [item] + items
+
+
 def refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
     """Run the tiers after the exact ones; `rerank(events)` ranks again with more signature events."""
+    after = recovered(scan, items)
+    if after is not None:
+        return after
+    after = compute_buffer(scan, items)
+    if after is not None:
+        return after
     ends = (scan.head + scan.tail).lower() if b"docker run" in scan.head or b"docker run" in scan.tail else b""
     docker = bool(ends) and any(k in ends for k in (b"bus error", b"no space left", b"errno 28", b"enospc"))
     if docker and (any(i.category in ("disk_full", "other") and i.severity == "error" for i in items) or not decided(items)):
@@ -163,7 +226,7 @@ def refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
     served = _last_serving(win)
     if other is not None and _up_after(served, other):
         items, other = [i for i in items if i is not other], None  # the server came up after it: no failure
-    found = concept_item(win, scan)
+    found, *second = concept_items(win, scan) or [None]
     if found is None:
         from v4doctor.logs.quality import quality_item
 
@@ -183,11 +246,12 @@ def refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
             items = [found if i is other else i for i in items]
         else:
             items = [found, *items]
-        return items
+        at = items.index(found) + 1
+        return items[:at] + second + items[at:]
     if not items:
-        from v4doctor.logs.quality import slow_download_item
+        from v4doctor.logs.quality import slow_download_item, slow_prefill_item
 
-        slow = slow_download_item(win)
+        slow = slow_download_item(win) or slow_prefill_item(win)
         if slow is not None:
             return [slow]
     if not items and not serving(win, scan):
