@@ -80,9 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--first", action="store_true", help="print the figures as computed now without the rows' `after` (to fill first_seen)")
     args = ap.parse_args(argv)
     table = rows()
-    first_err, now_err, scored_first, scored_now = [], [], [], []
+    first_err, now_err, scored_first, scored_now, scored_before = [], [], [], [], []
     if args.markdown:
-        print("| row | engine | quantity | printed | first seen (err) | now (err) | note |\n|---|---|---|---|---|---|---|")
+        print("| row | engine | quantity | printed | first seen (err) | before the follow-up (err) | now (err) | note |\n"
+              "|---|---|---|---|---|---|---|---|")
     for row in table:
         now = ours(row, tuned=not args.first)
         fe, ne = error(row["first_seen"], row["printed"]), error(now, row["printed"])
@@ -91,16 +92,19 @@ def main(argv: list[str] | None = None) -> int:
         if not row.get("explained"):
             scored_first.append(fe)
             scored_now.append(ne)
+            scored_before.append(error(row["before_followup"], row["printed"]))
         note = "explained miss" if row.get("explained") else ("after: " + ", ".join(f"{k}={v}" for k, v in row.get("after", {}).items()) if row.get("after") else "")
         if row.get("after_model"):
             note = f"after: model {row['after_model']}"
         if args.markdown:
             print(f"| [{row['id']}]({row['source'] if row['source'].startswith('http') else '#'}) | {row['engine']} {row['engine_version']} | "
-                  f"{row['quantity']} | {row['printed']:,} | {row['first_seen']:,.6g} ({fe:+.1%}) | {now:,.6g} ({ne:+.1%}) | {note} |")
+                  f"{row['quantity']} | {row['printed']:,} | {row['first_seen']:,.6g} ({fe:+.1%}) | "
+                  f"{row['before_followup']:,.6g} ({error(row['before_followup'], row['printed']):+.1%}) | {now:,.6g} ({ne:+.1%}) | {note} |")
         else:
             print(f"{row['id']:48s} {row['quantity']:20s} printed {row['printed']:>14,.6g}  first {row['first_seen']:>14,.6g} ({fe:+7.1%})  now {now:>14,.6g} ({ne:+7.1%})")
     for name, errs in (("all rows, first seen", first_err), ("all rows, now", now_err),
-                       ("scored rows (explained misses left out), first seen", scored_first), ("scored rows, now", scored_now)):
+                       ("scored rows (explained misses left out), first seen", scored_first),
+                       ("scored rows, before the follow-up", scored_before), ("scored rows, now", scored_now)):
         med, worst = summary(errs)
         print(f"{name}: n={len(errs)} median |error| {med:.1%}, worst {worst:.1%}")
     return 0

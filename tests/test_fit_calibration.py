@@ -25,15 +25,14 @@ def test_the_table_is_large_and_sourced():
 
 
 @pytest.mark.parametrize("row", SCORED, ids=lambda r: r["id"])
-def test_each_scored_row_within_16_percent(row):
-    """Aim 10 %; the two SGLang rows at --mem-fraction-static 0.60 miss it by 5.5 points (docs/fit.md: the
-    weights per GPU on SGLang TP8 are ~2.3 GiB under what it loads, a large share of a small pool)."""
-    assert abs(cal.error(cal.ours(row), row["printed"])) <= 0.16, row["id"]
+def test_each_scored_row_within_10_percent(row):
+    """The aim: every scored row within 10 % (8.9 % worst measured: SGLang at --mem-fraction-static 0.60, docs/fit.md)."""
+    assert abs(cal.error(cal.ours(row), row["printed"])) <= 0.10, row["id"]
 
 
 def test_median_error_of_the_scored_rows():
     errors = [abs(cal.error(cal.ours(r), r["printed"])) for r in SCORED]
-    assert statistics.median(errors) <= 0.06  # 5.5 % measured; the aim (5 %) is not met, docs/fit.md says so
+    assert statistics.median(errors) <= 0.05  # 2.4 % measured; the aim is 5 %
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.get("explained")], ids=lambda r: r["id"])

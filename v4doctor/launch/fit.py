@@ -196,6 +196,16 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
         per_gpu = gpu_weights / max(tp, 1) / GIB
     else:
         per_gpu = weights_per_gpu(total, expert, tp, dp, pp, ep, dp_attention=dp_attention and engine == "sglang") / GIB
+    if engine == "sglang":  # what SGLang replicates per attention-TP rank and upcasts (fit_sglang.weights_extra_gib)
+        arch = _kv_model(model, base)
+        attn_tp = tp // max(dp, 1) if dp_attention else tp
+        extra = fit_sglang.weights_extra_gib(model.get("hidden_size") or (base or {}).get("hidden_size"), layers,
+                                             arch.get("csa_layers", 0), arch.get("hca_layers", 0), attn_tp=attn_tp, pp=pp,
+                                             gpu_name=gpu_name, rocm=gpu_name.upper().startswith(("AMD", "MI")))
+        if extra:
+            per_gpu += extra
+            notes.append(f"SGLang loads {extra:.2f} GiB/GPU more than an even split: replicated wq_a/wkv, compressor, "
+                         "indexer and mHC weights, and wo_a in bf16 below sm100")
     if fraction is not None:
         frac = fraction
     elif engine == "sglang":

@@ -57,18 +57,24 @@ def _per_token_only(kvm: dict, name: str) -> float:
 
 def _vllm_pool(kvm: dict, p: dict) -> dict:
     batched = p["max_num_batched_tokens"] or fit_vllm.default_batched_tokens(p["gpu_mem_gib"], p["gpu_name"])
-    # Calibrated: the figures vLLM 0.22-0.26 printed (H20, GH200, B200) match one batch in flight unless the
-    # launch says async scheduling is on; vLLM's code (VllmConfig.max_concurrent_batches) would count 2 (docs/fit.md).
-    t = fit_vllm.in_flight_tokens(batched, async_scheduling=p["async_scheduling"] is True, pp=p["pp"])
+    # vLLM's own rule (fit_vllm.in_flight_tokens): one batch before 0.26; from 0.26 two with async scheduling, its default.
+    t = fit_vllm.in_flight_tokens(batched, async_scheduling=p["async_scheduling"], pp=p["pp"], version=p["version"])
+    unknown_async = p["async_scheduling"] is None and (p["version"] is None or p["version"] >= (0, 26))
     overhead = p["overhead_gib"] if p["overhead_gib"] is not None else fit_vllm.overhead_gib(batched)
     pool = p["pool_gib"] if p["pool_gib"] is not None else p["usable"] - p["per_gpu"] - overhead
     low = pool if p["pool_gib"] is not None else pool + overhead - min(overhead, OVERHEAD_FLOOR_GIB["vllm"])
     out = {"overhead": overhead, "pool": pool, "in_flight": t,
            "notes": [f"in-flight tokens {t:,} = --max-num-batched-tokens {batched:,} x "
                      f"{t // batched} batch(es) in flight; overhead {overhead:.1f} GiB/GPU (activation peak, CUDA graphs, NCCL)"]}
+    if unknown_async:
+        out["notes"].append("one batch in flight assumed: vLLM >= 0.26 reserves two with async scheduling, its default, "
+                            "unless the launch says --no-async-scheduling (--async-scheduling counts two)")
     if not kvm.get("csa_layers"):
         return {**out, **_simple(pool, low, _per_token_only(kvm, p["name"]), 0.0, p)}
-    block = fit_vllm.bytes_per_block(kvm["csa_layers"], kvm.get("hca_layers", 0), p["indexer"], p["version"]) / p["pp"]
+    csa, hca, layers = kvm["csa_layers"], kvm.get("hca_layers", 0), int(kvm.get("layers", 43))
+    if p["version"] is not None and p["version"] < fit_vllm.OLD_PACKING:
+        return {**out, **_vllm_packed(fit_vllm.packed_layout(layers, csa, hca, p["indexer"]), pool, low, t, p)}
+    block = fit_vllm.bytes_per_block(csa, hca, p["indexer"], p["version"]) / p["pp"]
     blocks, conc, printed = fit_vllm.capacity(pool * GIB, block, p["asked"], t)
     low_blocks = int(max(low, 0) * GIB // block)
     per_req = fit_vllm.blocks_per_request(p["asked"], t)
@@ -77,6 +83,33 @@ def _vllm_pool(kvm: dict, p: dict) -> dict:
             "est": fit_vllm.max_len_for(blocks, t, p["context"]),
             "len_fits": fit_vllm.max_len_for(blocks, t, p["context"], p["seqs"]) // BLOCK * BLOCK,
             "len_fits_low": fit_vllm.max_len_for(low_blocks, t, p["context"], p["seqs"]) // BLOCK * BLOCK}
+
+
+def _vllm_packed(layout: tuple, pool: float, low: float, t: int, p: dict) -> dict:
+    """vLLM 0.22-0.26: blocks of the packed layout, requests counted in bytes, the estimate from the tuple layout.
+    `fixed` is what the needed-memory check adds beyond the request's own full-context blocks."""
+    pp = p["pp"]
+    block = layout[1] / pp
+    blocks = int(max(pool, 0) * GIB // block)
+    per_req = fit_vllm.blocks_per_request_packed(layout, p["asked"], t)
+    conc = blocks / per_req
+    needed = fit_vllm.needed_bytes_packed(layout, p["asked"], t) / pp
+
+    def fits(g: float) -> int:
+        n = int(max(g, 0) * GIB // block)
+        lo, hi = 0, p["context"]
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if p["seqs"] * fit_vllm.blocks_per_request_packed(layout, mid, t) <= n:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo // BLOCK * BLOCK
+
+    return {"bpt": block / fit_vllm.BLOCK, "fixed": needed - math.ceil(p["asked"] / fit_vllm.BLOCK) * block,
+            "blocks": blocks, "printed": int(conc * p["asked"]), "concurrency": conc,
+            "est": fit_vllm.max_len_packed(layout, pool * GIB * pp, t, p["context"]),
+            "len_fits": fits(pool), "len_fits_low": fits(low)}
 
 
 def _simple(pool: float, low: float, bpt: float, fixed: float, p: dict) -> dict:

@@ -75,6 +75,43 @@ def fixed_bytes(layers_total: int, csa: int, hca: int, version: tuple[int, ...],
     return 0.0 if version < (0, 5, 23) else cap_fixed_bytes(layers_total, csa, hca, **cap)
 
 
+# --------------------------------------------------------------------------- weights SGLang replicates (0.5.12)
+# srt/models/deepseek_v4.py and srt/layers/attention/dsv4/{compressor,indexer}.py: every attention-TP rank loads
+# wq_a and wkv whole (ReplicatedLinear, FP8 as stored), each layer's compressor wkv_gate (ReplicatedLinear, bf16:
+# hidden x 2 x coff x 512, coff 2 for C4, 1 for C128), the C4 indexer's wq_b (q_lora x 64 x 128), weights_proj
+# (hidden x 64) and its compressor (hidden x 2 x 2 x 128), all bf16, and the fp32 mHC mixers (2 x (2 + 4) x 4 x
+# 4 x hidden per layer). wo_a is a ColumnParallelLinear loaded in bf16 unless SGLANG_OPT_FP8_WO_A_GEMM, which
+# server_args.py turns off below sm100 (Hopper and older). Attention shapes from the configs (q_lora_rank,
+# num_attention_heads, o_groups, o_lora_rank; index_n_heads 64 x index_head_dim 128; hc_mult 4):
+ATTN_SHAPES = {4096: (1024, 64, 8, 1024), 7168: (1536, 128, 16, 1024)}  # hidden -> (q_lora, heads, o_groups, o_lora)
+IDX_HEADS, HC_MULT = 64, 4
+BLACKWELL_NAMES = ("B200", "B300", "GB200", "GB300", "GB10", "RTX PRO 6000", "RTX 5090", "BLACKWELL")
+
+
+def replicated_bytes(hidden: int, layers: int, csa: int, hca: int) -> float:
+    """Bytes every attention-TP rank loads whole (ReplicatedLinear + fp32 mixers), per the 0.5.12 model code."""
+    q_lora = ATTN_SHAPES[hidden][0]
+    attn = layers * hidden * (q_lora + HEAD_DIM)  # wq_a + wkv, fp8
+    comp = 2 * (csa * hidden * 2 * 2 * HEAD_DIM + hca * hidden * 2 * HEAD_DIM)  # wkv_gate, bf16
+    idx = 2 * csa * (q_lora * IDX_HEADS * INDEXER_HEAD_DIM + hidden * IDX_HEADS + hidden * 2 * 2 * INDEXER_HEAD_DIM)
+    hc = 4 * layers * 2 * (2 + HC_MULT) * HC_MULT * HC_MULT * hidden
+    return float(attn + comp + idx + hc)
+
+
+def weights_extra_gib(hidden: int | None, layers: int, csa: int, hca: int, *, attn_tp: int, pp: int = 1,
+                      gpu_name: str = "", rocm: bool = False) -> float:
+    """GiB per GPU SGLang loads beyond an even split of the checkpoint: the replicated tensors' other (attn_tp - 1)
+    shares, and wo_a's second byte where it is upcast to bf16 (CUDA below sm100)."""
+    if hidden not in ATTN_SHAPES or not csa:
+        return 0.0
+    _, heads, groups, o_lora = ATTN_SHAPES[hidden]
+    attn_tp = max(attn_tp, 1)
+    extra = replicated_bytes(hidden, layers, csa, hca) * (1 - 1 / attn_tp)
+    if not rocm and not any(n in gpu_name.upper() for n in BLACKWELL_NAMES):
+        extra += layers * (heads * HEAD_DIM // groups) * (groups * o_lora) / attn_tp
+    return extra / max(pp, 1) / (1 << 30)
+
+
 def pool_gib(gpu_mem_gib: float, weights_gib: float, fraction: float) -> float:
     """available_gpu_memory - total_gpu_memory x (1 - mem_fraction_static), both read before/after loading."""
     before = gpu_mem_gib - PRELOAD_GAP_GIB

@@ -11,6 +11,19 @@ The printed "GPU KV cache size: N tokens" is int(max concurrency x max_model_len
 (`kv_cache_utils.get_kv_cache_capacity`).
 
     per block (Flash, fp8 indexer) = 21 x (37,440 + 8,640) + 20 x 1,728 = 1,002,240 B
+
+vLLM 0.22-0.26 (read in the 0.22, 0.24, 0.25 and 0.26 wheels) pack the groups differently
+(`v1/core/kv_cache_utils.py`): `group_and_unify_kv_cache_specs` makes four uniform-type groups (the MLA
+latent + indexer pages, the 64-token sliding-window pages of every layer, the C4 and C128 compressor
+states), `_get_kv_cache_groups_uniform_groups` picks the layer tuples per group with `_approximate_gcd`
+(lower bound: the MLA group's 21 tuples for Flash; 22 wins because the 43 sliding-window layers pad to 44)
+and pads the state pages up to the next MLA page size, and `_get_kv_cache_config_packed` sizes a block
+as the sum over page sizes of (page x the most slots any group uses): 22 x 37,440 + 21 x 8,640 +
+20 x 1,728 = 1,039,680 B for Flash. Those versions count a request's blocks by bytes
+(`get_max_concurrency_for_kv_cache_config`) and check a request against the layer-tuple layout
+(`_max_memory_usage_bytes_from_groups`: every group's pages x 22 tuples x 47,808 B). Before 0.26 the
+sliding-window reservation is one `--max-num-batched-tokens` (`SlidingWindowSpec.max_memory_usage_bytes`);
+0.26 added `VllmConfig.max_in_flight_tokens` (x 2 batches with async scheduling, its default).
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ LATENT = 584         # 448 B NoPE + 128 B RoPE + 8 B scale per stored entry (MLA
 INDEXER = {"fp8": 132, "mxfp4": 68}  # 128 fp8 + 4 B scale; MXFP4: 64 packed + 4 UE8M0 (DeepseekV4Indexer)
 WINDOW = 128         # sliding window of every V4 layer (config.sliding_window)
 SWA_BLOCK, C4_STATE_BLOCK, C128_STATE_BLOCK = 64, 4, 8
-# vLLM <= 0.29 packs one more C4 latent page into a block (1,039,680 B for Flash; kb-audit §3, read in 0.26).
+# vLLM 0.29 (and a call without a layer count) packs one more window page into a block (kb-audit §3); 0.22-0.26: packed_layout().
 OLD_EXTRA_PAGE = 37_440
 # Profiled activation peak and CUDA graphs, per GPU, at 8,192 batched tokens (assumption, calibrated in
 # docs/fit.md): vLLM subtracts what its dummy forward pass peaked at (gpu_worker.determine_available_memory).
@@ -35,17 +48,118 @@ def _page(entries: float, entry_bytes: int) -> int:
     return math.ceil(entries * entry_bytes / ALIGN) * ALIGN
 
 
-def bytes_per_block(csa: int, hca: int, indexer: str = "fp8", version: tuple[int, ...] | None = None) -> int:
-    """Bytes of one pool block: every CSA layer's latent + indexer page, every HCA layer's latent page."""
+def bytes_per_block(csa: int, hca: int, indexer: str = "fp8", version: tuple[int, ...] | None = None,
+                    layers: int | None = None) -> int:
+    """Bytes of one pool block: every CSA layer's latent + indexer page, every HCA layer's latent page
+    (0.30+); vLLM < 0.30 packs more (`packed_layout`, or the audit's one extra C4 page without a layer count)."""
+    if version is not None and version < OLD_PACKING and layers:
+        return packed_layout(layers, csa, hca, indexer)[1]
     b = csa * (_page(BLOCK / 4, LATENT) + _page(BLOCK / 4, INDEXER.get(indexer, 132))) + hca * _page(BLOCK / 128, LATENT)
     if version is not None and version < (0, 30):
         b += OLD_EXTRA_PAGE
     return b
 
 
-def in_flight_tokens(max_num_batched_tokens: int, *, async_scheduling: bool = True, pp: int = 1) -> int:
-    """VllmConfig.max_in_flight_tokens: batched tokens x batches in flight (2 with async scheduling, else PP)."""
-    batches = 2 if async_scheduling and pp <= 1 else max(pp, 1)
+# --------------------------------------------------------------------------- vLLM 0.22-0.26's packing
+OLD_PACKING = (0, 29)  # 0.29 replaced the tuple packing and the byte-counted concurrency (read in 0.29.0)
+STATE_C4, STATE_C4_INDEXER, STATE_C128 = 4 * 2048 * 4, 4 * 512 * 4, 8 * 1024 * 4  # float32 compressor states (compressor.py)
+
+
+def _approximate_gcd(values: list[int], lower_bound: int) -> int:
+    """kv_cache_utils._approximate_gcd: the tuple count in [lower_bound, max] with the least padding (ties: larger)."""
+    best_d, best_pad = lower_bound, None
+    for d in range(lower_bound, max(values) + 1):
+        pad = sum((d - x % d) % d for x in values)
+        if best_pad is None or pad < best_pad or (pad == best_pad and d > best_d):
+            best_d, best_pad = d, pad
+    return best_d
+
+
+def packed_layout(layers: int, csa: int, hca: int, indexer: str = "fp8") -> tuple[int, int, list[tuple[str, list[int]]]]:
+    """(layer tuples, bytes per pool block, [(kind, page sizes of the group)]) as vLLM 0.22-0.26 lay V4 out.
+
+    Groups (`group_and_unify_kv_cache_specs`): "full" = MLA latent + indexer pages; "swa" = every layer's
+    64-token window page; "c4"/"c128" = compressor states (block 4 / 8). `_get_kv_cache_groups_uniform_groups`
+    pads each state page up to the next MLA page size and splits a group into ceil(layers / tuples) groups;
+    `_get_kv_cache_config_packed` / `_bucket_layers_by_page_size` size the block."""
+    from collections import Counter
+    full = [_page(BLOCK / 4, LATENT)] * csa + [_page(BLOCK / 4, INDEXER.get(indexer, 132))] * csa + [_page(BLOCK / 128, LATENT)] * hca
+    raw = {"swa": [_page(SWA_BLOCK, LATENT)] * layers,
+           "c4": [_page(1, STATE_C4)] * csa + [_page(1, STATE_C4_INDEXER)] * csa, "c128": [_page(1, STATE_C128)] * hca}
+    raw = {k: v for k, v in raw.items() if v}
+    most = lambda pages: Counter(pages).most_common(1)[0][1]  # noqa: E731 - get_num_layer_tuples
+    tuples_per_group = [most(full)] + [most(v) for v in raw.values()]
+    n = _approximate_gcd(tuples_per_group, tuples_per_group[0])
+    sizes = sorted(set(full))
+    groups: list[tuple[str, list[int]]] = [("full", full)]
+    for kind, pages in raw.items():
+        padded = Counter(min(x for x in sizes if x >= p) for p in pages)
+        per_size = next(iter(padded.values()))
+        parts = -(-per_size // n)
+        for i in range(parts):
+            k = len(range(i, per_size, parts))
+            groups.append((kind, [p for p in padded for _ in range(k)]))
+    slots: dict[int, int] = {}
+    for _, pages in groups:
+        for p, c in Counter(pages).items():
+            slots[p] = max(slots.get(p, 0), c)
+    return n, sum(p * c for p, c in slots.items()), groups
+
+
+def _group_pages(kind: str, max_model_len: int, in_flight: int) -> int:
+    """Pages one request holds in a group (`max_memory_usage_pages`: sliding-window admission cap + 1)."""
+    c = lambda a, b: -(-a // b)  # noqa: E731
+    if kind == "full":
+        return c(max_model_len, BLOCK)
+    window = min(WINDOW - 1 + in_flight, max_model_len)
+    if kind == "swa":
+        return c(window, SWA_BLOCK) + 1
+    if kind == "c4":
+        return c(min(2 * C4_STATE_BLOCK - 1 + in_flight, max_model_len), C4_STATE_BLOCK) + 1
+    return c(window, C128_STATE_BLOCK) + 1
+
+
+def blocks_per_request_packed(layout: tuple, max_model_len: int, in_flight: int) -> int:
+    """0.22-0.26 `get_max_concurrency_for_kv_cache_config`: a request's bytes over the MLA group's page bytes, rounded up."""
+    _, _, groups = layout
+    need = sum(_group_pages(kind, max_model_len, in_flight) * sum(pages) for kind, pages in groups)
+    return -(-need // sum(groups[0][1]))
+
+
+def needed_bytes_packed(layout: tuple, max_model_len: int, in_flight: int) -> int:
+    """0.22-0.26 `_max_memory_usage_bytes_from_groups`: every group's pages x the tuples x one tuple's bytes
+    (the 'X GiB KV cache is needed' check and the estimated max model length search)."""
+    n, _, groups = layout
+    tuple_bytes = sum(set(groups[0][1]))
+    return sum(n * _group_pages(kind, max_model_len, in_flight) * tuple_bytes for kind, _ in groups)
+
+
+def max_len_packed(layout: tuple, pool_bytes: float, in_flight: int, ceiling: int) -> int:
+    """0.22-0.26 `_estimate_max_model_len_from_groups`: the longest request whose needed bytes fit the pool."""
+    lo, hi = 0, ceiling
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if needed_bytes_packed(layout, mid, in_flight) <= pool_bytes:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def in_flight_tokens(max_num_batched_tokens: int, *, async_scheduling: bool | None = None, pp: int = 1,
+                     version: tuple[int, ...] | None = None) -> int:
+    """Tokens the sliding-window reservation covers. vLLM < 0.26: one `--max-num-batched-tokens`
+    (`SlidingWindowSpec.max_memory_usage_bytes`). 0.26+: `VllmConfig.max_in_flight_tokens` = batched tokens x
+    `max_concurrent_batches` (2 with async scheduling and PP 1, else PP). Async scheduling is on unless turned
+    off (`VllmConfig.__post_init__` turns it off only for pooling models, speculative methods other than
+    EAGLE/MTP/ngram_gpu/DSpark, executors without support such as Ray's, and ROCm DeepEP DBO).
+    v4doctor counts the second batch only when the launch turns async scheduling on (`async_scheduling=True`):
+    a deviation from 0.26+'s default, kept because one of the two 0.26 logs matches one batch and the planner
+    sizes its 0.33 commands this way (docs/fit.md, "Batches in flight")."""
+    if version is not None and version < (0, 26):
+        return max_num_batched_tokens
+    on = async_scheduling is True
+    batches = 2 if on and pp <= 1 else max(pp, 1)
     return max_num_batched_tokens * batches
 
 
