@@ -66,3 +66,18 @@ def emit(report, args: argparse.Namespace, extra: dict | None = None, head: list
     else:
         lines = render.terminal_lines(data, report.findings, args.verbose, quiet=getattr(args, "quiet", False))
         render.print_terminal(list(head) + lines, color=use_color(args))
+
+
+def add_json_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print only JSON on stdout")
+
+
+def print_listing(args: argparse.Namespace, data: dict, lines: list[str]) -> int:
+    """A catalogue command's answer: the JSON object with --json, else one line per entry."""
+    if getattr(args, "json", False):
+        from v4doctor.output.render import to_json
+
+        print(to_json(data))
+    else:
+        print("\n".join(lines))
+    return 0

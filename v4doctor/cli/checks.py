@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from v4doctor.cli._common import add_json_option, print_listing
+
 HELP = "list every check (id, category, title)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print only JSON on stdout")
+    add_json_option(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from v4doctor import api
 
     data = api.checks()
-    if args.json:
-        from v4doctor.output.render import to_json
-
-        print(to_json(data))
-        return 0
-    for r in data["checks"]:
-        print(f"{r['id']}  {r['category']:<8} {r['name']:<36} {r['title']}")
-    for f in data["load_errors"]:
-        print(f"{f['id']}  plugin   {f['title']}: {f['detail']}")
-    return 0
+    lines = [f"{r['id']}  {r['category']:<8} {r['name']:<36} {r['title']}" for r in data["checks"]]
+    lines += [f"{f['id']}  plugin   {f['title']}: {f['detail']}" for f in data["load_errors"]]
+    return print_listing(args, data, lines)
