@@ -172,6 +172,9 @@ def test_concepts_are_capped_below_every_signature():
         ("E0118 08:31:52.149680 840 main.cc:257] failed to start HTTP service: Unavailable - Socket '0.0.0.0:1111' already in use", "port_in_use"),
         ("This container was built for NVIDIA Driver Release 575.51 or later, but version 470.256.02 was detected and compatibility mode is UNAVAILABLE", "driver_too_old_or_cuda_mismatch"),
         ("error loading model: unknown (magic, version) combination: 46554747, 00000003; is this really a GGML file?", "arch_unsupported_engine_too_old"),
+        ("thread 'main' panicked at 'called `Result::unwrap()` on an `Err` value: \"Model x\" on the Hub doesn't have a tokenizer', router/src/main.rs:101:70", "tokenizer_or_template"),  # TGI#238
+        ("DEBUG 05-28 02:39:59 [hermes_tool_parser.py:131] No tool call tokens found!", "tokenizer_or_template"),  # vllm#18791
+        ('"The input size is not aligned with the quantized weight shape. This can be caused by too large tensor parallel size."', "tp_size_mismatch"),  # Qwen3#698
     ],
 )
 def test_concepts_on_wordings_no_signature_has(line, category):
@@ -420,3 +423,11 @@ def test_a_long_prefill_before_the_first_decode_is_a_slow_prefill_warning(gap, s
     d = diagnose_text(log)
     assert any(i.category == "slow_long_context_prefill" and i.severity == "warning" for i in d.items) is slow
     assert d.healthy
+
+
+def test_a_reply_that_says_the_same_sentence_again_and_again_is_gibberish():
+    """llama.cpp's R1 IQ1_S run (round 5) in short: the text degenerates into one sentence repeated."""
+    log = "Create a Flappy Bird game in Python. game over the.\n" + "When you re game over.\n\n" * 5
+    d = diagnose_text(log)
+    assert d.items and d.items[0].category == "gguf_gibberish_quality", [(i.id, i.category) for i in d.items]
+    assert diagnose_text("Create a Flappy Bird game in Python.\nWhen you re game over.\n").healthy

@@ -42,11 +42,11 @@ _QUIET = re.compile(r"^\[?(?:INFO|WARNING|WARN|DEBUG|NOTICE)\b|^(?:\[[^\]]{0,40}
 # `fatal`, panics, crashes, errno names (POSIX and Windows) and non-zero exits.
 FAILURE = re.compile(
     r"traceback \(most recent call last\)|\b[a-z_.]*(?:error|exception)\b\s*[:(!]|\b[a-z]+error$|^error\b|"
-    r"\berr(?:or)?\s*[:=\]]|\berror\b(?!s)|^e\s|\bfailed\b(?!\s*[=:]\s*0)|\brequires more\b|\bexceeds?\b.*\bavailable\b|\bno longer allowed\b|\btoo old\b|\bis insufficient\b|\bfatal\b|\bpanic\b|segmentation fault|core dumped|"
+    r"\berr(?:or)?\s*[:=\]]|\berror\b(?!s)|^e\s|\bfailed\b(?!\s*[=:]\s*0)|\brequires more\b|\bexceeds?\b.*\bavailable\b|\bno longer allowed\b|\btoo old\b|\bis insufficient\b|\bfatal\b|\bpanic(?:ked)?\b|segmentation fault|core dumped|"
     r"^aborted|\bout of memory\b|outof(?:device)?memory|floating point exception|\bincompatible (?:device|gpu|driver|version)\b|\boom\b|\berrno\b|\be(?:nospc|addrinuse|acces|perm|noent|nomem|io|connrefused|connreset|timedout|hostunreach|netunreach|pipe|busy|inval|again|rofs|mfile|nfile|nodev|nxio|fault|notconn|proto|dquot)\b|cuda error|hip error|no space left|"
     r"address already in use|permission denied|exit(?:ed)?(?: with)? (?:status|code) [1-9-]|\bkilled\b|"
-    r"\bwinerror\b|\bwsae[a-z]+\b|\berror_[a-z_]+\b|(?:^|\s)err\s|\bnot (?:supported|divisible|found|enough)\b|\bcannot\b|\bcould not\b|\bunable to\b|"
-    r"\bassert(?:ion)?\b.*\bfail|\btimed? ?out\b|\brefused\b|\bforbidden\b|\bunauthori[sz]ed\b|\b[45]\d\d\b.*\b(?:client|server) error\b",
+    r"\bwinerror\b|\bwsae[a-z]+\b|\berror_[a-z_]+\b|(?:^|\s)err\s|\bnot (?:supported|divisible|found|enough|aligned)\b|\bcannot\b|\bcould not\b|\bunable to\b|"
+    r"\bassert(?:ion)?\b.*\bfail|\btimed? ?out\b(?![=:]\s*\d)|\brefused\b|\bforbidden\b|\bunauthori[sz]ed\b|\b[45]\d\d\b.*\b(?:client|server) error\b",
 )
 
 
@@ -96,7 +96,7 @@ def is_failure(norm: str) -> bool:
 
 
 # A Python warning (`…/x.py:46: UserWarning: …`) or a traceback's source line (`raise ValueError(`): no failure line
-_PY_WARNING = re.compile(r"\b(?:User|Future|Deprecation|Runtime|Resource|Pending\w*|Syntax|Import|Unicode|Bytes)Warning:|^\s*raise\s+[\w.]+\(")
+_PY_WARNING = re.compile(r"\b(?:User|Future|Deprecation|Runtime|Resource|Pending\w*|Syntax|Import|Unicode|Bytes)Warning:|^\s*raise\s+[\w.]+\(|^\s*warnings\.warn(?:_explicit)?\(")
 _FRAME = re.compile(r'^File "(?P<path>[^"]+)", line \d+')
 _EXCEPTION = re.compile(r"^(?P<name>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Fault|Failure)|[a-z_]+(?:\.[a-z_]+)+\.[A-Z]\w+)(?::|$)")
 
@@ -108,7 +108,8 @@ WRAPPER = re.compile(
     r"received sigquit|child process|exit(?:ed)? (?:with )?(?:status|code)|process has terminated|could not (?:load|start|create) "
     r"(?:the )?(?:model|backend)|rpc error|^traceback \(most recent call last\)|^the above exception|^during handling|"
     r"unhandled exception|^aborted|core dumped|segmentation fault|^error:?$|failed to initiali[sz]e|initiali[sz]ation failed|"
-    r"failed to start|loading failed|is at unavailable state|non-zero exit|returned non-zero"
+    r"failed to start|loading failed|is at unavailable state|non-zero exit|returned non-zero|crashed container|"
+    r"container (?:crashed|exited)|crashloopbackoff"
 )
 
 
@@ -254,6 +255,9 @@ def recovery(window: Window) -> Line | None:
     at = found[-1]
     if any(ln.number > at.number for ln in window.failures):
         return None
+    before = [ln.number for ln in window.failures if ln.number < at.number]
+    if before and at.number - max(before) > 4:
+        return None  # a fallback far from the failure recovers from something else
     if "[y/n]" in at.norm or any(ln.number > at.number for ln in window.lines):
         return at
     return None

@@ -150,6 +150,17 @@ def _free_text(win: Window) -> tuple[int, str, str] | None:
         why = garbage(ln.text)
         if why:
             return ln.number, ln.raw, why
+    # across the lines: a sentence the model says again and again, or role/special tokens it keeps writing
+    said = Counter(ln.text for ln in lines if len(ln.text) >= 12 and not any(ch.isdigit() for ch in ln.text)
+                   and any(ch.isalpha() for ch in ln.text))
+    if said:
+        again, k = said.most_common(1)[0]
+        if k >= 4:
+            first = next(ln for ln in lines if ln.text == again)
+            return first.number, first.raw, f"{again[:40]!r} repeats {k} times"
+    leaks = [ln for ln in lines if _LEAK.search(ln.text)]
+    if len(leaks) >= 3:
+        return leaks[0].number, leaks[0].raw, f"special tokens in the text on {len(leaks)} lines"
     bad = text.count("\ufffd")
     if bad >= 2 or bad == 1 and len([ch for ch in text if ch.isalpha()]) >= 20:
         return lines[0].number, lines[0].raw, f"{bad} undecodable characters in the text"
