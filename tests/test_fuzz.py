@@ -21,3 +21,82 @@ def test_fuzz_target_finds_nothing(target):
     counts = fuzz.run(target, CASES[target], seed=16, budget_s=60)
     assert counts.cases >= min(CASES[target], 50)
     assert counts.failures == 0, counts.line() + "\n" + "\n".join(counts.examples)
+
+
+def _window_lines(text: str) -> dict[int, str]:
+    from v4doctor.logs import reader
+    from v4doctor.logs.scan import Scanner
+    from v4doctor.logs.signatures import load_signatures
+
+    scanner = Scanner(load_signatures())
+    for chunk in reader.chunks_from_lines(text.splitlines(True)):
+        scanner.feed(chunk)
+    scan = scanner.result()
+    out = {}
+    for start, blob in ((1, scan.head), (scan.tail_start, scan.tail)):
+        for i, raw in enumerate(blob.decode().split("\n")[:-1]):
+            out[start + i] = raw
+    return out
+
+
+@pytest.mark.parametrize("unit", ["\x1b]x\n", "\n", "x\n"])
+def test_log_ends_are_bounded_in_lines_with_their_true_numbers(unit):
+    """1 MiB of `ESC ] x` (or empty, or one-letter) lines: the ends kept for the tiers are a bounded number
+    of lines (they were 64 KB + 128 KB of them, ~200,000 lines worked one by one: 1-3 s), numbered right."""
+    from v4doctor.logs.scan import HEAD_LINES, TAIL_LINES
+
+    n = (1 << 20) // len(unit)
+    lines = [f"{i}" if unit == "x\n" else unit.rstrip("\n") for i in range(1, n + 1)]
+    kept = _window_lines("\n".join(lines) + "\n")
+    assert len(kept) <= HEAD_LINES + TAIL_LINES
+    assert 1 in kept and n in kept and n - TAIL_LINES + 1 in kept and n - TAIL_LINES not in kept
+    if unit == "x\n":  # each kept line is the line of that number
+        assert all(raw == str(i) for i, raw in kept.items())
+
+
+def test_short_log_is_kept_whole():
+    from v4doctor.logs.scan import HEAD_LINES
+
+    lines = [f"line {i}" for i in range(1, HEAD_LINES + 1)]
+    kept = _window_lines("\n".join(lines) + "\n")
+    assert kept == {i: f"line {i}" for i in range(1, HEAD_LINES + 1)}
+
+
+# Found by `python bench/fuzz.py --target commands --cases 10000` (seed 16); the planted secrets replaced.
+_REWRITES = [
+    # a fixer removed `--hf-token K` between a bare typo and the model: read again, the typo took the model
+    "python3 -m sglang.launch_server --model-pah --hf-token A1thcHnJlkEGxdOTqyyUG7TRjE7x deepseek-ai/DeepSeek-V4-Flash --tp 8",
+    # `--tool-call-parser password:` fixed, the words after it followed the bare `--max-num-batchd-tokens`
+    "vllm serve deepseek-ai/DeepSeek-V4-Pro --trust-remote-code --kv-cache-dtype fp8 --block-size 256 --tokenizer-mode deepseek_v4 "
+    "--max-num-batchd-tokens --tool-call-parser password: mV8MjBv9o6V4dEfqok4LfXvMg92J deepseek_v4 --enable-auto-tool-choice "
+    "--max-model-len 200000",
+    # a mangled `-e` name was printed again as a shell prefix before `docker run` (and every -e twice)
+    "docker run --gpus all --ipc=host -e VLLM_RPC_TIMEOUT=600000 -e VLLM\u25abLOG_ST\u142fTS_INTERVAL=1 -e CUDA_VISIBLE_DEVICES=0,1 "
+    "vllm/vllm-openai:latest deepseek-ai/DeepSeek-V4-Flash --tensor-parallel-size 2 --block-size 100 --enforce-eager --max-num-batchd-tokens",
+    # an exported name bash refuses (`export A▫B=1`) was printed as a prefix no reader takes
+    "export VLLM\u25abX=1\nexport HF_HOME=/data\nvllm serve deepseek-ai/DeepSeek-V4-Flash --block-size 100",
+]
+
+
+@pytest.mark.parametrize("text", _REWRITES)
+def test_rewrite_reads_again_and_a_second_fix_changes_nothing(text):
+    from v4doctor.launch.snippet import parse_text
+    from v4doctor.repair.propose import propose
+
+    first = propose(text, "cmd")
+    assert first.changed
+    again_before, again_after = parse_text(first.before), parse_text(first.after)
+    assert again_before.model == first.spec_before.model and again_after.model == first.spec_after.model
+    assert not first.after.lstrip().startswith("'")  # no quoted non-name prefix
+    second = propose(first.after, "cmd")
+    assert second.after == first.after, second.diff
+
+
+def test_docker_env_is_written_once_inside_docker_run():
+    from v4doctor.repair.propose import render_command
+    from v4doctor.launch.snippet import parse_text
+
+    spec = parse_text("HF_HOME=/data docker run -e HF_TOKEN=x -e VLLM_A=1 vllm/vllm-openai:latest deepseek-ai/DeepSeek-V4-Flash")
+    text = render_command(spec)
+    assert text.startswith("HF_HOME=/data docker run") and text.count("VLLM_A=1") == 1
+    assert parse_text(text).env == spec.env

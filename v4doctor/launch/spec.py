@@ -6,6 +6,7 @@ fixers need. `argv()` gives the engine tokens back in the user's order and spell
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -88,10 +89,22 @@ class LaunchSpec:
         head = list(self.launcher)
         if self.model_positional and self.model:
             head.append(self.model)
-        return head + [t for a in self.args for t in a.tokens()]
+        return head + [t for a in self.ordered_args() for t in a.tokens()]
+
+    def ordered_args(self) -> list[Arg]:
+        """The options in order, so that the text reads back the same: when a positional word follows a flag
+        written without a value (a fixer removed what stood between them: `--model-pah --hf-token K MODEL`
+        minus `--hf-token K`), the positional words go first, in their order, where no flag can take one
+        as its value."""
+        if not any(not a.key and p.key and not p.values for p, a in zip(self.args, self.args[1:])):
+            return list(self.args)
+        return [a for a in self.args if not a.key] + [a for a in self.args if a.key]
 
     def env_prefix(self) -> list[str]:
-        return [f"{k}={v}" for k, v in self.env.items()]
+        """`NAME=value` words before the command: shell names only (bash refuses `export A▫B=1`), and in a
+        `docker run` not the variables its `-e` options set (they are written there)."""
+        inside = _docker_env_names(self.docker)
+        return [f"{k}={v}" for k, v in self.env.items() if _ENV_NAME.fullmatch(k) and k not in inside]
 
     def command(self) -> list[str]:
         """The whole command line as tokens (env assignments, docker run, image, engine argv)."""
@@ -168,6 +181,21 @@ class LaunchSpec:
             "ipc": self.ipc, "service": self.service, "config_file": self.config_file,
             "argv": self.argv(),
         }
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _docker_env_names(tokens: tuple[str, ...]) -> set[str]:
+    """Names a `docker run`'s `-e NAME=v` / `--env=NAME=v` options set."""
+    out, take = set(), False
+    for t in tokens:
+        if take:
+            out.add(t.partition("=")[0])
+        take = t in ("-e", "--env")
+        if t.startswith(("-e=", "--env=")):
+            out.add(t.partition("=")[2].partition("=")[0])
+    return out
 
 
 def _docker_set(tokens: tuple[str, ...], option: str, value: str) -> tuple[str, ...]:

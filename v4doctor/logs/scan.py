@@ -21,6 +21,9 @@ from v4doctor.logs.signatures import Signature
 MAX_EVIDENCE = 3
 HEAD_BYTES = 64 << 10  # the start and the end of a log are kept as bytes for the tiers after the signatures
 TAIL_BYTES = 128 << 10  # (tiers.py): a small log is kept whole, a long one by its two ends
+# ... and as many lines at most: the tiers work per line, and 64 KB of empty lines (what is left of
+# `ESC ] x` lines once the codes are removed) is 65,536 of them (1 MiB of such a log took 1-3 s, now linear)
+HEAD_LINES, TAIL_LINES = 2048, 4096
 # A line that reports a failure even when no signature knows it: an exception, a Python
 # traceback, a llama.cpp `error loading model`, a crash.
 FAILURE_LITERALS = ("Error", "Exception", "Traceback (most recent call last)", "error", "Segmentation fault", "core dumped", "FATAL", "Aborted",
@@ -141,6 +144,7 @@ class Scanner:
         self.recent: deque[tuple[int, str]] = deque(maxlen=4)  # (line, raw text): the last failure lines
         self.lines = 0
         self.head, self.tail, self.tail_start = b"", b"", 1
+        self.head_cut = False  # the head reached HEAD_LINES lines before HEAD_BYTES
         self.chunk, self.base, self.at, self.chunk_lines = b"", 0, 0, 0  # the chunk being scanned, its first line's number - 1, the hit line's offset
         self._stale = False  # a chunk was scanned since the last prune
         self.full: set[str] = set()  # signatures whose evidence is full: a match adds nothing
@@ -275,8 +279,14 @@ class Scanner:
 
     def _keep_ends(self, chunk: bytes) -> None:
         """Keep the first and last bytes of the log on line boundaries (slices per chunk, no per-line work)."""
-        if len(self.head) < HEAD_BYTES:
-            self.head += chunk[:HEAD_BYTES - len(self.head)]
+        if len(self.head) < HEAD_BYTES and not self.head_cut:
+            head = self.head + chunk[:HEAD_BYTES - len(self.head)]
+            if head.count(b"\n") > HEAD_LINES:  # its first HEAD_LINES lines (HEAD_LINES finds, once)
+                end = -1
+                for _ in range(HEAD_LINES):
+                    end = head.find(b"\n", end + 1)
+                head, self.head_cut = head[:end + 1], True
+            self.head = head
         if len(chunk) >= TAIL_BYTES:
             both, first = chunk, self.lines + 1
         else:
@@ -285,6 +295,12 @@ class Scanner:
             cut = both.find(b"\n", len(both) - TAIL_BYTES) + 1
             first += both.count(b"\n", 0, cut)
             both = both[cut:]
+        if both.count(b"\n") > TAIL_LINES:  # its last TAIL_LINES lines (at most TAIL_LINES + 1 finds per chunk)
+            cut = len(both)
+            for _ in range(TAIL_LINES + 1):
+                cut = both.rfind(b"\n", 0, cut)
+            first += both.count(b"\n", 0, cut + 1)
+            both = both[cut + 1:]
         self.tail, self.tail_start = both, first
 
     def _line(self, raw: str, number: int, found: set[bytes]) -> None:

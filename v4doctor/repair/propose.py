@@ -71,7 +71,7 @@ def render_command(spec: LaunchSpec) -> str:
     head = [*spec.env_prefix(), *spec.docker, *([spec.image] if spec.image else []), *spec.launcher]
     if spec.model_positional and spec.model:
         head.append(spec.model)
-    lines = [" ".join(q(t) for t in head)] + ["  " + " ".join(q(t) for t in a.tokens()) for a in spec.args]
+    lines = [" ".join(q(t) for t in head)] + ["  " + " ".join(q(t) for t in a.tokens()) for a in spec.ordered_args()]
     return " \\\n".join(line for line in lines if line.strip()) + "\n"
 
 
