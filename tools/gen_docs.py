@@ -101,8 +101,20 @@ def _row_link(row_id: str | None) -> str:
 def knowledge_md(kb: Any) -> str:
     out = [HEADER, "# The knowledge base\n\n", "Data files under `v4doctor/knowledge/`; every record carries its sources. "
            "Sizes marked ≈ are approximate.\n\n"]
-    out += [_models(kb), _families(kb), _gpus(kb), _floors(kb), _cuda(kb), _images(kb), _claims(kb)]
+    out += [_models(kb), _families(kb), _gpus(kb), _floors(kb), _cuda(kb), _images(kb), _claims(kb), _rechecked(kb)]
     return "".join(out)
+
+
+def _rechecked(kb: Any) -> str:
+    """Records whose sources were re-opened (a `rechecked` line in the data: when, what was opened, the verdict)."""
+    rows = [[kind, r.get("id") or r.get("key") or r.get("engine", ""), r["rechecked"]]
+            for kind, records in sorted(kb.data.items()) if isinstance(records, list)
+            for r in records if isinstance(r, dict) and r.get("rechecked")]
+    if not rows:
+        return ""
+    return ("## Re-checked records\n\nRecords whose sources were opened again (issue #13 follow-up), what was opened and "
+            "what it said. A source that was a repository path now names the public URL it rests on.\n\n"
+            + _table(["kind", "record", "re-checked"], rows))
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:
