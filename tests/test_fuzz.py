@@ -100,3 +100,13 @@ def test_docker_env_is_written_once_inside_docker_run():
     text = render_command(spec)
     assert text.startswith("HF_HOME=/data docker run") and text.count("VLLM_A=1") == 1
     assert parse_text(text).env == spec.env
+
+
+def test_a_token_glued_into_a_flag_name_is_masked_in_structured_output():
+    """Fuzz (logs, seed 16): `--served-moAccountKey=K==;…` read from a logged command came out as
+    `"served-moAccountKey": "K…"` in --json."""
+    from v4doctor.output.redact import redact
+
+    out = redact({"args": {"served-moAccountKey": "tYRImCwI0PvUc6g9MYDqWNbfKtII==;=del-name", "max_tokens": "5",
+                           "max-num-batched-tokens": "8", "author": "me"}})
+    assert out["args"] == {"served-moAccountKey": "[REDACTED]", "max_tokens": "5", "max-num-batched-tokens": "8", "author": "me"}

@@ -168,9 +168,14 @@ def _key(key: Any) -> Any:
     return shown if shown != key or "-" not in key else (MASK if redact_text(key.replace("-", "_")) != key.replace("-", "_") else key)
 
 
+# A key that ends in a secret word glued to a word before it (`served-moAccountKey`: a token pasted into a flag's
+# name), as the text patterns read `NAME=value`.
+_GLUED_NAME = re.compile(r"(?i)\b[A-Z0-9_]*(?:" + _SECRET_WORDS + r")[\W_]*$")
+
+
 def _secret_value(key: Any, value: Any) -> bool:
     """A secret-named key's value: a string, or a list of strings (`api_key: [K1, K2]`)."""
-    if not _SECRET_NAME.search(str(key)):
+    if not (_SECRET_NAME.search(str(key)) or _GLUED_NAME.search(str(key))):
         return False
     if isinstance(value, str):
         return bool(value)
