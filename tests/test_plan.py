@@ -134,7 +134,8 @@ def test_plan_numbers_are_the_fit_run_computes(gpus, goal):
 
     facts = hypothetical(gpus, load())
     p = plan(facts, goal).plans[0]
-    ctx = Context(dataclasses.replace(facts, target=TargetFacts(model=p.model, engine=p.engine, cmd=shlex.split(p.command))))
+    target = TargetFacts(model=p.model, engine=p.engine, cmd=shlex.split(p.command), engine_version=p.engine_version)
+    ctx = Context(dataclasses.replace(facts, target=target))  # as `run --engine-version V` judges it: the plan is sized for V
     fit = ctx.fit
     assert fit.max_model_len == p.max_model_len
     assert abs(fit.weights_gib_per_gpu - p.weights_gib_per_gpu) < 0.01
@@ -149,7 +150,7 @@ def test_preferences_change_the_top_plan():
     conc = plan(facts, Goal(model="flash", engine="vllm", prefer="concurrency", context=131072)).plans[0]
     fast = plan(facts, Goal(model="flash", engine="vllm", prefer="latency")).plans[0]
     assert ctx.max_model_len == 1_048_576  # the longest first
-    assert conc.layout == {"tp": 1, "dp": 8, "pp": 1, "ep": True}  # one KV pool per GPU
+    assert conc.layout == {"tp": 1, "dp": 8, "pp": 1, "ep": True, "nodes": 1}  # one KV pool per GPU
     tp8 = plan(facts, Goal(model="flash", engine="vllm", prefer="concurrency", context=131072, top=10)).plans
     assert conc.max_concurrency == max(p.max_concurrency for p in tp8)
     assert '"method":"mtp","num_speculative_tokens":1' in fast.command  # Hopper: 1 draft token (recipe override)
@@ -250,7 +251,7 @@ def test_cli_json_is_the_documented_shape():
     assert set(data) == {"schema_version", "host", "goal", "plans", "rejected", "suggestion"}
     assert data["schema_version"] == 1 and data["host"]["gpus"] == 8 and data["goal"]["model"] == "flash"
     assert all(PLAN_KEYS <= set(p) for p in data["plans"]) and [p["rank"] for p in data["plans"]] == [1, 2, 3]
-    assert set(data["plans"][0]["layout"]) == {"tp", "dp", "pp", "ep"}
+    assert set(data["plans"][0]["layout"]) == {"tp", "dp", "pp", "ep", "nodes"}
     assert all(set(r) == {"what", "why"} for r in data["rejected"])
 
 

@@ -674,6 +674,7 @@ def plan(
     top: int = 3,
     ignore: Iterable[str] = (),
     progress: Callable[[str], None] | None = None,
+    nodes: int | None = None,
 ):
     """What to run on a host: checkpoint, engine, image, layout and flags, ranked (a `PlanResult`).
 
@@ -698,9 +699,28 @@ def plan(
     elif snapshot is not None:
         facts = _facts(snapshot)
     elif facts_path is not None:
-        facts = load_facts(facts_path)
+        facts = _plan_facts_file(facts_path, nodes)
     elif read_host:
         facts = host_facts(progress=progress)
     else:
         raise UsageError("give the host: gpus (e.g. 8xH200) or a facts snapshot")
-    return make_plan(facts, goal)
+    if isinstance(facts, tuple):  # a fleet snapshot: its GPU nodes
+        facts, nodes = facts
+    return make_plan(facts, goal, nodes=1 if nodes is None else nodes)
+
+
+def _plan_facts_file(path: str, nodes: int | None):
+    """A one-host snapshot, or a fleet snapshot (`snapshot --ray`) as (the smallest GPU node's facts, GPU nodes)."""
+    import json
+
+    from v4doctor.planner import fleet_host
+
+    try:
+        data = json.loads(open(path, encoding="utf-8").read()) if path != "-" else None
+    except (OSError, ValueError):
+        data = None  # load_facts says what is wrong with the file
+    if not is_fleet_snapshot(data):
+        return load_facts(path)
+    if nodes is not None:
+        raise UsageError("--nodes describes copies of one host: a fleet snapshot already says how many nodes there are")
+    return fleet_host(load_fleet(path))

@@ -16,6 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     host.add_argument("--ram-gib", type=float, help="hypothetical host: system RAM in GiB")
     host.add_argument("--disk-gib", type=float, help="hypothetical host: free disk for the weights in GiB")
     host.add_argument("--driver", help="hypothetical host: NVIDIA driver version, e.g. 580.65.06")
+    host.add_argument("--nodes", type=int, help="this many nodes like the host (plans over nodes when one is too small); "
+                      "a fleet snapshot (`snapshot --ray`) given with --facts says it itself")
     g = p.add_argument_group("goal")
     g.add_argument("--model", "-m", default="any", help="a checkpoint (repo id or alias), flash, pro, or any (default)")
     g.add_argument("--context", type=int, help="tokens each request needs (default: the longest that fits, at least 32768)")
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         result = api.plan(gpus=args.gpus, ram_gib=args.ram_gib, disk_gib=args.disk_gib, driver=args.driver, facts_path=args.facts,
                           model=args.model, context=args.context, concurrency=args.concurrency, engine=args.engine,
                           engine_version=args.engine_version, image=args.image, prefer=args.prefer, top=args.top,
-                          ignore=ignore, progress=progress)
+                          ignore=ignore, progress=progress, nodes=args.nodes)
     fmt = output_format(args)
     if fmt == "json":
         print(render.to_json(api.redact_result(result.to_dict())))

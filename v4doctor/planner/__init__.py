@@ -10,6 +10,8 @@ rejected, so every plan printed passes `run`. Pure: facts in, result out.
 
 from __future__ import annotations
 
+import dataclasses
+
 from v4doctor.errors import UsageError
 from v4doctor.facts import Facts
 from v4doctor.knowledge.kb import KnowledgeBase, UnknownModelError, load
@@ -18,16 +20,35 @@ from v4doctor.planner.host import Host, host_of, hypothetical
 from v4doctor.planner.result import Plan, PlanResult
 from v4doctor.planner.select import choose, search_all
 
-__all__ = ["plan", "Goal", "Plan", "PlanResult", "Host", "hypothetical"]
+__all__ = ["plan", "Goal", "Plan", "PlanResult", "Host", "hypothetical", "fleet_host"]
+
+MAX_NODES = 64
+
+
+def fleet_host(fleet) -> tuple[Facts, int]:
+    """A fleet snapshot (`snapshot --ray`) as the planner's host: the facts of the answered GPU node with the fewest
+    GPUs (every node must give a plan its share) and the number of answered GPU nodes (a CPU-only head is left out)."""
+    from v4doctor.facts import known
+
+    def count(node) -> int:
+        return node.gpus if known(node.gpus) else 0
+
+    gpu_nodes = [n for n in fleet.answered if count(n) > 0 and known(n.facts)]
+    if not gpu_nodes:
+        raise UsageError("the fleet snapshot has no answered node with GPUs")
+    smallest = min(gpu_nodes, key=count)
+    return smallest.facts, len(gpu_nodes)
 
 
 
-def plan(facts: Facts, goal: Goal, kb: KnowledgeBase | None = None) -> PlanResult:
-    """Search, size, judge and rank the plans for `goal` on the host the facts describe."""
+def plan(facts: Facts, goal: Goal, kb: KnowledgeBase | None = None, nodes: int = 1) -> PlanResult:
+    """Search, size, judge and rank the plans for `goal` on the host the facts describe (`nodes` such hosts)."""
     kb = kb or load()
     if goal.engine_version and goal.engine == "any" and not goal.image:
         raise UsageError("--engine-version needs --engine (which engine is it a version of?)")
-    host = host_of(facts, kb)
+    if not isinstance(nodes, int) or not 1 <= nodes <= MAX_NODES:
+        raise UsageError(f"--nodes {nodes!r}: expected 1 to {MAX_NODES} nodes")
+    host = dataclasses.replace(host_of(facts, kb), nodes=nodes)
     try:
         candidates, rejected = search_all(host, goal, kb)
     except UnknownModelError as exc:

@@ -34,6 +34,11 @@ class Host:
     disk_path: str | None
     driver: str | None
     source: str
+    nodes: int = 1  # identical nodes of `count` GPUs each (plan --nodes, or the answered GPU nodes of a fleet snapshot)
+
+    @property
+    def total_gpus(self) -> int:
+        return self.count * self.nodes
 
     @property
     def gpu_mem_gib_text(self) -> str:
@@ -42,7 +47,8 @@ class Host:
     def to_dict(self) -> dict[str, Any]:
         return {"gpus": self.count, "gpu": self.gpu_name, "gpu_key": self.gpu_key, "gpu_mem_gib": round(self.mem_gib, 2),
                 "gpu_family": self.family["key"] if self.family else None, "ram_gib": _gib(self.ram_bytes),
-                "disk_free_gib": _gib(self.disk_free), "disk_path": self.disk_path, "driver": self.driver, "source": self.source}
+                "disk_free_gib": _gib(self.disk_free), "disk_path": self.disk_path, "driver": self.driver, "source": self.source,
+                "nodes": self.nodes}
 
 
 def _gib(n: int | None) -> float | None:

@@ -11,6 +11,7 @@ import re
 import shlex
 
 from v4doctor.launch import flags as flag_tables
+from v4doctor.planner import multinode
 from v4doctor.planner.host import Host
 from v4doctor.planner.search import BATCHED_TOKENS, Candidate
 
@@ -37,9 +38,12 @@ def engine_args(c: Candidate, host: Host) -> list[str]:
 
 
 def _vllm(c: Candidate, host: Host) -> list[str]:
-    out = ["--tensor-parallel-size", str(c.tp)] if c.tp > 1 else []
-    out += ["--data-parallel-size", str(c.dp)] if c.dp > 1 else []
-    out += ["--enable-expert-parallel"] if c.ep else []
+    if c.nodes > 1:
+        out = multinode.vllm_args(c)
+    else:
+        out = ["--tensor-parallel-size", str(c.tp)] if c.tp > 1 else []
+        out += ["--data-parallel-size", str(c.dp)] if c.dp > 1 else []
+        out += ["--enable-expert-parallel"] if c.ep else []
     out += VLLM_RECIPE + (VLLM_REASONING_CONFIG if "reasoning-config" in flag_tables.table("vllm", c.version).flags else [])
     out += ["--max-model-len", str(c.max_model_len), "--gpu-memory-utilization", f"{c.fraction:g}",
             "--max-num-seqs", str(c.max_num_seqs), "--max-num-batched-tokens", str(BATCHED_TOKENS)]
@@ -56,7 +60,8 @@ def _vllm(c: Candidate, host: Host) -> list[str]:
 
 def _sglang(c: Candidate, host: Host) -> list[str]:
     out = ["--model-path", c.model["repo"], "--tp", str(c.tp)]
-    if c.layout == "dpa":
+    out += multinode.sglang_args(c) if c.nodes > 1 else []
+    if c.layout in ("dpa", "mdpa"):
         out += ["--dp", str(c.dp), "--enable-dp-attention", "--moe-a2a-backend", "deepep"]
     runner = moe_runner(c, host)
     out += ["--moe-runner-backend", runner] if runner else []
@@ -88,7 +93,7 @@ def env(c: Candidate) -> dict[str, str]:
     out = {}
     if c.engine == "sglang" and c.model.get("expert_dtype") == "fp8":
         out["SGLANG_DSV4_FP4_EXPERTS"] = "0"
-    if c.layout == "dpa":
+    if c.layout in ("dpa", "mdpa"):
         out["SGLANG_DEEPEP_NUM_MAX_DISPATCH_TOKENS_PER_RANK"] = "256"
     return out
 
@@ -103,8 +108,11 @@ def docker_run(c: Candidate, host: Host, image: str) -> list[str]:
     """`docker run` with the GPUs, host IPC (NCCL and the workers share /dev/shm), the weights cache and the image."""
     port = PORTS[c.engine]
     out = ["docker", "run"] + (["--gpus", "all"] if host.count else [])
-    out += ["--ipc=host", "-p", f"{port}:{port}", "-v", CACHE.get(c.engine, HF_VOLUME)]
-    for k, v in env(c).items():
+    if c.nodes > 1:  # the ranks of every node talk over the host's network (the recipes' NCCL/Gloo interface)
+        out += ["--network", "host", "--ipc=host", "-v", CACHE.get(c.engine, HF_VOLUME)]
+    else:
+        out += ["--ipc=host", "-p", f"{port}:{port}", "-v", CACHE.get(c.engine, HF_VOLUME)]
+    for k, v in {**(multinode.SOCKET_ENV if c.nodes > 1 else {}), **env(c)}.items():
         out += ["-e", f"{k}={v}"]
     inner = command(c, host)
     return [*out, image, *(inner[2:] if c.engine == "vllm" else inner[1:] if c.engine == "llamacpp" else inner)]
@@ -114,17 +122,19 @@ def compose(c: Candidate, host: Host, image: str) -> str:
     """A docker-compose service for the plan (JSON-style flow values are valid YAML)."""
     docker = docker_run(c, host, image)
     args = docker[docker.index(image) + 1:]
+    net = "    network_mode: host" if c.nodes > 1 else f"    ports: [\"{PORTS[c.engine]}:{PORTS[c.engine]}\"]"
     lines = ["services:", f"  {c.engine}:", f"    image: {image}", f"    command: {json.dumps(args)}", "    ipc: host",
-             f"    ports: [\"{PORTS[c.engine]}:{PORTS[c.engine]}\"]", f"    volumes: [{json.dumps(CACHE.get(c.engine, HF_VOLUME))}]"]
-    if env(c):
-        lines.append("    environment: " + json.dumps(env(c)))
+             net, f"    volumes: [{json.dumps(CACHE.get(c.engine, HF_VOLUME))}]"]
+    variables = {**(multinode.SOCKET_ENV if c.nodes > 1 else {}), **env(c)}
+    if variables:
+        lines.append("    environment: " + json.dumps(variables))
     if host.count:
         lines += ["    deploy:", "      resources:", "        reservations:", "          devices:",
                   "            - driver: nvidia", "              count: all", "              capabilities: [gpu]"]
     return "\n".join(lines) + "\n"
 
 
-_SAFE = re.compile(r"[\w@%+=:,./~-]+")
+_SAFE = re.compile(r"[\w@%+=:,./~$-]+")  # $: the recipes' $HEAD_IP / $IFACE_NAME expand in the shell
 
 
 def shell(argv: list[str]) -> str:

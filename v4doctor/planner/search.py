@@ -31,12 +31,14 @@ class Candidate:
     model: dict[str, Any]
     engine: str
     version: str
-    layout: str  # tp | tep | dep | dpa (SGLang DP attention) | offload
+    layout: str  # tp | tep | dep | dpa (SGLang DP attention) | offload; over nodes: mtep | mpp | mtp | mdpa (multinode.py)
     tp: int = 1
     dp: int = 1
     pp: int = 1
     ep: bool = False
     gpus: int = 1
+    nodes: int = 1  # nodes the plan spans (gpus counts them all)
+    node_rank: int = 0  # which node's command render.command() writes
     kv_format: str = "fp8"
     indexer: str = "fp8"
     fraction: float | None = None
@@ -138,7 +140,8 @@ def size(c: Candidate, host: Host, goal: Goal, kb: KnowledgeBase) -> Candidate:
     """Fill the fit numbers: the longest context at the asked concurrency, the concurrency at the asked context."""
     base = kb.find_model(c.model["base"]) if c.model.get("base") else None
     kw = dict(gpus=c.gpus, gpu_mem_gib=host.mem_gib, engine=c.engine, tp=c.tp, dp=c.dp, pp=c.pp, ep=c.ep,
-              kv_format=c.kv_format, indexer=c.indexer, fraction=c.fraction, base=base, mtp=c.spec is not None)
+              kv_format=c.kv_format, indexer=c.indexer, fraction=c.fraction, base=base, mtp=c.spec is not None,
+              engine_version=c.version, gpu_name=host.gpu_name or "", dp_attention=c.layout in ("dpa", "mdpa"))
     seqs = max(goal.concurrency, 1)
     longest = fit(c.model, max_model_len=None, max_num_seqs=1, **kw)
     at_goal = fit(c.model, max_model_len=None, max_num_seqs=seqs, **kw)

@@ -8,7 +8,7 @@ from typing import Any
 from v4doctor.facts import Facts, TargetFacts
 from v4doctor.knowledge import images
 from v4doctor.knowledge.kb import KnowledgeBase
-from v4doctor.planner import render
+from v4doctor.planner import multinode, render
 from v4doctor.planner.goal import Goal
 from v4doctor.planner.host import Host
 from v4doctor.planner.result import Plan
@@ -17,7 +17,9 @@ from v4doctor.planner.search import (ENGINE_NAMES, Candidate, checkpoints, fract
 from v4doctor.planner.llamacpp import size_gguf
 
 MAX_JUDGED = 40  # candidates judged before giving up (each judge is ~1-2 ms)
-LAYOUT_ORDER = {"context": ("tep", "tp", "dep", "dpa"), "concurrency": ("dep", "dpa", "tep", "tp"), "latency": ("tp", "tep", "dep", "dpa")}
+LAYOUT_ORDER = {"context": ("tep", "tp", "dep", "dpa", "mtep", "mtp", "mdpa", "mpp"),
+                "concurrency": ("dep", "dpa", "tep", "tp", "mdpa", "mtep", "mtp", "mpp"),
+                "latency": ("tp", "tep", "dep", "dpa", "mtp", "mtep", "mdpa", "mpp")}
 
 
 def engines_for(model: dict[str, Any], goal: Goal) -> list[str]:
@@ -90,7 +92,8 @@ def _sized(model, engine, version, host, goal, kb) -> list[Candidate]:
             return [size_gguf(dataclasses.replace(base, quant=q["name"], kv_format="f16", indexer="f16", fraction=None, why=[], offload=[]),
                               q, host, goal, kb) for q in gguf_quants(model)]
         base.indexer = vllm_indexer(version, host) if engine == "vllm" else "fp8"
-        lays = [lay for lay in layouts(engine, host.count, host, model) if not (lay["layout"] == "dpa" and goal.prefer == "latency")]
+        lays = layouts(engine, host.count, host, model) + multinode.layouts(engine, host.count, host.nodes, host, model)
+        lays = [lay for lay in lays if not (lay["layout"] in ("dpa", "mdpa") and goal.prefer == "latency")]
         return [size(with_layout(base, lay), host, goal, kb) for lay in lays]
     except ValueError as exc:  # no size or no KV layout in the knowledge base
         return [dataclasses.replace(base, why=[str(exc)])]
@@ -110,11 +113,12 @@ def rank_key(c: Candidate, goal: Goal):
     order = LAYOUT_ORDER[goal.prefer]
     lay = -order.index(c.layout) if c.layout in order else -9
     t = tier(c, goal)
+    # one node before several for the same checkpoint line: a plan over nodes ranks first only where one node is too small
     if goal.prefer == "concurrency":
-        return (t[0], round(c.concurrency, 1), t, lay)
+        return (t[0], -c.nodes, round(c.concurrency, 1), t, lay)
     if goal.prefer == "latency":
-        return (t[0], -float(c.model.get("active_params_b", 0)), t, c.tp, lay, c.max_model_len)
-    return (t, c.max_model_len, int(c.concurrency), lay)
+        return (t[0], -c.nodes, -float(c.model.get("active_params_b", 0)), t, c.tp, lay, c.max_model_len)
+    return (t, -c.nodes, c.max_model_len, int(c.concurrency), lay)
 
 
 def choose(candidates, rejected, facts: Facts, host: Host, goal: Goal, kb: KnowledgeBase, suggest: bool = True):
@@ -128,17 +132,15 @@ def choose(candidates, rejected, facts: Facts, host: Host, goal: Goal, kb: Knowl
         if len(plans) >= goal.top:
             break
         docker = render.docker_run(c, host, image)
-        report = judge(judged_facts(facts, c, docker), (), goal.ignore)
-        errors = [f for f in report.findings if f.severity.value == "error"]
-        if not errors:  # the compose file carries the same command and image; judged too (a YAML parse costs ~8 ms)
-            compose = render.compose(c, host, image)
-            errors = [f for f in judge(judged_facts(facts, c, compose=compose), (), goal.ignore).findings if f.severity.value == "error"]
+        report, errors = _judge_forms(facts, c, host, image, docker, goal)
         if errors:
             for e in {e.id: e for e in errors}.values():
                 blocked.setdefault(e.id, []).append(e)
             rejected.append({"what": f"{c.name}, {c.layout.upper()}", "why": f"{errors[0].id}: {errors[0].title}"})
             continue
         bare = [f for f in judge(judged_facts(facts, c, render.command(c, host)), (), goal.ignore).findings if f.severity.value == "error"]
+        if multinode.ray_backend(c):  # the Ray plan's docker form is `bash -c "ray start ... && vllm serve ..."`: the bare command is the judged one
+            bare = []
         plans.append(Plan.build(len(plans) + 1, c, host, image, docker, report, goal, bare))
     for p in plans[1:]:
         p.why.insert(0, _below(p, plans[0], goal))
@@ -146,10 +148,38 @@ def choose(candidates, rejected, facts: Facts, host: Host, goal: Goal, kb: Knowl
     return plans, rejected, suggestion
 
 
+def _judge_forms(facts: Facts, c: Candidate, host: Host, image: str, docker: list[str], goal: Goal):
+    """`run` on the plan's forms: the docker run line and the compose file (one node), or each node's command over nodes
+    (the head and the first follower, both in their docker run form; a Ray plan's engine command on the head)."""
+    from v4doctor.judge.doctor import judge
+
+    def errors_of(report):
+        return [f for f in report.findings if f.severity.value == "error"]
+
+    if c.nodes > 1:  # each node judged as `run --ray` judges it: without the whole-checkpoint-on-this-host check
+        from v4doctor.fleet.report import WHOLE_HOST_CHECKS
+
+        report, errors, ignore = None, [], (*goal.ignore, *sorted(WHOLE_HOST_CHECKS))
+        for rank in multinode.judged_ranks(c):
+            node = dataclasses.replace(c, node_rank=rank)
+            argv = render.command(node, host) if multinode.ray_backend(c) else render.docker_run(node, host, image)
+            r = judge(judged_facts(facts, node, argv), (), ignore)
+            report = report or r
+            errors += errors_of(r)
+        return report, errors
+    report = judge(judged_facts(facts, c, docker), (), goal.ignore)
+    errors = errors_of(report)
+    if not errors:  # the compose file carries the same command and image; judged too (a YAML parse costs ~8 ms)
+        errors = errors_of(judge(judged_facts(facts, c, compose=render.compose(c, host, image)), (), goal.ignore))
+    return report, errors
+
+
 def _below(p: Plan, top: Plan, goal: Goal) -> str:
     """Why a plan ranks under the first, in the preference's own terms."""
     if p.engine == "llamacpp" and top.engine != "llamacpp":
         return "below #1: llama.cpp (GGUF) ranks after GPU engines that fit"
+    if p.layout.get("nodes", 1) > top.layout.get("nodes", 1) and p.model == top.model:
+        return f"below #1: {top.model} runs on {top.layout.get('nodes', 1)} node(s); a plan over more nodes ranks after it"
     if p.model != top.model:
         return f"below #1: {top.model} is preferred for this goal (the named checkpoint, Pro over Flash, official over re-quants)"
     if goal.prefer == "concurrency" and p.max_concurrency < top.max_concurrency:
