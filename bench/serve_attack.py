@@ -8,7 +8,7 @@ Reports the attack's status codes, health and diagnose p50/p99/max, and the serv
 (its own process, children not counted) before and after. Baseline: the same timings with
 no attack, in the same run. The aim: /healthz under 50 ms and a diagnose under 100 ms.
 
-    python bench/serve_attack.py [--seconds 5]
+    python bench/serve_attack.py [--seconds 5] [--serve-args=--fork-per-request]
 """
 
 from __future__ import annotations
@@ -98,9 +98,12 @@ def _attack(port: int, path: str, ctype: str, body: str, stop: threading.Event, 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=5.0, help="timing per attack (default 5)")
+    ap.add_argument("--serve-args", default="", help="more `serve` options, e.g. --fork-per-request (the way before pre-started workers)")
     args = ap.parse_args()
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "v4doctor", "serve", "--port", str(port)], stderr=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "v4doctor", "serve", "--port", str(port), *args.serve_args.split()],
+                            stderr=subprocess.DEVNULL, cwd=ROOT)
+    print(f"serve {args.serve_args or '(defaults)'}")
     try:
         for _ in range(300):
             try:

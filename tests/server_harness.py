@@ -41,6 +41,9 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(timeout=10)
         self.sock.close()
+        workers = self.server.config.app.state.runner.workers if hasattr(self.server.config.app, "state") else None
+        if workers is not None:  # lifespan is off here: the shutdown hook does not run
+            workers.close()
 
 
 class AccessLog(logging.Handler):

@@ -110,3 +110,21 @@ def test_a_token_glued_into_a_flag_name_is_masked_in_structured_output():
     out = redact({"args": {"served-moAccountKey": "tYRImCwI0PvUc6g9MYDqWNbfKtII==;=del-name", "max_tokens": "5",
                            "max-num-batched-tokens": "8", "author": "me"}})
     assert out["args"] == {"served-moAccountKey": "[REDACTED]", "max_tokens": "5", "max-num-batched-tokens": "8", "author": "me"}
+
+
+def test_a_word_too_long_to_be_real_is_refused_before_the_shell_splitter():
+    """`shlex` builds a word a character at a time (quadratic): a 200 KB `aaa…://` fix text took 3.4 s
+    in the splitter before it was refused. Now a usage error naming the limit, before any splitting."""
+    import time
+
+    from v4doctor.errors import UsageError
+    from v4doctor.launch.spec import MAX_WORD, split_command
+    from v4doctor.repair.propose import propose
+
+    for text in ("a" * 200_000 + "://", "vllm serve m --chat-template " + "x" * (MAX_WORD + 1)):
+        for fn in (lambda: propose(text, "cmd"), lambda: split_command(text)):
+            t = time.perf_counter()
+            with pytest.raises(UsageError, match="limit MAX_WORD"):
+                fn()
+            assert time.perf_counter() - t < 0.5
+    assert propose("vllm serve deepseek-ai/DeepSeek-V4-Flash --chat-template " + "x" * 2000, "cmd").spec_before.flag("chat-template")

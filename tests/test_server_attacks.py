@@ -75,10 +75,54 @@ def test_a_slow_request_gets_504_and_the_server_answers_the_next_one(server):
     assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
     ok = requests.post(server.url + "/v1/diagnose", json={"text": "CUDA out of memory. Tried to allocate 2.00 GiB"}, timeout=10)
     assert ok.status_code == 200
+    # the worker that ran it was killed and reaped (a fresh idle one may stand in its place): no child is
+    # left running or a zombie, and no more than one new one
     deadline = time.monotonic() + 5
-    while _children() - before and time.monotonic() < deadline:
+    while _states() - {"S"} and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _children() - before
+    assert not _states() - {"S"}
+    assert len(_children() - before) <= 1
+
+
+def _states() -> set[str]:
+    out = set()
+    for pid in _children():
+        try:
+            out.add(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            pass
+    return out
+
+
+def test_prestarted_workers_serve_many_requests_and_replace_a_killed_one():
+    """Pre-started workers: no fork per request; one killed at its deadline is replaced, the pool keeps its size."""
+    pool = worker.WorkerPool(2, 64 << 20)
+    try:
+        pool.start()
+        first = set(pool._all)
+        assert [pool.run(divmod, (7, 2), 10) for _ in range(20)] == [(3, 1)] * 20
+        assert set(pool._all) == first  # the same two processes answered all twenty
+        with pytest.raises(worker.WorkTimeout):
+            pool.run(sum, (range(10**12),), 0.3)
+        assert len(pool._all) == 2 and set(pool._all) != first and (set(pool._all) & first)
+        gone = (first - set(pool._all)).pop()
+        assert not os.path.exists(f"/proc/{gone}")  # killed and reaped
+        with pytest.raises(worker.WorkMemory):
+            pool.run(bytearray, (512 << 20,), 10)
+        assert pool.run(len, (bytearray(16 << 20),), 10) == 16 << 20
+        with pytest.raises(ValueError):
+            pool.run(int, ("x",), 10)
+        with pytest.raises(PermissionError):
+            pool.run(open, ("/etc/hostname",), 10)  # sandboxed like a forked child
+        assert len(pool._all) == 2
+        normal = pool.run(os.nice, (0,), 10)
+        ids = set(pool._all)
+        assert pool.run(os.nice, (0,), 10, heavy=True) == normal + worker.HEAVY_NICE  # a large log goes behind the rest
+        assert len(pool._all) == 2 and set(pool._all) != ids  # and its worker is replaced (niceness cannot go back)
+        assert {pool.run(os.nice, (0,), 10) for _ in range(4)} == {normal}
+    finally:
+        pool.close()
+    assert not pool._all
 
 
 def _partial(url: str) -> socket.socket:

@@ -13,11 +13,12 @@ from dataclasses import replace
 
 from v4doctor.errors import UsageError
 from v4doctor.launch.parse import _ASSIGN, _basename, _launcher, parse_command
-from v4doctor.launch.spec import LaunchSpec
+from v4doctor.launch.spec import LaunchSpec, check_word_length
 
 
 def _statements(text: str) -> list[list[str]]:
     """Split a pasted snippet into commands: `\\` continuations joined, `&&`, `;` and newlines split."""
+    check_word_length(text)
     joined = re.sub(r"\\\r?\n", " ", text)
     out = []
     for line in joined.splitlines():

@@ -218,8 +218,20 @@ def _docker_set(tokens: tuple[str, ...], option: str, value: str) -> tuple[str, 
     return tuple(out if done else [*out, option, value])
 
 
+MAX_WORD = 16_384  # characters of one word of a command; a real one (a JSON --kv-transfer-config) has a few hundred
+
+
+def check_word_length(text: str) -> None:
+    """Refuse a word too long to be real before the shell splitter sees it: `shlex` builds a word one
+    character at a time, quadratic in its length (a 200 KB word took 3.4 s). A usage error naming the limit."""
+    longest = max(map(len, text.split()), default=0)  # C speed, linear
+    if longest > MAX_WORD:
+        raise UsageError(f"the command has a word of {longest:,} characters; at most {MAX_WORD:,} are read (limit MAX_WORD)")
+
+
 def split_command(cmd: str) -> list[str]:
     """Split a pasted launch command as a shell would (backslash-newline joins lines)."""
+    check_word_length(cmd)
     text = cmd.replace("\\\r\n", " ").replace("\\\n", " ")
     try:
         argv = shlex.split(text, comments=True)

@@ -49,6 +49,7 @@ _MULTIPART = ("multipart/form-data", {"schema": {"type": "object", "required": [
                                                  "properties": {"file": {"type": "string", "format": "binary"}}}})
 _PLAIN = ("text/plain", {"schema": {"type": "string"}})
 _POST_ERRORS = (400, 408, 413, 415, 422, 503, 504)
+HEAVY_CHARS = 256 << 10  # a log over this runs at a lower priority than the normal requests beside it
 
 
 def add_routes(app: FastAPI) -> None:
@@ -61,13 +62,8 @@ def _diagnose(app: FastAPI) -> None:
               summary="Diagnose a pasted log (JSON {text}, a multipart file, or text/plain): the `diagnose --json` object")
     async def diagnose(request: Request):
         text = await _log_text(request)
-        md = wants_markdown(request)
-
-        def job():
-            data = api.redact_result(api.diagnose(text).to_dict())
-            return data, server_markdown.diagnosis(data) if md else None
-
-        return answer(*await request.app.state.runner.run(job))
+        heavy = len(text) > HEAVY_CHARS
+        return answer(*await request.app.state.runner.run(_diagnose_job, text, wants_markdown(request), heavy=heavy))
 
 
 def _check(app: FastAPI) -> None:
@@ -76,15 +72,7 @@ def _check(app: FastAPI) -> None:
     async def check(request: Request):
         require_json(request)
         body = parse_json(CheckIn, await read_body(request))
-        md = wants_markdown(request)
-
-        def job():
-            report = api.check(body.snapshot, cmd=body.cmd, compose=body.compose, model=body.model, engine=body.engine,
-                               engine_version=body.engine_version, select=body.select, ignore=body.ignore)
-            data = api.redact_result(report.to_dict())
-            return data, render.markdown(data, report.findings) if md else None
-
-        return answer(*await request.app.state.runner.run(job))
+        return answer(*await request.app.state.runner.run(_check_job, body, wants_markdown(request)))
 
 
 def _fix(app: FastAPI) -> None:
@@ -93,14 +81,7 @@ def _fix(app: FastAPI) -> None:
     async def fix(request: Request):
         require_json(request)
         body = parse_json(FixIn, await read_body(request))
-        md = wants_markdown(request)
-
-        def job():
-            result = api.fix(body.text, body.kind, body.snapshot)
-            data = api.redact_result({"schema_version": 1, "written": False, "backup": None, **result.to_dict()})  # as `fix --json`; never written
-            return data, server_markdown.fix_result(data) if md else None
-
-        return answer(*await request.app.state.runner.run(job))
+        return answer(*await request.app.state.runner.run(_fix_job, body, wants_markdown(request)))
 
 
 def _plan(app: FastAPI) -> None:
@@ -109,16 +90,34 @@ def _plan(app: FastAPI) -> None:
     async def plan(request: Request):
         require_json(request)
         body = parse_json(PlanIn, await read_body(request))
-        md = wants_markdown(request)
+        return answer(*await request.app.state.runner.run(_plan_job, body, wants_markdown(request)))
 
-        def job():
-            result = api.plan(gpus=body.gpus, ram_gib=body.ram_gib, disk_gib=body.disk_gib, driver=body.driver, snapshot=body.snapshot,
-                              read_host=False, model=body.model, context=body.context, concurrency=body.concurrency, engine=body.engine,
-                              engine_version=body.engine_version, image=body.image, prefer=body.prefer, top=body.top, ignore=body.ignore)
-            data = api.redact_result(result.to_dict())
-            return data, redact_text(result.to_markdown()) if md else None
 
-        return answer(*await request.app.state.runner.run(job))
+# The work of each POST route: module-level functions, so a pre-started worker process gets them by reference.
+def _diagnose_job(text: str, md: bool):
+    data = api.redact_result(api.diagnose(text).to_dict())
+    return data, server_markdown.diagnosis(data) if md else None
+
+
+def _check_job(body: CheckIn, md: bool):
+    report = api.check(body.snapshot, cmd=body.cmd, compose=body.compose, model=body.model, engine=body.engine,
+                       engine_version=body.engine_version, select=body.select, ignore=body.ignore)
+    data = api.redact_result(report.to_dict())
+    return data, render.markdown(data, report.findings) if md else None
+
+
+def _fix_job(body: FixIn, md: bool):
+    result = api.fix(body.text, body.kind, body.snapshot)
+    data = api.redact_result({"schema_version": 1, "written": False, "backup": None, **result.to_dict()})  # as `fix --json`; never written
+    return data, server_markdown.fix_result(data) if md else None
+
+
+def _plan_job(body: PlanIn, md: bool):
+    result = api.plan(gpus=body.gpus, ram_gib=body.ram_gib, disk_gib=body.disk_gib, driver=body.driver, snapshot=body.snapshot,
+                      read_host=False, model=body.model, context=body.context, concurrency=body.concurrency, engine=body.engine,
+                      engine_version=body.engine_version, image=body.image, prefer=body.prefer, top=body.top, ignore=body.ignore)
+    data = api.redact_result(result.to_dict())
+    return data, redact_text(result.to_markdown()) if md else None
 
 
 def _troubleshooting(app: FastAPI) -> None:
