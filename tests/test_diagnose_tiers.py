@@ -431,3 +431,11 @@ def test_a_reply_that_says_the_same_sentence_again_and_again_is_gibberish():
     d = diagnose_text(log)
     assert d.items and d.items[0].category == "gguf_gibberish_quality", [(i.id, i.category) for i in d.items]
     assert diagnose_text("Create a Flappy Bird game in Python.\nWhen you re game over.\n").healthy
+
+
+@pytest.mark.parametrize("arch, category", [("clip", "gguf_bad_file_or_arch"), ("mllama", "gguf_bad_file_or_arch"),
+                                            ("deepseek4", "arch_unsupported_engine_too_old")])
+def test_an_unknown_architecture_that_no_upgrade_fixes_is_the_file(arch, category):
+    """llama.cpp#7799 (an mmproj 'clip' file as the model), #14951 ('mllama'), and V4's 'deepseek4' on an old build."""
+    d = diagnose_text(f"error loading model: error loading model architecture: unknown model architecture: '{arch}'")
+    assert d.items[0].category == category, [(i.id, i.category) for i in d.items]
