@@ -150,3 +150,51 @@ def test_a_fleet_snapshot_plans_over_its_gpu_nodes(tmp_path):
     assert code == 2 and "fleet snapshot" in err
     with pytest.raises(UsageError):
         plan(_facts("8xH100"), Goal(), nodes=0)
+
+
+def test_multinode_dep_is_the_recipes_and_each_node_passes_run():
+    """vLLM recipe multi_node_dep on 2 x 8 H200 (the Pro recipe recommends DP+EP on H200, one node or several)."""
+    from tests.test_plan_recipes import vllm_multinode_recipe
+    from v4doctor.launch import parse_text
+    from v4doctor.launch.plan import nodes as plan_nodes
+
+    facts = _facts("8xH200")
+    result = plan(facts, Goal(model="pro", engine="vllm", prefer="concurrency", context=131072, top=8), nodes=2)
+    (dep,) = [p for p in result.plans if p.layout == {"tp": 1, "dp": 16, "pp": 1, "ep": True, "nodes": 2}]
+    assert dep.max_concurrency > 10 * result.plans[0].max_concurrency  # a KV pool per GPU
+    assert result.plans[0].layout["nodes"] == 1  # one node meets the goal (1 request): it ranks first
+    busy = plan(facts, Goal(model="pro", engine="vllm", prefer="concurrency", context=131072, concurrency=32), nodes=2)
+    assert busy.plans[0].layout == dep.layout  # 32 requests: one node no longer suffices
+    keys = ("enable-expert-parallel", "data-parallel-hybrid-lb", "data-parallel-size", "data-parallel-size-local",
+            "data-parallel-address", "data-parallel-start-rank")
+    for n in dep.nodes:
+        (argv,) = _serve(n)
+        ours, theirs = parse_text(" ".join(argv)), parse_text(vllm_multinode_recipe("Pro", "multi_node_dep", "hopper", 8, 2, n["node_rank"]))
+        assert {k: ours.flag(k) for k in keys} == {k: theirs.flag(k) for k in keys}
+        assert plan_nodes(ours)["nnodes"] == 2 and plan_nodes(ours)["node_rank"] == n["node_rank"]  # run reads the DP form as 2 nodes
+        assert _node_errors(facts, dep, argv) == [] and _node_errors(facts, dep, shlex.split(n["docker_run"])) == []
+        _check_vllm(shlex.join(argv))
+
+
+def test_vllm_033_parser_accepts_every_node_command():
+    """Each node's `vllm serve` line through vLLM 0.33.0's own parser (tests/vllm_parser_probe.py in a separate
+    environment named by V4DOCTOR_VLLM_PYTHON, as tests/test_plan_vllm_parser.py; skipped without it)."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    python = os.environ.get("V4DOCTOR_VLLM_PYTHON")
+    if not python or not Path(python).exists():
+        pytest.skip("V4DOCTOR_VLLM_PYTHON (a python with vllm==0.33.0) not set")
+    commands = set()
+    for gpus in ("8xH100", "8xH200", "8xB200"):
+        for prefer in ("context", "concurrency", "latency"):
+            result = plan(_facts(gpus), Goal(model="pro", engine="vllm", prefer=prefer, top=8), nodes=2)
+            commands |= {shlex.join(argv) for p in result.plans for n in p.nodes or [] for argv in _serve(n)}
+    assert len(commands) >= 6
+    probe = Path(__file__).with_name("vllm_parser_probe.py")
+    done = subprocess.run([python, str(probe)], input=json.dumps(sorted(commands)), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["vllm"].startswith("0.33.0") and len(report["results"]) == len(commands)
+    assert not [r for r in report["results"] if not r["ok"]]

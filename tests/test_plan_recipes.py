@@ -54,10 +54,15 @@ def vllm_recipe(model: str, strategy: str, hw: str, gpus: int, variant: str = "f
 def vllm_multinode_recipe(model: str, strategy: str, hw: str, per_node: int, nodes: int, rank: int = 0) -> str:
     """Node `rank`'s command of a multi-node strategy, as recipes.vllm.ai's command-synthesis.js renders it
     (fixtures/recipes/vllm-command-synthesis-multinode.js): TP/TEP over every GPU with the mp backend's
-    --nnodes/--node-rank/--master-addr $HEAD_IP (--headless on followers); tp_pp: TP in a node, PP over the nodes."""
-    tp_pp = _yaml(f"vllm-strategy-{strategy}.yaml").get("parallelism") == "tp_pp"
+    --nnodes/--node-rank/--master-addr $HEAD_IP (--headless on followers); tp_pp: TP in a node, PP over the nodes;
+    DEP: --data-parallel-size over every GPU, --data-parallel-size-local and --data-parallel-address on each node."""
+    s = _yaml(f"vllm-strategy-{strategy}.yaml")
+    tp_pp = s.get("parallelism") == "tp_pp"
     argv = vllm_recipe(model, strategy, hw, per_node if tp_pp else per_node * nodes).split()
-    cut = argv.index("--tensor-parallel-size") + 2
+    cut = argv.index(s["parallel_flag"]) + 2
+    if s["parallel_flag"] == "--data-parallel-size":  # DEP: each node serves its local DP ranks
+        dp = ["--data-parallel-size-local", str(per_node), "--data-parallel-address", "$HEAD_IP"]
+        return " ".join(argv[:cut] + dp + (["--data-parallel-start-rank", str(rank * per_node)] if rank else []) + argv[cut:])
     mp = (["--pipeline-parallel-size", str(nodes)] if tp_pp else []) + ["--nnodes", str(nodes), "--node-rank", str(rank), "--master-addr", "$HEAD_IP"]
     return " ".join(argv[:cut] + mp + (["--headless"] if rank else []) + argv[cut:])
 

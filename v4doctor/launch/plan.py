@@ -205,10 +205,17 @@ def nodes(spec: LaunchSpec) -> dict[str, Any]:
 
         vllm serve M -tp 8 -pp 2 --distributed-executor-backend ray  -> backend ray, nnodes None (Ray places the ranks)
         vllm serve M -tp 8 --nnodes 2 --node-rank 1 --master-addr 10.0.0.1 --headless  -> backend mp, nnodes 2, rank 1
+        vllm serve M -dp 16 --data-parallel-size-local 8 --data-parallel-start-rank 8 -ep  -> backend mp, nnodes 2, rank 1
         python -m sglang.launch_server --tp 16 --nnodes 2 --node-rank 0 --dist-init-addr 10.0.0.1:5000  -> nnodes 2
     """
     nnodes = _int(spec.flag("nnodes"), 0) or None
     rank = _int(spec.flag("node-rank"), -1)
+    if spec.engine == "vllm" and not nnodes and _int(spec.flag("data-parallel-size-local"), 0) > 0:
+        # multi-node DP (recipe multi_node_dep): --data-parallel-size D --data-parallel-size-local L on each of D/L nodes,
+        # the follower at --data-parallel-start-rank k*L
+        local, dp = _int(spec.flag("data-parallel-size-local"), 1), layout(spec)["dp"]
+        nnodes = -(-dp // local) if dp > local else None
+        rank = _int(spec.flag("data-parallel-start-rank"), 0) // local if nnodes else -1
     if spec.engine == "vllm":
         backend = str(spec.flag("distributed-executor-backend") or ("mp" if nnodes else "")) or None
         head = spec.flag("master-addr") or spec.flag("data-parallel-address")

@@ -8,7 +8,7 @@
 The shapes are the vendors': vLLM's recipe strategies multi_node_tep (TP over every GPU of every node
 plus EP, the mp backend's --nnodes/--node-rank/--master-addr, --headless on followers) and
 multi_node_tp_pp (TP inside a node, PP across nodes; here with the Ray backend, `ray start` on each
-node and `vllm serve` on the head); SGLang's cookbook multi-node cells (TP over 16 ranks, the engine
+node and `vllm serve` on the head) and multi_node_dep (DP+EP over every GPU, each node serving its local DP ranks); SGLang's cookbook multi-node cells (TP over 16 ranks, the engine
 adding --nnodes/--node-rank/--dist-init-addr). Sources: fixtures/recipes/vllm-strategy-multi_node_*.yaml,
 fixtures/recipes/sglang-cookbook-deepseek-v4-cells.json. Pure: no I/O.
 """
@@ -22,7 +22,7 @@ HEAD = "$HEAD_IP"  # the recipes' placeholder for the head node's address (vLLM:
 IFACE = "$IFACE_NAME"  # the recipes' placeholder for the NIC NCCL and Gloo use between nodes
 RAY_PORT = 6379
 SGLANG_DIST_PORT = 20000  # docs.sglang.io multi_node.md: --dist-init-addr 172.16.4.52:20000
-MULTI_LAYOUTS = ("mtep", "mpp", "mtp", "mdpa")
+MULTI_LAYOUTS = ("mtep", "mpp", "mdep", "mtp", "mdpa")
 # vllm-project/recipes strategies/multi_node_*.yaml `env`: the interface NCCL and Gloo use between nodes
 SOCKET_ENV = {"GLOO_SOCKET_IFNAME": IFACE, "NCCL_SOCKET_IFNAME": IFACE}
 
@@ -36,7 +36,8 @@ def layouts(engine: str, per_node: int, nodes: int, host, model: dict[str, Any])
     common = dict(nodes=nodes, gpus=world)
     if engine == "vllm":
         return [dict(layout="mtep", tp=world, ep=True, **common),  # recipe multi_node_tep
-                dict(layout="mpp", tp=g, pp=nodes, **common)]  # recipe multi_node_tp_pp, Ray backend
+                dict(layout="mpp", tp=g, pp=nodes, **common),  # recipe multi_node_tp_pp, Ray backend
+                dict(layout="mdep", dp=world, ep=True, **common)]  # recipe multi_node_dep
     if engine == "sglang":
         # the cookbook's multi-2 cells set --mem-fraction-static (0.9 H100 Pro FP4 --tp 16; 0.88 H200 Pro FP8 --tp 16 --dp 16):
         # SGLang's own default (about 0.79 on an 80 GB GPU at TP 16) leaves Pro's TP-16 ranks no KV pool
@@ -53,6 +54,11 @@ def vllm_args(c) -> list[str]:
     """The parallel flags of a vLLM plan over nodes (node c.node_rank's command)."""
     if c.layout == "mpp":
         return ["--tensor-parallel-size", str(c.tp), "--pipeline-parallel-size", str(c.pp), "--distributed-executor-backend", "ray"]
+    if c.layout == "mdep":  # command-synthesis.js: every node serves; the follower's DP ranks start at rank x local
+        local = c.dp // c.nodes
+        out = ["--enable-expert-parallel", "--data-parallel-hybrid-lb", "--data-parallel-size", str(c.dp),
+               "--data-parallel-size-local", str(local), "--data-parallel-address", HEAD]
+        return out + (["--data-parallel-start-rank", str(c.node_rank * local)] if c.node_rank > 0 else [])
     out = ["--tensor-parallel-size", str(c.tp), "--enable-expert-parallel", "--nnodes", str(c.nodes), "--node-rank", str(c.node_rank),
            "--master-addr", HEAD]
     return out + (["--headless"] if c.node_rank > 0 else [])

@@ -16,6 +16,7 @@ LAYOUT_WHY = {
     "dpa": "TP with DP attention (SGLang cookbook 'balanced'): a KV pool per GPU",
     "mtep": "TP+EP over every GPU of every node (vLLM recipe multi_node_tep): each GPU holds 1/TP of the weights and a full KV replica",
     "mpp": "TP inside each node, PP across nodes over Ray (vLLM recipe multi_node_tp_pp): only the stage boundaries cross the network; each stage holds its layers' KV",
+    "mdep": "DP+EP over every GPU of every node (vLLM recipe multi_node_dep): a KV pool per GPU, the most requests; each node serves its own DP ranks (--data-parallel-hybrid-lb)",
     "mtp": "TP over every GPU of every node (SGLang cookbook multi-node cells): each GPU holds 1/TP of the weights and a full KV replica",
     "mdpa": "TP over every GPU of every node with DP attention (SGLang cookbook multi-node 'balanced'): a KV pool per GPU",
     "layers": "llama.cpp splits the layers over the GPUs; experts that do not fit stay in RAM",

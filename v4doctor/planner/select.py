@@ -17,9 +17,9 @@ from v4doctor.planner.search import (ENGINE_NAMES, Candidate, checkpoints, fract
 from v4doctor.planner.llamacpp import size_gguf
 
 MAX_JUDGED = 40  # candidates judged before giving up (each judge is ~1-2 ms)
-LAYOUT_ORDER = {"context": ("tep", "tp", "dep", "dpa", "mtep", "mtp", "mdpa", "mpp"),
-                "concurrency": ("dep", "dpa", "tep", "tp", "mdpa", "mtep", "mtp", "mpp"),
-                "latency": ("tp", "tep", "dep", "dpa", "mtp", "mtep", "mdpa", "mpp")}
+LAYOUT_ORDER = {"context": ("tep", "tp", "dep", "dpa", "mtep", "mtp", "mdep", "mdpa", "mpp"),
+                "concurrency": ("dep", "dpa", "tep", "tp", "mdep", "mdpa", "mtep", "mtp", "mpp"),
+                "latency": ("tp", "tep", "dep", "dpa", "mtp", "mtep", "mdep", "mdpa", "mpp")}
 
 
 def engines_for(model: dict[str, Any], goal: Goal) -> list[str]:
