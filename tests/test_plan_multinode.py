@@ -198,3 +198,32 @@ def test_vllm_033_parser_accepts_every_node_command():
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["vllm"].startswith("0.33.0") and len(report["results"]) == len(commands)
     assert not [r for r in report["results"] if not r["ok"]]
+
+
+def test_plan_from_a_real_ray_clusters_snapshot(tmp_path):
+    """A REAL local Ray cluster (tests/fleet_cluster.py: two raylets on 127.0.0.1, each replaying the recorded
+    fixtures/hosts/8xh100-80g.json through V4DOCTOR_FACTS): `snapshot --ray` writes the fleet document, `plan --facts`
+    reads it as two 8x H100 nodes and plans Pro over both."""
+    pytest.importorskip("ray")
+    import os
+    import subprocess
+    import sys
+
+    import fleet_cluster
+
+    files = fleet_cluster.snapshot_files(tmp_path)
+    cluster, ids, _ = fleet_cluster.start([{"V4DOCTOR_FACTS": str(files["base"])}] * 2, num_gpus=8)
+    out = tmp_path / "fleet.json"
+    try:
+        env = dict(os.environ, **fleet_cluster.LOOPBACK_ENV, HF_HUB_OFFLINE="1", NO_COLOR="1")
+        r = subprocess.run([sys.executable, "-m", "v4doctor", "snapshot", "--ray", cluster.address, "--ray-timeout", "90",
+                            "--model", "pro", "-o", str(out)], capture_output=True, text=True, env=env, timeout=240)
+    finally:
+        cluster.shutdown()
+    assert r.returncode == 0, r.stderr
+    assert {n["node_id"] for n in json.loads(out.read_text())["nodes"]} == set(ids)
+    code, text, err = run_cli("plan", "--facts", str(out), "--model", "pro", "--engine", "vllm", "--ignore", "disk", "--json")
+    assert code == 0, err
+    data = json.loads(text)
+    assert data["host"]["nodes"] == 2 and data["host"]["gpus"] == 8 and "H100" in data["host"]["gpu"]
+    assert all(p["layout"]["nodes"] == 2 and len(p["nodes"]) == 2 for p in data["plans"])
