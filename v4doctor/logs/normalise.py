@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import html
 import json
 import re
 from dataclasses import dataclass, field
@@ -193,8 +194,14 @@ def unwrap(raw: str) -> tuple[list[str], str | None]:
     return [line], None
 
 
+_HTML_ENTITY = re.compile(r"&(?:quot|lt|gt|amp|apos|#\d{2,4}|#x[0-9a-fA-F]{2,4});")
+
+
 def message(text: str) -> str:
-    """The message of one line: the scanner's prefixes, then the wider set, stripped; whitespace collapsed."""
+    """The message of one line: HTML entities of a log copied from a web page decoded (`File &quot;…&quot;`), the
+    scanner's prefixes, then the wider set, stripped; whitespace collapsed."""
+    if "&" in text and _HTML_ENTITY.search(text):
+        text = html.unescape(text)
     text = clean_line(text)
     for _ in range(4):
         stripped = _MORE_PREFIX.sub("", text, count=1)

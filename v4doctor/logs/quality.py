@@ -255,6 +255,9 @@ _STAMP = re.compile(r"(\d{4}-\d\d-\d\d)[ T](\d\d):(\d\d):(\d\d)")
 _PREFILL = re.compile(r"prefill batch\b.*#new-token: (\d+)")
 _DECODE = re.compile(r"decode batch\b")
 _VLLM_IDLE = re.compile(r"avg generation throughput: 0\.0 tokens/s, running: [1-9]\d* reqs")
+_EVAL_TIME = re.compile(r"prompt eval time = ?([\d.]+) ms / ?(\d+) tokens")
+_TASK_TOKENS = re.compile(r"new prompt,.*task\.n_tokens = ?(\d+)")
+_PROGRESS = re.compile(r"prompt processing, .*progress = ?[\d.]+, t = ?[\d.]+ s / ?([\d.]+) tokens per second")
 SLOW_PREFILL_S = 30  # seconds from a long prompt's prefill to its first decoded token
 LONG_PROMPT = 4096  # tokens
 
@@ -281,6 +284,20 @@ def slow_prefill_item(win: Window) -> Item | None:
                 return _prefill_item(f"A {tokens}-token prompt took {(t1 - t0) % 86400} s to its first decoded token",
                                      [first, ln])
             start = None
+    for ln in win.lines_matching(_EVAL_TIME):  # llama.cpp's timing of a finished prompt
+        m = _EVAL_TIME.search(ln.norm)
+        if m and int(m.group(2)) >= 1024 and float(m.group(1)) >= SLOW_PREFILL_S * 1000:
+            return _prefill_item(f"A {m.group(2)}-token prompt took {float(m.group(1)) / 1000:.0f} s to prefill", [ln])
+    asked = 0
+    for ln in sorted(win.lines_matching(_TASK_TOKENS) + win.lines_matching(_PROGRESS), key=lambda x: x.number):
+        m = _TASK_TOKENS.search(ln.norm)  # llama-server: the prompt's size, then its prefill progress and rate
+        if m:
+            asked = int(m.group(1))
+            continue
+        m = _PROGRESS.search(ln.norm)
+        if m and asked >= LONG_PROMPT and float(m.group(1)) > 0 and asked / float(m.group(1)) >= SLOW_PREFILL_S:
+            return _prefill_item(f"A {asked}-token prompt prefills at {float(m.group(1)):.0f} tokens/s "
+                                 f"(about {asked / float(m.group(1)):.0f} s before its first token)", [ln])
     idle = win.lines_matching(_VLLM_IDLE)
     run = []
     for ln in idle:

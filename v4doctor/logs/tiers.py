@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+from dataclasses import replace
 from typing import Iterable
 
 from v4doctor.logs.diagnosis import Item
@@ -197,12 +198,92 @@ def compute_buffer(scan: ScanResult, items: list[Item]) -> list[Item] | None:
     return [item] + items
 
 
+# Failures that stop a server before it serves: when the same log shows the server up or serving after the
+# failure's last line, that failure did not stop it (a retry, a fallback, a second attempt that worked).
+# (`other` is left to the tiers below: the server coming up after it drops it and the tiers read on.)
+_STARTUP_ONLY = frozenset({
+    "arch_unsupported_engine_too_old", "gguf_bad_file_or_arch", "trust_remote_code", "driver_too_old_or_cuda_mismatch",
+    "gpu_arch_unsupported", "quantization_unsupported", "tp_size_mismatch", "docker_gpu_runtime", "port_in_use",
+    "hf_auth_or_gated", "hf_rate_limit_or_network", "corrupt_or_incomplete_weights", "disk_full",
+})
+_SERVING_BYTES = re.compile(_SERVING.pattern.encode(), re.I)
+
+
+def survived(scan: ScanResult, items: list[Item]) -> list[Item] | None:
+    """Start-up failures the server came up after (a ready/serving line after all their evidence) are warnings,
+    not alarms: the log shows they did not stop it. None when nothing changes."""
+    errors = [i for i in items if i.severity == "error" and i.category in _STARTUP_ONLY and i.evidence]
+    if not errors or not ("ready" in scan.facts.lines or _SERVING_BYTES.search(scan.tail or scan.head)):
+        return None
+    served = max(_last_serving(window(scan)), scan.facts.lines.get("ready", 0))
+    late = [i for i in errors if _up_after(served, i)]
+    if not late or len(late) < sum(i.severity == "error" for i in items):
+        return None  # another error is not followed by a serving line: the log still failed
+    out = []
+    for i in items:
+        if any(i is x for x in late):
+            i = replace(i, severity="warning", confidence=min(i.confidence, 0.3),
+                        cause=i.cause + f" The server came up after it (line {served}), so it did not stop the start.")
+        out.append(i)
+    return out
+
+
+_QUANT_CODE = re.compile(r"/awq/|\bawq_|/gptq|gptq_|marlin|/quantization/|/quantize/|quantizer|bitsandbytes|mxfp4|nvfp4|fp8_|_fp8|w4a16|w8a8")
+_QUANT_BYTES = (b"awq", b"gptq", b"marlin", b"quantiz", b"bitsandbytes", b"fp4", b"fp8", b"w4a16", b"w8a8")
+
+
+def quantized_kernel(scan: ScanResult, items: list[Item]) -> list[Item] | None:
+    """A GPU without a kernel for the code that failed, when that code is a quantized format's (the traceback's
+    frames or the failure lines name AWQ/GPTQ/Marlin/FP8/bitsandbytes/quantization modules): the definitions put
+    it under `quantization_unsupported` (the fix is another format, not another engine build)."""
+    top = next((i for i in items if i.severity == "error"), None)
+    if top is None or top.category != "gpu_arch_unsupported":
+        return None
+    ends = (scan.head + scan.tail).lower()
+    if not any(k in ends for k in _QUANT_BYTES):
+        return None
+    win = window(scan)
+    near = [f for f in win.frames] + [ln.norm for ln in win.failures if ln.number <= top.line + 2]
+    if not any(_QUANT_CODE.search(x) for x in near):
+        return None
+    item = replace(top, category="quantization_unsupported", id="DIAG-QUANTIZED-KERNEL", troubleshooting="quantization-unsupported",
+                   title="The quantized format's kernel has no build for this GPU",
+                   cause=top.cause + " The code that failed is a quantized format's kernel (the traceback or the failure "
+                         "lines name it), so the format, not the engine build, is what this GPU cannot run.",
+                   fix="Use a checkpoint in a format this GPU has kernels for (BF16/FP16, or a GGUF on older GPUs), or a GPU "
+                       "of the compute capability the format needs. " + top.fix,
+                   matched=["DIAG-QUANTIZED-KERNEL", *top.matched])
+    return [item if i is top else i for i in items]
+
+
+def kv_allocation(items: list[Item]) -> list[Item] | None:
+    """An allocation failure whose next lines say it was the KV cache's buffer (llama.cpp's `failed to allocate
+    buffer of size N` then `llama_kv_cache_init: failed to allocate buffer for kv cache`): the context does not
+    fit, not the weights; the allocation item stays, second."""
+    first = next((i for i in items if i.severity == "error"), None)
+    kv = next((i for i in items if i.category == "kv_cache_too_small" and i.severity == "error"), None)
+    if first is None or kv is None or first.category != "oom_weights" or not 0 < kv.line - first.line <= 3:
+        return None
+    if not any(_ALLOC.search(text) for _, text in first.evidence):
+        return None
+    return [kv] + [i for i in items if i is not kv]
+
+
 def refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
-    """Run the tiers after the exact ones; `rerank(events)` ranks again with more signature events."""
+    """Run the tiers after the exact ones; `rerank(events)` ranks again with more signature events; then a
+    missing kernel of a quantized format's code is `quantization_unsupported` whichever tier found it."""
+    items = _refine(scan, items, rerank)
+    return quantized_kernel(scan, items) or items
+
+
+def _refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
     after = recovered(scan, items)
     if after is not None:
         return after
-    after = compute_buffer(scan, items)
+    after = survived(scan, items)
+    if after is not None:
+        return after
+    after = compute_buffer(scan, items) or kv_allocation(items)
     if after is not None:
         return after
     ends = (scan.head + scan.tail).lower() if b"docker run" in scan.head or b"docker run" in scan.tail else b""
