@@ -128,3 +128,7 @@ def test_a_word_too_long_to_be_real_is_refused_before_the_shell_splitter():
                 fn()
             assert time.perf_counter() - t < 0.5
     assert propose("vllm serve deepseek-ai/DeepSeek-V4-Flash --chat-template " + "x" * 2000, "cmd").spec_before.flag("chat-template")
+    t = time.perf_counter()
+    with pytest.raises(UsageError, match="limit MAX_WORDS"):
+        propose("vllm serve m " + " ".join(f"--unknown-{i} 1" for i in range(20_000)), "cmd")
+    assert time.perf_counter() - t < 0.5

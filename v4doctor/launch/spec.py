@@ -221,12 +221,19 @@ def _docker_set(tokens: tuple[str, ...], option: str, value: str) -> tuple[str, 
 MAX_WORD = 16_384  # characters of one word of a command; a real one (a JSON --kv-transfer-config) has a few hundred
 
 
+MAX_WORDS = 2_000  # words of a whole pasted snippet (one command has at most MAX_ARGS = 400)
+
+
 def check_word_length(text: str) -> None:
-    """Refuse a word too long to be real before the shell splitter sees it: `shlex` builds a word one
-    character at a time, quadratic in its length (a 200 KB word took 3.4 s). A usage error naming the limit."""
-    longest = max(map(len, text.split()), default=0)  # C speed, linear
+    """Refuse a word too long to be real, or too many words, before the shell splitter sees them: `shlex`
+    builds a word one character at a time, quadratic in its length (a 200 KB word took 3.4 s), and
+    20,000 flags took it ~1 s before the word count was refused. A usage error naming the limit."""
+    words = text.split()  # C speed, linear
+    longest = max(map(len, words), default=0)
     if longest > MAX_WORD:
         raise UsageError(f"the command has a word of {longest:,} characters; at most {MAX_WORD:,} are read (limit MAX_WORD)")
+    if len(words) > MAX_WORDS:
+        raise UsageError(f"the text has {len(words):,} words; at most {MAX_WORDS:,} are read (limit MAX_WORDS)")
 
 
 def split_command(cmd: str) -> list[str]:
