@@ -107,3 +107,21 @@ def test_round_6_concept_wordings(line, category):
 def test_a_kv_pool_that_fits_is_no_concept():
     assert hits(text_window("INFO worker.py:267] the rest of the memory reserved for KV Cache is 11.05GiB.\n"
                             "INFO executor_base.py:116] Maximum concurrency for 4096 tokens per request: 12.50x")) == []
+
+
+# --------------------------------------------------------------------------- output text and mangled error lines
+def test_vllm_example_output_of_one_repeated_character_is_gibberish():
+    """vLLM's example script line (a DeepSeek-V2 run in fp16 answering '!!!!', round 6's fit part), and a sane reply."""
+    bad = "Prompt: 'The capital of France is:', Generated text: '!!!!!!!!!!!!!!!!!!'"
+    d = diagnose_text(bad)
+    assert d.items and d.items[0].category == "gguf_gibberish_quality", _cats(d)
+    good = diagnose_text("Prompt: 'The capital of France is:', Generated text: ' Paris, the largest city of France.'")
+    assert all(i.category != "gguf_gibberish_quality" for i in good.items), _cats(good)
+
+
+def test_undecodable_bytes_in_an_error_line_are_no_garbled_output():
+    """Synthetic, in Ollama's wording: a Windows user name mangled in a blob path is not a model's reply."""
+    log = ("llama-server process has terminated: exit status 1: error loading model: llama_model_loader: "
+           "failed to load model from C:\\Users\\\ufffd\ufffd\ufffd\ufffd \ufffd\ufffd\ufffd\\.ollama\\models\\blobs\\sha256-667b")
+    d = diagnose_text(log)
+    assert all(i.category != "gguf_gibberish_quality" for i in d.items), _cats(d)

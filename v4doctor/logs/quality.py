@@ -19,7 +19,8 @@ from v4doctor.logs.normalise import Window
 from v4doctor.logs.reader import evidence_text
 
 _OUTPUT = re.compile(
-    r"^(?:>>>\s*\S.*|(?:output|response|generated text|generated|answer|completion|assistant)\s*[:>]\s*(?P<text>.+))$", re.I
+    r"^(?:>>>\s*\S.*|(?:prompt\s*:.{0,2000}?,\s*)?(?:output|response|generated text|generated|answer|completion|assistant)\s*[:>]\s*"
+    r"(?P<text>.+))$", re.I  # vLLM's examples print `Prompt: '…', Generated text: '…'` on one line
 )
 _JSON_TEXT = re.compile(r'"(?:content|text|response|generated_text)"\s*:\s*"(?P<text>(?:[^"\\]|\\.){8,})"')
 _SPECIAL = re.compile(r"<\|[^|<>\s]{1,40}\|>|<｜[^｜]{1,40}｜>|\[PAD\d*\]|<unk>|<pad>|<\|endoftext\|>|<s>|</s>")
@@ -141,6 +142,7 @@ def _free_text(win: Window) -> tuple[int, str, str] | None:
     """Text printed without any log shape (a reply pasted after the log) that is garbled: replacement
     characters, or letters of three scripts mixed. Only these two tests: a banner's block art is no text."""
     inside = _template_lines(win)
+    inside |= {ln.number for ln in win.failures}  # an error line's mangled bytes (a path, a user name) are no reply
     lines = [ln for ln in win.lines if not ln.quiet and len(ln.text) < 4000 and not _LOGGISH.search(ln.text)
              and ln.number not in inside]
     text = " ".join(ln.text for ln in lines)
