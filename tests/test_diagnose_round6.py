@@ -125,3 +125,42 @@ def test_undecodable_bytes_in_an_error_line_are_no_garbled_output():
            "failed to load model from C:\\Users\\\ufffd\ufffd\ufffd\ufffd \ufffd\ufffd\ufffd\\.ollama\\models\\blobs\\sha256-667b")
     d = diagnose_text(log)
     assert all(i.category != "gguf_gibberish_quality" for i in d.items), _cats(d)
+
+
+# --------------------------------------------------------------------------- healthy logs: levels, noise, more ways to say "up"
+UP = "INFO:     Application startup complete."
+
+
+@pytest.mark.parametrize("line", [
+    # glog's W level from torch.distributed (the c10d socket note every single-node run prints)
+    "[W1203 10:11:12.123456 1 torch/csrc/distributed/c10d/socket.cpp:759] [c10d] The client socket cannot be initialized "
+    "to connect to [localhost]:29500 (errno: 97 - Address family not supported by protocol).",
+    "W1203 10:11:12.123456 1 torch/distributed/elastic/multiprocessing/redirects.py:29] NOTE: Redirects are currently not supported in Windows or MacOs.",
+    # TensorFlow/JAX imported beside torch: logged at E level, stops nothing
+    "E0000 00:00:1733212345.123456    1234 cuda_dnn.cc:8310] Unable to register cuDNN factory: Attempting to register "
+    "factory for plugin cuDNN when one has already been registered",
+])
+def test_a_line_its_logger_tagged_as_a_warning_or_known_noise_raises_no_alarm(line):
+    """Synthetic placement: the line after the server came up, where nothing excuses a failure."""
+    d = diagnose_text(f"{UP}\n{line}")
+    assert d.healthy, _cats(d)
+    assert not diagnose_text(f"{UP}\n" + line.replace("[W1203", "[E1203").replace("W1203", "E1203")
+                             .replace("Unable to register cuDNN factory", "CUDA error: out of memory")).healthy
+
+
+@pytest.mark.parametrize("up", [
+    'time=2025-01-01T10:00:00.000Z level=INFO source=routes.go:1234 msg="Listening on 127.0.0.1:11434 (version 0.5.7)"',
+    '[GIN] 2025/01/01 - 10:00:05 | 200 |  1.234567s |       127.0.0.1 | POST     "/api/chat"',
+    "srv  log_server_r: request: POST /completion 127.0.0.1 200",
+    "INFO 07-07 00:42:52 [api_server.py:1455] Starting vLLM API server 0 on http://0.0.0.0:8000",
+])
+def test_more_engines_ways_of_saying_the_server_is_up(up):
+    """A start-up error the server came up after (a port retried, synthetic) is no alarm in any engine's words."""
+    d = diagnose_text(f"Error: listen tcp 127.0.0.1:11434: bind: address already in use\n{up}")
+    assert d.healthy, _cats(d)
+
+
+def test_a_log_cut_after_uvicorn_started_its_process_is_not_yet_up():
+    """uvicorn prints `Started server process` before the application's start-up, which can still fail."""
+    d = diagnose_text("INFO:     Started server process [1]\nINFO:     Waiting for application startup.")
+    assert [i.category for i in d.items] == ["insufficient_evidence"], _cats(d)

@@ -38,7 +38,7 @@ _MORE_PREFIX = re.compile(
     )""",
     re.X,
 )
-_QUIET = re.compile(r"^\[?(?:INFO|WARNING|WARN|DEBUG|NOTICE)\b|^(?:\[[^\]]{0,40}\]\s*){0,3}\[(?:INFO|WARNING|WARN|DEBUG|I|W|D)\]|^(?:\S+\s+){1,4}(?-i:INFO|WARNING|WARN|DEBUG)\s|\s-\s(?:INFO|WARNING|DEBUG)\s-\s|\blevel=(?:info|warn|warning|debug)\b", re.I)
+_QUIET = re.compile(r"^(?:\[rank\d+\]:)?\[?[IWD]\d{4} \d\d:\d\d:\d\d\.\d+\s|^\[?(?:INFO|WARNING|WARN|DEBUG|NOTICE)\b|^(?:\[[^\]]{0,40}\]\s*){0,3}\[(?:INFO|WARNING|WARN|DEBUG|I|W|D)\]|^(?:\S+\s+){1,4}(?-i:INFO|WARNING|WARN|DEBUG)\s|\s-\s(?:INFO|WARNING|DEBUG)\s-\s|\blevel=(?:info|warn|warning|debug)\b", re.I)
 # A failure line in any engine's wording: exceptions, a traceback, `error:`, `ERR`, `E `, `failed to`,
 # `fatal`, panics, crashes, errno names (POSIX and Windows) and non-zero exits.
 FAILURE = re.compile(
@@ -236,9 +236,17 @@ def normalise(numbered: list[tuple[int, str]]) -> Window:
 _SELF_WARNING = re.compile(r"^(?:[\w.]+:\s+)?\*?(?:WARNING|WARN|NOTE|INFO)\b|\b(?:silence|suppress|disable|avoid|ignore) this warning\b", re.I)
 
 
+# Lines printed at error level that every run of these libraries prints and that stop nothing: TensorFlow/JAX
+# registering a CUDA library factory twice when torch is imported beside them.
+_KNOWN_NOISE = re.compile(r"unable to register cu(?:dnn|fft|blas) factory: attempting to register factory for plugin", re.I)
+
+
 def _is_quiet(raw: str, level: str | None) -> bool:
-    """Its logger tagged it INFO/WARNING/DEBUG, it calls itself a warning, or it is a `# ` comment added to the paste."""
+    """Its logger tagged it INFO/WARNING/DEBUG (glog's `I`/`W`/`D` too), it calls itself a warning, it is known
+    noise, or it is a `# ` comment added to the paste."""
     if raw.startswith("# ") or _PY_WARNING.search(raw[:300]) or _SELF_WARNING.search(ANSI.sub("", raw).strip()[:600]):
+        return True
+    if "factory" in raw and _KNOWN_NOISE.search(raw):
         return True
     if level is not None:
         return level.lower() in ("info", "warning", "warn", "debug", "notice", "trace")

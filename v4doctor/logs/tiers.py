@@ -25,8 +25,13 @@ from v4doctor.logs.signatures import Signature
 _SERVING = re.compile(
     r"Application startup complete|fired up and ready to roll|server is listening on|Uvicorn running on|"
     r"Avg prompt throughput|prompt eval time|\beval time =|Decode batch|Prefill batch|HTTP/1\.[01]\" 200\b|"
-    r"llama runner started|main: model loaded|Started server process|Listening on http|Started a local Ray instance|"
-    r"Deployed app|Serving model|Started the HTTP server|Connected to the inference server",
+    r"llama runner started|main: model loaded|Listening on http|Started a local Ray instance|"
+    r"Deployed app|Serving model|Started the HTTP server|Connected to the inference server|"
+    # Ollama's `Listening on 127.0.0.1:11434 (version …)` and its GIN request lines, llama-server's request and idle
+    # lines, vLLM's API server start and routes, Triton's services, Gradio and KoboldCpp endpoints
+    r"Listening on \[?[\w.:-]+\]?:\d+|\| 200 \|.*\| (?:GET|POST|HEAD)|request: (?:GET|POST) \S+ \S+ 200\b|all slots are idle|"
+    r"Starting vLLM API server|Available routes are|Started (?:GRPCInferenceService|HTTPService|Metrics Service) at|"
+    r"Running on local URL|Please connect to custom endpoint at",
     re.I,
 )
 
@@ -304,6 +309,8 @@ def _refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
         if decided(ranked):
             return ranked
     other = next((i for i in items if i.category == "other" and i.severity == "error"), None)
+    if other is not None and other.id == "SIG-OTHER" and not win.failures and not any(WRAPPER.search(ln.norm) for ln in win.lines):
+        items, other = [i for i in items if i is not other], None  # read normalised, no line of the log is a failure
     served = _last_serving(win)
     if other is not None and _up_after(served, other):
         items, other = [i for i in items if i is not other], None  # the server came up after it: no failure
