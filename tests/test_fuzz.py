@@ -132,3 +132,29 @@ def test_a_word_too_long_to_be_real_is_refused_before_the_shell_splitter():
     with pytest.raises(UsageError, match="limit MAX_WORDS"):
         propose("vllm serve m " + " ".join(f"--unknown-{i} 1" for i in range(20_000)), "cmd")
     assert time.perf_counter() - t < 0.5
+
+
+# Found by the long log run (`python bench/fuzz.py --target logs --cases 100000 --seed 16`), secrets replaced.
+@pytest.mark.parametrize("line, secret", [
+    ("ValueError:\x1b[31 \x1b[0mhf_LD2tfs8G4PyCl2zQqSU1NtYd7GqX, m FP8 quantized models", "LD2tfs8G4PyCl2zQqSU1NtYd7GqX"),
+    ("Val\x1b[3/AccountKey=4e9KcRIALoTk6cFu8c5hbg6ZEpoH==;, 1mueError: ValueError:", "4e9KcRIALoTk6cFu8c5hbg6ZEpoH"),
+    ("prompt: 1299 tokens,\x1b[3 eyJhbGciOiJIUzI1NiJ9.eyJDJjO6j2KMdHi8UWvwCnPu38FK992.sigDJjO6 1m max", "DJjO6j2KMdHi8UWvwCnPu38FK992"),
+])
+def test_a_token_whose_first_character_a_cut_escape_code_eats_is_masked(line, secret):
+    """An escape code cut short (`ESC[31 `) ends at the next character: stripped, `hf_K` became `f_K`, no known shape."""
+    from v4doctor.logs import diagnose_text
+    from v4doctor.logs.reader import evidence_text
+    from v4doctor.output.redact import redact_text
+    from v4doctor.output.render import to_json
+
+    for out in (evidence_text(line), redact_text(line), to_json(diagnose_text(f"{line}\n{line}\n").to_dict())):
+        assert secret[:12] not in out and secret[-12:] not in out
+
+
+def test_a_vram_of_5000_digits_is_no_reading_not_a_crash():
+    from v4doctor.logs import diagnose_text
+
+    log = ("ggml_cuda_init: found 1 CUDA devices:\n  Device 0: NVIDIA RTX PRO 6000 Blackwell Workstation Edition, "
+           "compute capability 12.0, VMM: yes, VRAM: " + "7" * 5000 + " MiB\n")
+    data = diagnose_text(log).to_dict()
+    assert data is not None

@@ -209,7 +209,8 @@ def _gpu(f: LogFacts, m: re.Match, line: int) -> None:
     idx = int(m["index"])
     if len(f.gpus) < MAX_GPUS and all(g["index"] != idx for g in f.gpus):
         gd = m.groupdict()
-        f.gpus.append({"index": idx, "name": m["name"].strip(), "cc": gd.get("cc"), "vram_mib": gd.get("vram")})
+        vram = gd.get("vram")  # a VRAM of 5,000 digits is no reading (and past int()'s 4,300-digit limit)
+        f.gpus.append({"index": idx, "name": m["name"].strip(), "cc": gd.get("cc"), "vram_mib": vram if vram and len(vram) <= 9 else None})
         f.lines.setdefault("gpus", line)
 
 

@@ -120,11 +120,16 @@ def _triggered(text: str) -> bool:
 def redact_text(text: str) -> str:
     if not text or not _triggered(text):
         return text
+    hidden: tuple[str, ...] = ()
     if "\x1b" in text:
+        # An escape code cut short ends at the next character (`ESC[31 hf_K` loses the `h`, `ESC[3/AccountKey=K`
+        # the `A`), so what is left is no known shape: the values found with each ESC read as a space are
+        # masked too, also without their first character.
+        hidden = tuple(v for value in secret_values(text.replace("\x1b", " ")) for v in (value, value[1:]))
         text = ANSI.sub("", text)
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
-    return text
+    return mask_values(text, hidden)
 
 
 # A key or flag whose value is a secret: HF_TOKEN, MY_API_KEY, api-key, password (not max_tokens).
