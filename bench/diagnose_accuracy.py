@@ -47,9 +47,14 @@ class Case:
         """The log without its header comments (they name the answer: diagnose must never read them)."""
         lines = self.text.splitlines(keepends=True)
         i = 0
-        while i < len(lines) and lines[i].startswith("#"):
+        while i < len(lines) and _header(lines[i]):
             i += 1
         return "".join(lines[i:])
+
+
+def _header(line: str) -> bool:
+    """A header comment (`# key: value`, `# …`, a bare `#`): not a log line such as Docker BuildKit's `#11 509.5 …`."""
+    return line.startswith("# ") or line.rstrip("\r\n") == "#"
 
 
 def parse_case(path: Path) -> Case:

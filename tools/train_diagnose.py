@@ -48,7 +48,7 @@ def labelled() -> list[tuple[str, str]]:
 def _body(text: str) -> str:
     """A log without its header comments (`# source:` and the description)."""
     lines = text.splitlines(keepends=True)
-    i = next((k for k, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    i = next((k for k, line in enumerate(lines) if not (line.startswith("# ") or line.rstrip("\r\n") == "#")), len(lines))  # not BuildKit's `#11 …`
     return "".join(lines[i:])
 
 
