@@ -106,15 +106,23 @@ def knowledge_md(kb: Any) -> str:
 
 
 def _rechecked(kb: Any) -> str:
-    """Records whose sources were re-opened (a `rechecked` line in the data: when, what was opened, the verdict)."""
-    rows = [[kind, r.get("id") or r.get("key") or r.get("engine", ""), r["rechecked"]]
+    """Records whose sources were re-opened (a `rechecked` line in the data: when, what was opened, the verdict) and
+    values no public source confirmed (an `unverified` line)."""
+    rows = [[kind, _record_name(r), r.get("rechecked", ""), r.get("unverified", "")]
             for kind, records in sorted(kb.data.items()) if isinstance(records, list)
-            for r in records if isinstance(r, dict) and r.get("rechecked")]
+            for r in records if isinstance(r, dict) and (r.get("rechecked") or r.get("unverified"))]
     if not rows:
         return ""
     return ("## Re-checked records\n\nRecords whose sources were opened again (issue #13 follow-up), what was opened and "
-            "what it said. A source that was a repository path now names the public URL it rests on.\n\n"
-            + _table(["kind", "record", "re-checked"], rows))
+            "what it said. A source that was a repository path now names the public URL it rests on; \"code index: …\" "
+            "names public documents found by exact string in the code index. **unverified**: a value no reachable "
+            "public source confirmed; it is kept, and says so.\n\n"
+            + _table(["kind", "record", "re-checked", "unverified"], rows))
+
+
+def _record_name(r: dict[str, Any]) -> str:
+    return (r.get("id") or r.get("key") or r.get("name") or r.get("engine")
+            or (f"CUDA {r['cuda']}" if r.get("cuda") else "") or r.get("arch", ""))
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> str:
