@@ -158,3 +158,16 @@ def test_a_vram_of_5000_digits_is_no_reading_not_a_crash():
            "compute capability 12.0, VMM: yes, VRAM: " + "7" * 5000 + " MiB\n")
     data = diagnose_text(log).to_dict()
     assert data is not None
+
+
+def test_a_secret_name_glued_to_a_non_ascii_letter_or_a_flag_key_with_its_value_is_masked():
+    """Long log run 2 (seed 16): `阳aws_secret_access_key=K` (no \\b between two Unicode letters) and a logged
+    flag read as the key `api-key "K"` left K in the output."""
+    from v4doctor.output.redact import redact, redact_text
+
+    k = "u22tiWHB5Q9s5KSFjbV4UwQL5Ptn"
+    for text in (f"VALUES阳aws_secret_access_key={k}  statement", f"(Reqwest\u1ceaiddlewaaws_secret_access_key={k}(re Error"):
+        assert k[:12] not in redact_text(text)
+    out = redact({"args": {f'api-key "{k}"\ufffd': True, "max tokens x": 1}})
+    assert k[:12] not in str(out) and "max tokens x" in out["args"]
+    assert redact_text("… secret': try") == "… secret': try"

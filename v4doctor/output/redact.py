@@ -52,7 +52,7 @@ _PATTERNS = [
     # (`{"api_key": "x"}`), so prose like `…secret': try` is left alone.
     (
         re.compile(
-            r"(?i)(?P<pre>\b[A-Z0-9_]*(?:" + _SECRET_WORDS + r")\b"
+            r"(?ia)(?P<pre>\b[A-Z0-9_]*(?:" + _SECRET_WORDS + r")\b"
             r"""(?:["']\s*[=:]\s*(?=["'])|\s*[=:]""" + _WS + r"""*)(?:(?:basic|bearer|token|digest)""" + _WS + r"""+)?)(?!\[REDACTED\])""" + _VALUE
             # a value that ends in `=`/`:` swallowed the next name (`Credential=x%2Fpassword: K`): its value goes too
             + r"""(?:(?<=[=:])\s+""" + _VALUE + ")*"
@@ -169,6 +169,9 @@ def _key(key: Any) -> Any:
     flag name normalised `_` -> `-` (`--x-hf_K` is read as `x-hf-K`)."""
     if not isinstance(key, str):
         return key
+    head, space, rest = key.partition(" ")  # a secret flag's name with its value glued on (`api-key "K"`)
+    if space and rest.strip() and (_SECRET_NAME.search(head) or _GLUED_NAME.search(head)):
+        return f"{head} {MASK}"
     shown = redact_text(key)
     return shown if shown != key or "-" not in key else (MASK if redact_text(key.replace("-", "_")) != key.replace("-", "_") else key)
 
