@@ -53,7 +53,13 @@ HEAVY_CHARS = 256 << 10  # a log over this runs at a lower priority than the nor
 
 
 def add_routes(app: FastAPI) -> None:
-    for route in (_diagnose, _check, _fix, _plan, _troubleshooting, _checks, _healthz):
+    posts = (
+        _json_post("check", CheckIn, ReportOut, _check_job, "Judge a facts snapshot and/or a launch plan: the `run --json` object"),
+        _json_post("fix", FixIn, FixResultOut, _fix_job, "Propose a corrected launch command or compose file: findings, patched text and diff"),
+        _json_post("plan", PlanIn, PlanOut, _plan_job,
+                   "What to run on a host (a snapshot or a hypothetical --gpus): the `plan --json` object; never this server's host"),
+    )
+    for route in (_diagnose, *posts, _troubleshooting, _checks, _healthz):
         route(app)
 
 
@@ -66,31 +72,18 @@ def _diagnose(app: FastAPI) -> None:
         return answer(*await request.app.state.runner.run(_diagnose_job, text, wants_markdown(request), heavy=heavy))
 
 
-def _check(app: FastAPI) -> None:
-    @app.post("/v1/check", responses=_responses(ReportOut, *_POST_ERRORS), openapi_extra=_body(CheckIn),
-              summary="Judge a facts snapshot and/or a launch plan: the `run --json` object")
-    async def check(request: Request):
-        require_json(request)
-        body = parse_json(CheckIn, await read_body(request))
-        return answer(*await request.app.state.runner.run(_check_job, body, wants_markdown(request)))
+def _json_post(name: str, model_in: type, model_out: type, job, summary: str):
+    """A POST route whose JSON body validates as `model_in` and whose work is `job` (run in a worker)."""
 
+    def add(app: FastAPI) -> None:
+        @app.post(f"/v1/{name}", responses=_responses(model_out, *_POST_ERRORS), openapi_extra=_body(model_in),
+                  summary=summary, operation_id=f"{name}_v1_{name}_post")  # the id FastAPI gave the named handlers
+        async def route(request: Request):
+            require_json(request)
+            body = parse_json(model_in, await read_body(request))
+            return answer(*await request.app.state.runner.run(job, body, wants_markdown(request)))
 
-def _fix(app: FastAPI) -> None:
-    @app.post("/v1/fix", responses=_responses(FixResultOut, *_POST_ERRORS), openapi_extra=_body(FixIn),
-              summary="Propose a corrected launch command or compose file: findings, patched text and diff")
-    async def fix(request: Request):
-        require_json(request)
-        body = parse_json(FixIn, await read_body(request))
-        return answer(*await request.app.state.runner.run(_fix_job, body, wants_markdown(request)))
-
-
-def _plan(app: FastAPI) -> None:
-    @app.post("/v1/plan", responses=_responses(PlanOut, *_POST_ERRORS), openapi_extra=_body(PlanIn),
-              summary="What to run on a host (a snapshot or a hypothetical --gpus): the `plan --json` object; never this server's host")
-    async def plan(request: Request):
-        require_json(request)
-        body = parse_json(PlanIn, await read_body(request))
-        return answer(*await request.app.state.runner.run(_plan_job, body, wants_markdown(request)))
+    return add
 
 
 # The work of each POST route: module-level functions, so a pre-started worker process gets them by reference.
