@@ -97,6 +97,22 @@ def top3(case: Case, diagnosis) -> bool:
     return top(case, diagnosis)[0] == case.expect or case.expect in [i.category for i in diagnosis.items[:3]]
 
 
+def tier(diagnosis) -> str:
+    """Which tier gave the top answer: an exact or loose signature, a concept rule, the output-quality or slow
+    detectors, the launch plan, the learned fallback, `other`, insufficient evidence, or no alarm at all."""
+    if not diagnosis.items or diagnosis.healthy and diagnosis.items[0].severity != "error":
+        return "no alarm"
+    i = diagnosis.items[0].id
+    if i == "SIG-OTHER":
+        return "unrecognised (other)"
+    for prefix, name in (("CONCEPT-", "concept rule"), ("DIAG-LEARNED", "learned fallback"),
+                         ("DIAG-INSUFFICIENT", "insufficient evidence"), ("DIAG-OUTPUT", "output quality"),
+                         ("DIAG-SLOW", "slow detectors"), ("DIAG-", "plan/derived"), ("SIG-", "signature"), ("V4D", "host/launch check")):
+        if i.startswith(prefix):
+            return name
+    return "other id"
+
+
 def verdict(case: Case, diagnosis) -> list[str]:
     """What is wrong with a diagnosis of this case (empty when it is right)."""
     got, _ = top(case, diagnosis)
@@ -127,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the exact signatures and host checks only (the tiers after them off), for comparison")
     parser.add_argument("--totals", action="store_true",
                         help="only the per-category table and the totals: no case names (for a held-out set)")
+    parser.add_argument("--by-tier", action="store_true",
+                        help="also count right/wrong top-1 answers by the tier that gave them (counts only: safe for a held-out set)")
     parser.add_argument("--round", type=int, dest="round_no", default=None,
                         help="only the logs of this measuring round (`# round: N`; 0: rounds 1-3)")
     args = parser.parse_args(argv)
@@ -148,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no labelled logs to score" + (f" of round {args.round_no}" if args.round_no is not None else ""),
               file=sys.stderr)
         return 2
-    rows, per = [], {}
+    rows, per, tiers = [], {}, {}
     right = full = in3 = alarms = said_healthy = 0
     for case in cases:
         d = diagnose_text(case.body)
@@ -161,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         full += not wrong
         alarms += case.expect == "healthy" and not d.healthy
         said_healthy += case.expect == "insufficient_evidence" and got == "healthy"
+        t = tiers.setdefault(tier(d), [0, 0])
+        t[0], t[1] = t[0] + 1, t[1] + ok
         n = per.setdefault(case.expect, [0, 0, 0])
         n[0], n[1], n[2] = n[0] + 1, n[1] + ok, n[2] + hit3
         if not args.totals and not (args.quiet and ok):
@@ -171,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
     _print_table(("expected category", "cases", "top-1", "top-3"),
                  [(k, str(v[0]), str(v[1]), str(v[2])) for k, v in sorted(per.items())])
+    if args.by_tier:
+        print()
+        _print_table(("tier of the top answer", "cases", "right", "precision"),
+                     [(k, str(v[0]), str(v[1]), f"{v[1] / v[0]:.0%}") for k, v in sorted(tiers.items(), key=lambda kv: -kv[1][0])])
     total = max(len(cases), 1)
     healthy = sum(c.expect == "healthy" for c in cases)
     print(f"\ntop-1 accuracy: {right}/{len(cases)} = {right / total:.1%}")

@@ -256,6 +256,31 @@ def test_the_learned_fallback_only_replaces_an_unrecognised_failure():
     assert item is None or (item.confidence <= 0.3 and item.title.startswith("Likely "))
 
 
+def test_the_second_opinion_comes_last_and_never_changes_the_top_answer():
+    """Across the corpus: a learned "Also possible" item is the last one, less confident than every rule's item,
+    names a cause no other item names, and the top answer is what the rules said without it."""
+    import v4doctor.logs.tiers as tiers
+
+    seen = 0
+    for case in load_cases()[::3]:
+        items = diagnose_text(case.body).items
+        extra = [i for i in items if i.title.startswith("Also possible: ")]
+        if not extra:
+            continue
+        seen += 1
+        (item,) = extra
+        assert item is items[-1] and item.id == "DIAG-LEARNED", case.name
+        assert all(item.confidence < i.confidence for i in items[:-1]), case.name
+        assert item.category not in {i.category for i in items[:-1]}, case.name
+        plain = tiers.with_second_opinion
+        try:
+            tiers.with_second_opinion = lambda scan, found: found
+            assert [i.id for i in diagnose_text(case.body).items] == [i.id for i in items[:-1]], case.name
+        finally:
+            tiers.with_second_opinion = plain
+    assert seen >= 3  # the corpus has cases where the classifier names another cause than the rules
+
+
 # --------------------------------------------------------------------------- insufficient evidence, fix texts
 def test_a_log_cut_before_its_failure_is_insufficient_evidence_not_healthy():
     cut = "\n".join(SAMPLE.splitlines()[:1]) if False else "INFO 05-01 10:11:12 [api_server.py:1] vLLM API server version 0.20.1"

@@ -278,7 +278,20 @@ def refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
     """Run the tiers after the exact ones; `rerank(events)` ranks again with more signature events; then a
     missing kernel of a quantized format's code is `quantization_unsupported` whichever tier found it."""
     items = _refine(scan, items, rerank)
-    return quantized_kernel(scan, items) or items
+    items = quantized_kernel(scan, items) or items
+    return with_second_opinion(scan, items)
+
+
+def with_second_opinion(scan: ScanResult, items: list[Item]) -> list[Item]:
+    """After a failure the rules named (an error item with a cause), the learned classifier's own answer when it
+    names another cause: listed last, less confident than every rule's item, so the top answer never changes."""
+    errors = [i for i in items if i.severity == "error"]
+    if not errors or errors[0] is not items[0] or items[0].category in ("other", "insufficient_evidence") or len(items) >= 3:
+        return items
+    from v4doctor.logs.learned import second_opinion
+
+    extra = second_opinion(window(scan), {i.category for i in items}, min(i.confidence for i in items))
+    return items + [extra] if extra is not None else items
 
 
 def _refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
