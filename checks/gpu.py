@@ -53,7 +53,7 @@ def _unsupported(kb, who: str, family: dict, engine: str, engine_version):
     route = "community forks only" if family[engine] == "forks" else "not at all"
     fork = f" (e.g. {family['vllm_fork']})" if engine == "vllm" and family.get("vllm_fork") else ""
     note = family.get(f"{engine}_note", family["note"])
-    fix = ("Use Blackwell GPUs (B200/B300/GB200) for TensorRT-LLM, or vLLM / SGLang on Hopper." if engine == "trtllm" else
+    fix = ("Use Blackwell GPUs (B200/B300/GB200) or, for V4-Flash, Hopper (H100/H200, TensorRT-LLM #16940) for TensorRT-LLM." if engine == "trtllm" else
            "Use Hopper or Blackwell GPUs (H100/H200/B200), or serve a GGUF with llama.cpp ≥ b9840, which runs on any CUDA GPU and offloads to RAM.")
     return error(
         f"{who}: upstream {engine_name(engine)} does not run DeepSeek V4 on {family['name']} ({route}{fork})",

@@ -68,11 +68,14 @@ def _trtllm(host_name: str, command: str):
 
 
 def test_trtllm_serve_is_parsed_and_judged():
-    """TensorRT-LLM's DeepSeek-V4 path runs only on Blackwell (SM100+, examples/models/core/deepseek_v4/README.md):
-    `trtllm-serve` on Hopper is an error naming TensorRT-LLM; on B200 its layout and memory are judged like the others."""
+    """TensorRT-LLM's DeepSeek-V4 path runs on Blackwell (SM100+, examples/models/core/deepseek_v4/README.md) and,
+    since NVIDIA/TensorRT-LLM#16940, on Hopper: `trtllm-serve` on an A100 is an error naming TensorRT-LLM, on H200
+    it is not; on B200 its layout and memory are judged like the others."""
     plan = f"trtllm-serve {FLASH} --backend pytorch --tp_size 8 --ep_size 8 --max_seq_len 4096 --custom_tokenizer deepseek_v4"
-    [arch] = _findings(_trtllm("4xh200", plan.replace("--tp_size 8 --ep_size 8", "--tp_size 4 --ep_size 4")), "V4D111")
+    [arch] = _findings(_trtllm("1xa100-80g", plan.replace("--tp_size 8 --ep_size 8", "--tp_size 1 --ep_size 1")), "V4D111")
     assert arch.severity.value == "error" and "TensorRT-LLM" in arch.title and "Blackwell" in arch.fix.text
+    hopper = plan.replace("--tp_size 8 --ep_size 8", "--tp_size 4 --ep_size 4")
+    assert all(f.severity.value == "ok" for f in _findings(_trtllm("4xh200", hopper), "V4D111"))
     assert all(f.severity.value == "ok" for f in _findings(_trtllm("8xb200", plan), "V4D111"))
     assert all(f.severity.value == "ok" for f in _findings(_trtllm("8xb200", plan), "V4D304"))
     bad = _findings(_trtllm("8xb200", plan.replace("--tp_size 8", "--tp_size 16")), "V4D304")
