@@ -175,6 +175,14 @@ def test_concepts_are_capped_below_every_signature():
         ("thread 'main' panicked at 'called `Result::unwrap()` on an `Err` value: \"Model x\" on the Hub doesn't have a tokenizer', router/src/main.rs:101:70", "tokenizer_or_template"),  # TGI#238
         ("DEBUG 05-28 02:39:59 [hermes_tool_parser.py:131] No tool call tokens found!", "tokenizer_or_template"),  # vllm#18791
         ('"The input size is not aligned with the quantized weight shape. This can be caused by too large tensor parallel size."', "tp_size_mismatch"),  # Qwen3#698
+        # round 7: SGLang refusing a prompt its KV pool cannot hold (sglang#3909 shape), TensorRT-LLM's executor naming
+        # the KV cache (TensorRT-LLM#5872 shape), vLLM's divide() source line in a cut traceback (gpustack#3777 shape),
+        # an OCI prestart hook failing (ollama#11985 shape), minja's error position (gpustack's llama.cpp, round 7)
+        ("[2025-03-03 06:49:28 TP5] Input length (160062 tokens) exceeds the maximum allowed length (59862 tokens). Use a shorter input or enable --allow-auto-truncate.", "kv_cache_too_small"),
+        ("The following component could not be created: KV cache", "kv_cache_too_small"),
+        ("ERROR 12-08 15:37:59 [multiproc_executor.py:597]     per_partition_vocab_size = divide(global_vocab_size, world_size)", "tp_size_mismatch"),
+        ("Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error running prestart hook #0: exit status 2, stdout: , stderr: SIGSEGV: segmentation violation", "docker_gpu_runtime"),
+        ("Value is not callable: null at row 49, column 79:", "tokenizer_or_template"),
     ],
 )
 def test_concepts_on_wordings_no_signature_has(line, category):
@@ -279,6 +287,49 @@ def test_the_second_opinion_comes_last_and_never_changes_the_top_answer():
         finally:
             tiers.with_second_opinion = plain
     assert seen >= 3  # the corpus has cases where the classifier names another cause than the rules
+
+
+def test_a_process_prefix_before_the_error_level_still_makes_a_failure_line():
+    """vLLM's and Ray's `(Worker_TP4 pid=554) ERROR …` lines are failures whatever their words (a traceback's source
+    lines included); `(APIServer pid=1) INFO …` is not."""
+    win = text_window("(Worker_TP4 pid=554) ERROR 12-08 15:37:59 [multiproc_executor.py:597]     self.shard_indices = x\n"
+                      "(RayWorkerWrapper pid=361, ip=192.168.100.119) ERROR 02-21 11:25:10 worker_base.py:581]     param = p[name]\n"
+                      "(APIServer pid=1) INFO 12-08 15:37:59 [api_server.py:1] vLLM API server version 0.20.1\n")
+    assert [ln.number for ln in win.failures] == [1, 2]
+
+
+def test_untagged_lines_are_read_when_no_line_fails_but_only_as_a_warning():
+    """No failure marker, no ready line: a cause found in the untagged lines is a warning (the log does not say it
+    failed), and a log with nothing in them is still insufficient evidence."""
+    # a paste that lost its first character (FlyMyAI/flymyai-lora-trainer#47), and a PTX assembler's words (FramePack#78)
+    for text in ("VIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.\n",
+                 "Feature '.bf16' requires .target sm_80 or higher\n"):
+        (item,) = diagnose_text(text).items
+        assert (item.category, item.severity) == ("gpu_arch_unsupported", "warning") and "untagged" in item.cause
+    (item,) = diagnose_text("loading the tokenizer\nreading the configuration\n").items
+    assert (item.category, item.severity) == ("insufficient_evidence", "info")
+
+
+def test_word_salad_and_a_rendered_chat_template():
+    """A long reply of a few words cycled is word salad; a line that renders a chat transcript (special tokens in a
+    role order, llama-server's example_format cut from its start) is the template, not a reply."""
+    salad = " ".join(["Shux a one can em use long Sh you for long use em Sh one you long a message one"] * 5)
+    assert "word salad" in (garbage(salad, output=True) or "")
+    prose = ("The server loads the weights, builds the KV cache and then answers requests; each request is split into "
+             "a prefill phase that reads the prompt and a decode phase that writes one token at a time, which is why "
+             "long prompts cost more before the first token arrives and short ones barely register in the metrics.")
+    assert garbage(prose, output=True) is None
+    d = diagnose_text("<｜User｜>Hello<｜Assistant｜>Hi there<｜end▁of▁sentence｜><｜User｜>How are you?<｜Assistant｜>'\n"
+                      "main: server is listening on http://127.0.0.1:8080 - starting the main loop\n")
+    assert d.healthy and not d.items
+
+
+def test_a_model_loading_after_the_ready_line_is_not_healthy_yet():
+    """A front end that came up, then a model that starts loading and the log ends: it stops short, not healthy."""
+    ready = "INFO:     Application startup complete.\nINFO:     Uvicorn running on http://127.0.0.1:20000\n"
+    assert diagnose_text(ready).items == []
+    (item,) = diagnose_text(ready + "Loading the model ['chatglm3-6b'] on worker f219373d ...\n").items
+    assert item.category == "insufficient_evidence"
 
 
 # --------------------------------------------------------------------------- insufficient evidence, fix texts

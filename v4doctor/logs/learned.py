@@ -82,11 +82,11 @@ def predict(win: Window, model: dict | None = None) -> list[tuple[str, float]]:
 SECOND_P = 0.25  # a second opinion beside a rule's answer: only a cause the classifier gives at least this
 
 
-def learned_item(win: Window) -> Item | None:
+def learned_item(win: Window, min_p: float = MIN_P) -> Item | None:
     """"likely X (p)" for an unrecognised failure, or None when the model is unsure or says no cause."""
     ranked = predict(win)
     causes = [(c, p) for c, p in ranked if c not in NOT_A_CAUSE]
-    if not causes or causes[0][1] < MIN_P or causes[0][1] < dict(ranked).get("other", 0):
+    if not causes or causes[0][1] < min_p or causes[0][1] < dict(ranked).get("other", 0):
         return None  # unsure, or `other` (a failure no category explains) is at least as likely: no guess
     return _item(win, *causes[0])
 

@@ -114,9 +114,10 @@ WRAPPER = re.compile(
 )
 
 
-# Its logger tagged it ERROR/FATAL/CRITICAL (`ERROR: …`, `[E]`, `[TRT] [E]`, `- ERROR -`, `level=error`): a failure
+# Its logger tagged it ERROR/FATAL/CRITICAL (`ERROR: …`, `[E]`, `[TRT] [E]`, `- ERROR -`, `level=error`, vLLM's and
+# Ray's process prefix first: `(EngineCore_DP0 pid=7) ERROR …`, `(RayWorkerWrapper pid=9, ip=10.0.0.2) ERROR …`): a failure
 # line whatever its words, once the prefix that said so is stripped (`ERROR: FP8 models require a GPU with …`).
-_LOUD = re.compile(r"^\W{0,3}(?:ERROR|ERR|FATAL|CRITICAL)\b\]?[\s:]|\[(?:E|ERROR|FATAL|CRITICAL)\]\s|\s-\s(?:ERROR|CRITICAL|FATAL)\s-\s|\blevel=(?:error|fatal|crit\w*)\b")
+_LOUD = re.compile(r"^\W{0,3}(?:\([\w .,:=-]{1,80}\)\s+)?(?:ERROR|ERR|FATAL|CRITICAL)\b\]?[\s:]|\[(?:E|ERROR|FATAL|CRITICAL)\]\s|\s-\s(?:ERROR|CRITICAL|FATAL)\s-\s|\blevel=(?:error|fatal|crit\w*)\b")
 
 
 @dataclass

@@ -19,8 +19,9 @@ from v4doctor.logs.normalise import Window
 from v4doctor.logs.reader import evidence_text
 
 _OUTPUT = re.compile(
-    r"^(?:>>>\s*\S.*|(?:prompt\s*:.{0,2000}?,\s*)?(?:output|response|generated text|generated|answer|completion|assistant)\s*[:>]\s*"
-    r"(?P<text>.+))$", re.I  # vLLM's examples print `Prompt: '…', Generated text: '…'` on one line
+    r"^(?:>>>\s*\S.*|(?:prompt\s*:.{0,2000}?,\s*)?[*_\[\s]*(?:output|response|generated text|generated|answer|completion|assistant|bot|ai|"
+    r"chatbot|llm)[\]*_\s]*[:>][*_\s]*(?P<text>.+))$", re.I  # vLLM's examples print `Prompt: '…', Generated text: '…'` on one
+    # line; chat UIs and bindings print the reply after `**[bot]:**`, `AI:`, `Assistant:`
 )
 _JSON_TEXT = re.compile(r'"(?:content|text|response|generated_text)"\s*:\s*"(?P<text>(?:[^"\\]|\\.){8,})"')
 _SPECIAL = re.compile(r"<\|[^|<>\s]{1,40}\|>|<｜[^｜]{1,40}｜>|\[PAD\d*\]|<unk>|<pad>|<\|endoftext\|>|<s>|</s>")
@@ -107,11 +108,25 @@ def garbage(text: str, output: bool = False) -> str | None:
         gram, k = grams.most_common(1)[0]
         if k >= 4 and k * 3 / len(words) >= 0.5:
             return f"{' '.join(gram)!r} repeats {k} times"
+    if output and len(words) >= SALAD_WORDS:
+        distinct = len({w.strip(".,;:!?'\"()*_").lower() for w in words})
+        if distinct / len(words) < SALAD_RATIO:
+            return f"word salad: {distinct} distinct words in {len(words)}"
     letters = [ch for ch in chars if ch.isalpha()]
     scripts = Counter("LATIN" if ch < "\u0080" else _script(ch) for ch in letters)
     if len(letters) >= 20 and len([s for s, c in scripts.items() if c >= 3]) >= 3:
         return f"it mixes {len(scripts)} scripts ({', '.join(s for s, _ in scripts.most_common(3))})"
     return None
+
+
+# A reply of SALAD_WORDS words or more that uses fewer than SALAD_RATIO distinct words per word is word salad: prose of
+# that length uses about 0.5-0.7 (the type/token ratio); a model that cycles a few words falls far below.
+SALAD_WORDS = 60
+SALAD_RATIO = 0.33
+# A line that renders a chat transcript (`<｜User｜>Hello<｜Assistant｜>Hi there…`, llama-server's example_format cut
+# from its start): the special tokens are the template's, not a reply's.
+_RENDERED_CHAT = re.compile(r"^['\"]?(?:<\|[^|<>\s]{1,40}\|>|<｜[^｜]{1,40}｜>).*(?:<\|assistant\|>|<｜assistant｜>|<\|im_start\|>\s*assistant|"
+                            r"<\|start_header_id\|>\s*assistant)", re.I)
 
 
 _LOGGISH = re.compile(r"^\S+:\s|=|^\[|^\(|^\d|^(?:INFO|WARN|WARNING|ERROR|DEBUG|TRACE|FATAL|CRITICAL)\b|https?://|/\w+/")
@@ -144,7 +159,7 @@ def _free_text(win: Window) -> tuple[int, str, str] | None:
     inside = _template_lines(win)
     inside |= {ln.number for ln in win.failures}  # an error line's mangled bytes (a path, a user name) are no reply
     lines = [ln for ln in win.lines if not ln.quiet and len(ln.text) < 4000 and not _LOGGISH.search(ln.text)
-             and ln.number not in inside]
+             and ln.number not in inside and not _RENDERED_CHAT.search(ln.text)]
     text = " ".join(ln.text for ln in lines)
     if not lines or len(text) < 12:
         return None

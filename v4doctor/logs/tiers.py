@@ -31,9 +31,14 @@ _SERVING = re.compile(
     # lines, vLLM's API server start and routes, Triton's services, Gradio and KoboldCpp endpoints
     r"Listening on \[?[\w.:-]+\]?:\d+|\| 200 \|.*\| (?:GET|POST|HEAD)|request: (?:GET|POST) \S+ \S+ 200\b|all slots are idle|"
     r"Starting vLLM API server|Available routes are|Started (?:GRPCInferenceService|HTTPService|Metrics Service) at|"
-    r"Running on local URL|Please connect to custom endpoint at",
+    r"Running on local URL|Please connect to custom endpoint at|"
+    # Ollama's GPU report after its server started (`msg="inference compute" id=0 library=cuda …`, discover/types.go)
+    r"\binference compute\b",
     re.I,
 )
+# A model starting to load: after the last ready line, the server that came up is a front end still waiting for its
+# model (FastChat/Chatchat's API then `Loading the model ['chatglm3-6b'] on worker …`), so the log stops short.
+_LOADING = re.compile(r"\bloading (?:the )?model\b|loading checkpoint shards|\bload_tensors:|\bloading weights\b(?! took)")
 
 
 def window(scan: ScanResult) -> Window:
@@ -118,8 +123,13 @@ def concept_items(win: Window, scan: ScanResult) -> list[Item]:
 
 
 def serving(win: Window, scan: ScanResult) -> bool:
-    """The log shows the server up or working (it may still be cut before a later failure)."""
-    return "ready" in scan.facts.lines or any(_SERVING.search(line.text) for line in win.lines)
+    """The log shows the server up or working (it may still be cut before a later failure), and no model starts
+    loading after its last ready line."""
+    last = max(_last_serving(win), scan.facts.lines.get("ready", 0))
+    if not last:
+        return False
+    loading = [ln.number for ln in win.lines_matching(_LOADING) if _LOADING.search(ln.norm)]
+    return not loading or loading[-1] < last
 
 
 _DOCKER_RUN = re.compile(r"\bdocker run\b")
@@ -249,8 +259,8 @@ def quantized_kernel(scan: ScanResult, items: list[Item]) -> list[Item] | None:
         return None
     win = window(scan)
     near = [f for f in win.frames] + [ln.norm for ln in win.failures if ln.number <= top.line + 2]
-    if not any(_QUANT_CODE.search(x) for x in near):
-        return None
+    if not any(_QUANT_CODE.search(x) for x in near) or any("deep_gemm" in x or "deepgemm" in x for x in near):
+        return None  # DeepGEMM is the engine's own kernel library (its FP8 GEMMs too): missing it is no format's fault
     item = replace(top, category="quantization_unsupported", id="DIAG-QUANTIZED-KERNEL", troubleshooting="quantization-unsupported",
                    title="The quantized format's kernel has no build for this GPU",
                    cause=top.cause + " The code that failed is a quantized format's kernel (the traceback or the failure "
@@ -356,8 +366,35 @@ def _refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
         if slow is not None:
             return [slow]
     if not items and not serving(win, scan):
-        items = [insufficient(scan)]
+        items = [second_look(win, scan) or insufficient(scan)]
     return items
+
+
+def second_look(win: Window, scan: ScanResult) -> Item | None:
+    """No line reads as a failure and none shows the server up: before saying the log stops short, read its untagged
+    lines (not INFO/WARNING/DEBUG, not an echoed configuration) as failure lines, for an excerpt pasted without its
+    error prefix (`… is not compatible with the current PyTorch installation`, `unknown tensor '' in model file`).
+    What the concept rules (or, fairly sure, the learned classifier) find there is a warning, never an alarm: no
+    line of the log says it failed."""
+    from v4doctor.logs.concepts import CONFIG_ECHO
+
+    lines = [ln for ln in win.lines if not ln.quiet and not CONFIG_ECHO.search(ln.norm)]
+    if not lines:
+        return None
+    alt = replace(win, failures=lines)
+    found = next(iter(concept_items(alt, scan)), None)
+    if found is None:
+        from v4doctor.logs.learned import learned_item
+
+        found = learned_item(alt, min_p=SECOND_LOOK_P)
+    if found is None:
+        return None
+    return replace(found, severity="warning", confidence=round(max(0.05, found.confidence - 0.05), 2),
+                   cause=found.cause + " No line of this log is marked as an error: this is read from its untagged "
+                                       "lines, and the log may stop before its failure.")
+
+
+SECOND_LOOK_P = 0.3  # the learned lead on lines no failure marker picked: only when it is fairly sure
 
 
 def _last_serving(win: Window) -> int:
