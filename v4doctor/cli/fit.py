@@ -34,6 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--enable-dp-attention", dest="dp_attention", action="store_true", default=None,
                    help="SGLang: --dp runs inside the TP group (TP 8 + DP 8 is 8 GPUs)")
     e.add_argument("--n-cpu-moe", type=int, help="llama.cpp: keep the routed experts of the first N layers in RAM")
+    e.add_argument("--speculative", dest="spec_method", metavar="METHOD",
+                   help="speculative decoding: mtp, dspark (vLLM), eagle (SGLang), ngram; adds the draft's weights and KV")
+    e.add_argument("--num-speculative-tokens", type=int, help="draft tokens per step (vLLM num_speculative_tokens, SGLang --speculative-num-draft-tokens)")
     p.add_argument("--json", action="store_true", help="print only JSON on stdout")
 
 
@@ -50,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     api.check_engine_version(args.engine_version)
     overrides = {k: getattr(args, k) for k in ("tp", "dp", "pp", "ep", "max_model_len", "max_num_seqs", "fraction", "kv_cache_dtype",
                                                "engine_version", "max_num_batched_tokens", "async_scheduling",
-                                               "kv_cache_memory_bytes", "dp_attention", "n_cpu_moe")}
+                                               "kv_cache_memory_bytes", "dp_attention", "n_cpu_moe", "spec_method",
+                                               "num_speculative_tokens")}
     result, gpu_name = api.fit(model=args.model, gpus=args.gpus, gpu_mem_gib=args.gpu_mem_gib, plan=plan, facts=facts,
                                engine=args.engine, overrides=overrides)
     if args.json:

@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from v4doctor.launch import fit_llamacpp, fit_sglang, fit_vllm
+from v4doctor.launch import fit_llamacpp, fit_sglang, fit_vllm, speculative
 from v4doctor.launch.fit_pools import (  # noqa: F401  (re-exported: the fit's public names)
     ALIGN, BLOCK, GIB, INDEXER_BYTES, LATENT_BYTES, OVERHEAD_FLOOR_GIB, POOLS, VLLM_FIXED_PER_SEQ_FLASH, fixed_bytes_per_seq,
     kv_bytes_per_token,
@@ -184,9 +184,17 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
         max_model_len: int | None = None, max_num_seqs: int = 1, base: dict | None = None, mtp: bool = False,
         overhead_gib: float | None = None, kv_pool_gib: float | None = None, engine_version: str | None = None,
         gpu_name: str = "", max_num_batched_tokens: int | None = None, async_scheduling: bool | None = None,
-        dp_attention: bool = False, kv_cache_memory_bytes: int | None = None, n_cpu_moe: int = 0) -> FitResult:
-    """The memory fit of one plan. `kv_pool_gib` overrides the computed pool (an engine's own printed number)."""
+        dp_attention: bool = False, kv_cache_memory_bytes: int | None = None, n_cpu_moe: int = 0,
+        spec_method: str | None = None, num_speculative_tokens: int = 0, spec_steps: int | None = None,
+        spec_topk: int | None = None, max_running_requests: int | None = None,
+        chunked_prefill_size: int | None = None) -> FitResult:
+    """The memory fit of one plan. `kv_pool_gib` overrides the computed pool (an engine's own printed number).
+    `spec_method` (mtp, dspark, eagle, nextn, ngram, ...; `mtp=True` alone means "mtp") adds the draft's weights,
+    its window-only KV layers (vLLM) or SGLang's speculative rings and draft share (v4doctor.launch.speculative)."""
     engine = "llamacpp" if engine == "ollama" else engine
+    spec_method = (spec_method or ("mtp" if mtp else None))
+    spec_method = spec_method.lower() if spec_method else None
+    mtp = mtp or speculative.draft_layers(model, spec_method) > 0
     name = model.get("name", model.get("key", "?"))
     total, expert, notes = weight_split(model, base, mtp)
     layers = int(model.get("layers") or (base or {}).get("layers") or 43)
@@ -209,7 +217,8 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
     if fraction is not None:
         frac = fraction
     elif engine == "sglang":
-        frac = fit_sglang.default_fraction(gpu_mem_gib, tp=tp, pp=pp, dp=dp, dp_attention=dp_attention, speculative=mtp)
+        frac = fit_sglang.default_fraction(gpu_mem_gib, tp=tp, pp=pp, dp=dp, dp_attention=dp_attention, speculative=spec_method,
+                                           version=_version(engine_version))
     else:
         frac = DEFAULT_FRACTION.get(engine, 0.9)
     context = int(model.get("context") or (base or {}).get("context") or CONTEXT_V4)
@@ -220,7 +229,11 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
          "seqs": max(math.ceil(max_num_seqs / pools), 1), "version": _version(engine_version), "indexer": indexer,
          "kv_format": kv_format, "max_num_batched_tokens": max_num_batched_tokens, "async_scheduling": async_scheduling,
          "overhead_gib": overhead_gib, "pool_gib": pool_given, "usable": frac * gpu_mem_gib, "per_gpu": per_gpu,
-         "fraction": frac, "mtp": mtp, "gpus": max(tp, 1)}
+         "fraction": frac, "mtp": mtp, "gpus": max(tp, 1), "spec_method": spec_method,
+         "draft_layers": speculative.draft_layers(model, spec_method) if engine == "vllm" else 0,
+         "spec_tokens": num_speculative_tokens or None, "spec_steps": spec_steps, "spec_topk": spec_topk,
+         "max_running": max_running_requests, "chunk": chunked_prefill_size,
+         "attn_dp": max(dp, 1) if dp_attention and engine == "sglang" else 1}
     kvm = _kv_model(model, base)
     cap = POOLS.get(engine, POOLS["llamacpp"])(kvm, p)
     notes += cap["notes"]

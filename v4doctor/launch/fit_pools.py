@@ -72,17 +72,22 @@ def _vllm_pool(kvm: dict, p: dict) -> dict:
     if not kvm.get("csa_layers"):
         return {**out, **_simple(pool, low, _per_token_only(kvm, p["name"]), 0.0, p)}
     csa, hca, layers = kvm["csa_layers"], kvm.get("hca_layers", 0), int(kvm.get("layers", 43))
+    swa = layers + p["draft_layers"]  # each MTP/DSpark draft layer adds one window-only page to the window group
+    if p["draft_layers"]:
+        out["notes"].append(f"{p['spec_method']} speculative decoding: {p['draft_layers']} draft layer(s), each a 64-token "
+                            "window page in vLLM's sliding-window groups (their weights are counted with the checkpoint)")
     if p["version"] is not None and p["version"] < fit_vllm.OLD_PACKING:
-        return {**out, **_vllm_packed(fit_vllm.packed_layout(layers, csa, hca, p["indexer"]), pool, low, t, p)}
-    block = fit_vllm.bytes_per_block(csa, hca, p["indexer"], p["version"]) / p["pp"]
-    blocks, conc, printed = fit_vllm.capacity(pool * GIB, block, p["asked"], t)
+        return {**out, **_vllm_packed(fit_vllm.packed_layout(swa, csa, hca, p["indexer"]), pool, low, t, p)}
+    groups = fit_vllm.packed_groups(swa, csa, hca, p["indexer"])[1]
+    block = fit_vllm.bytes_per_block(csa, hca, p["indexer"], p["version"], swa_layers=swa) / p["pp"]
+    blocks, conc, printed = fit_vllm.capacity(pool * GIB, block, p["asked"], t, groups)
     low_blocks = int(max(low, 0) * GIB // block)
-    per_req = fit_vllm.blocks_per_request(p["asked"], t)
+    per_req = fit_vllm.blocks_per_request(p["asked"], t, groups)
     return {**out, "bpt": block / fit_vllm.BLOCK, "fixed": (per_req - math.ceil(p["asked"] / fit_vllm.BLOCK)) * block,
             "blocks": blocks, "printed": printed, "concurrency": conc,
-            "est": fit_vllm.max_len_for(blocks, t, p["context"]),
-            "len_fits": fit_vllm.max_len_for(blocks, t, p["context"], p["seqs"]) // BLOCK * BLOCK,
-            "len_fits_low": fit_vllm.max_len_for(low_blocks, t, p["context"], p["seqs"]) // BLOCK * BLOCK}
+            "est": fit_vllm.max_len_for(blocks, t, p["context"], 1, groups),
+            "len_fits": fit_vllm.max_len_for(blocks, t, p["context"], p["seqs"], groups) // BLOCK * BLOCK,
+            "len_fits_low": fit_vllm.max_len_for(low_blocks, t, p["context"], p["seqs"], groups) // BLOCK * BLOCK}
 
 
 def _vllm_packed(layout: tuple, pool: float, low: float, t: int, p: dict) -> dict:
@@ -125,17 +130,47 @@ def _sglang_pool(kvm: dict, p: dict) -> dict:
     out = {"overhead": 0.0, "pool": pool, "in_flight": 0,
            "notes": ["SGLang budget = free memory after loading - memory before loading x (1 - --mem-fraction-static); "
                      "--kv-cache-dtype does not change V4's sizing"]}
-    if not kvm.get("csa_layers"):
-        return {**out, **_simple(pool, pool, _per_token_only(kvm, p["name"]), 0.0, p)}
     version = p["version"] or (0, 5, 12)
     layers = int(kvm.get("layers", 43))
-    bpt = fit_sglang.bytes_per_full_token(layers + 1, kvm["csa_layers"], kvm.get("hca_layers", 0),
-                                          speculative=p["mtp"], version=version) / p["pp"]
-    fixed = fit_sglang.fixed_bytes(layers + 1, kvm["csa_layers"], kvm.get("hca_layers", 0), version) / p["pp"]
+    spec = p["spec_method"] is not None  # any --speculative-algorithm (NGRAM too): doubled rings, the draft's (L+1)/L
+    if spec:
+        out["notes"].append(f"SGLang speculative decoding ({p['spec_method']}): compress-state rings doubled and every "
+                            "per-token byte x (L+1)/L for the draft worker's pool")
+    if not kvm.get("csa_layers"):
+        owners = fit_sglang.v41_owner_layers(kvm) if (0, 5, 21) <= version < (0, 5, 23) else None
+        if owners is None:
+            return {**out, **_simple(pool, pool, _per_token_only(kvm, p["name"]), 0.0, p)}
+        out["notes"].append("V4.1: SGLang 0.5.21's own pools (kv_source_layer_ids own the compressed KV; cap-mode "
+                            "sliding-window and pair-state bytes fixed)")
+        bpt = fit_sglang.bytes_per_full_token_v41(owners, layers, speculative=spec) / p["pp"]
+        fixed = fit_sglang.cap_fixed_bytes(layers, owners.get(4, 0), owners.get(128, 0), latent=fit_sglang.LATENT_0512,
+                                           c2_layers=owners.get(2, 0), **_sglang_cap(p, spec)) / p["pp"]
+        tokens = fit_sglang.full_tokens(pool * GIB, bpt, fixed)
+        return {**out, "bpt": bpt, "fixed": fixed, "blocks": 0, "printed": tokens, "concurrency": tokens / p["asked"],
+                "est": min(tokens, p["context"]), "len_fits": min(tokens // p["seqs"], p["context"]),
+                "len_fits_low": min(tokens // p["seqs"], p["context"])}
+    # 0.5.12 counts every compress_ratios entry (the MTP one too); 0.5.23 the target stage's layers only
+    # (`DSV4PoolConfigurator`: compress_ratios[start_layer:end_layer], end_layer = num_hidden_layers).
+    total = layers if version >= (0, 5, 23) else layers + 1
+    bpt = fit_sglang.bytes_per_full_token(total, kvm["csa_layers"], kvm.get("hca_layers", 0),
+                                          speculative=spec, version=version) / p["pp"]
+    fixed = fit_sglang.fixed_bytes(total, kvm["csa_layers"], kvm.get("hca_layers", 0), version, **_sglang_cap(p, spec)) / p["pp"]
     tokens = fit_sglang.full_tokens(pool * GIB, bpt, fixed)
     return {**out, "bpt": bpt, "fixed": fixed, "blocks": 0, "printed": tokens, "concurrency": tokens / p["asked"],
             "est": min(tokens, p["context"]), "len_fits": min(tokens // p["seqs"], p["context"]),
             "len_fits_low": min(tokens // p["seqs"], p["context"])}
+
+
+def _sglang_cap(p: dict, spec: bool) -> dict:
+    """The launch's cap-mode settings (`--max-running-requests`, 256 for V4 when unset; `--chunked-prefill-size`; the
+    speculative steps / top-k / draft tokens, None: SGLang's defaults (3, 1, 4)); per attention-DP worker."""
+    cap = {"speculative": spec, "steps": p["spec_steps"], "topk": p["spec_topk"], "draft_tokens": p["spec_tokens"],
+           "attn_dp": p["attn_dp"]}
+    if p["max_running"]:
+        cap["max_running_requests"] = p["max_running"]
+    if p["chunk"]:
+        cap["chunk"] = p["chunk"]
+    return cap
 
 
 def _llamacpp_pool(kvm: dict, p: dict) -> dict:

@@ -35,8 +35,9 @@ PRELOAD_GAP_GIB = 1.97
 def bytes_per_full_token(layers_total: int, csa: int, hca: int, *, swa_ratio: float = SWA_RATIO,
                          speculative: bool = False, version: tuple[int, ...] = (0, 5, 12)) -> float:
     """Bytes one full token costs in SGLang's V4 pools (the value its log prints)."""
-    if version >= (0, 5, 23):
-        return csa * (LATENT_0523 + INDEXER) / 4 + hca * C128_0523 / 128
+    if version >= (0, 5, 23):  # layers_total: the target's layers (a stage slice of compress_ratios, no MTP entry)
+        bpt = csa * (LATENT_0523 + INDEXER) / 4 + hca * C128_0523 / 128
+        return bpt * (layers_total + 1) / layers_total if speculative else bpt  # the draft worker's share, as below
     c4_ring, c128_ring = RINGS[speculative]
     c4_state = 2 * 2 * HEAD_DIM * STATE_DTYPE
     c128_state = 2 * HEAD_DIM * STATE_DTYPE
@@ -51,27 +52,86 @@ def bytes_per_full_token(layers_total: int, csa: int, hca: int, *, swa_ratio: fl
     return bpt
 
 
+# SGLang's speculative defaults for V4 (`arg_groups/speculative_hook.py`: `_auto_choose_speculative_params` -> (3, 1, 4):
+# steps, EAGLE top-k, draft tokens); V4 runs EAGLE only with top-k 1 (`deepseek_v4_hook.py`).
+SPEC_DEFAULTS = (3, 1, 4)
+
+
+def decode_alloc(speculative: bool, steps: int | None = None, topk: int | None = None, draft_tokens: int | None = None) -> int:
+    """Tokens a running request may allocate per decode step, as `compute_swa_request_cap` counts them: one page
+    without speculative decoding; with it (overlap schedule, spec v2) 2 x `get_alloc_len_per_decode` =
+    2 x max(steps x top-k, draft tokens) at top-k 1 (`mem_cache/allocation_sizing.py`)."""
+    if not speculative:
+        return PAGE_SIZE
+    s, k, d = steps or SPEC_DEFAULTS[0], topk or SPEC_DEFAULTS[1], draft_tokens or SPEC_DEFAULTS[2]
+    if k == 1:
+        return 2 * max(s * k, d)
+    return 2 * max(((PAGE_SIZE - 1) + s + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE * k, d)
+
+
+# --------------------------------------------------------------------------- V4.1 (0.5.21-0.5.22)
+# DeepSeek-V4.1-Flash's compress_ratios for its 40 target layers (config.json at HF revision dba1be0a, kb-audit §2:
+# [0,0] + [2]*18 + [1]*20, then the 3 DSpark entries, which are not the target's). The record carries its
+# kv_source_layer_ids; a record with its own `compress_ratios` wins.
+V41_COMPRESS_RATIOS = [0, 0] + [2] * 18 + [1] * 20
+LOW_RATIO_INDEX = 128 // 2 + 128 // 32  # fp4 indexer key of the ratio-1/2 pools (get_dsv4_indexer_bytes_per_token, fp4)
+
+
+def v41_owner_layers(model: dict) -> dict[int, int] | None:
+    """Layers owning compressed storage per ratio, as `collect_sources_by_ratio` counts them: every ratio-4/128 layer,
+    and only the `kv_source_layer_ids` among ratio-1/2 layers. None for a record without kv_source_layer_ids."""
+    sources = model.get("kv_source_layer_ids")
+    if not sources:
+        return None
+    ratios = list(model.get("compress_ratios") or V41_COMPRESS_RATIOS)[: int(model.get("layers") or 40)]
+    owners: dict[int, int] = {}
+    for i, r in enumerate(ratios):
+        if r in (4, 128) or (r in (1, 2) and i in sources):
+            owners[r] = owners.get(r, 0) + 1
+    return owners
+
+
+def bytes_per_full_token_v41(owners: dict[int, int], layers_total: int, *, speculative: bool = False) -> float:
+    """0.5.21 `DSV4PoolConfigurator._compressed_bytes_per_full_token` for V4.1 in cap mode (no SWA share): ratio 1/2 owners
+    cost (584 B latent + 68 B fp4 indexer key) / ratio, x (L+1)/L with a draft. V4.1-Flash: 3 x 652 / 2 + 652 = 1,630 B,
+    1,670.75 with DSpark: what its boot logs print."""
+    bpt = sum((LATENT_0512 + LOW_RATIO_INDEX) / r * n for r, n in owners.items() if r in (1, 2))
+    bpt += owners.get(4, 0) * (LATENT_0512 + INDEXER) / 4 + owners.get(128, 0) * LATENT_0512 / 128
+    return bpt * (layers_total + 1) / layers_total if speculative else bpt
+
+
 def cap_fixed_bytes(layers_total: int, csa: int, hca: int, *, max_running_requests: int = DEFAULT_MAX_RUNNING,
-                    chunk: int = 8192, radix_cache: bool = True, attn_dp: int = 1) -> float:
-    """0.5.23 cap mode: the sliding-window pool sized from the request cap plus cached prefix tails
-    (`compute_swa_request_cap`, `_resolve_swa_prefix_tails`, `_get_bytes_per_swa_token`) and the C128 state
-    rows of every request slot (`_get_c128_state_fixed_bytes`); no speculative decoding, fp32 state.
-    The 0.5.23 page layout's padding is not read: 585 B a latent entry (kb-audit §4)."""
-    per_request = WINDOW + EVICTION_INTERVAL + PAGE_SIZE + PAGE_SIZE  # window + eviction + page pad + one decode page
+                    chunk: int = 8192, radix_cache: bool = True, attn_dp: int = 1, speculative: bool = False,
+                    steps: int | None = None, topk: int | None = None, draft_tokens: int | None = None,
+                    latent: int = LATENT_0523, c2_layers: int = 0) -> float:
+    """0.5.21+ cap mode: the sliding-window pool sized from the request cap plus cached prefix tails
+    (`compute_swa_request_cap`, `_resolve_swa_prefix_tails`, `_get_bytes_per_swa_token`), the C128 state rows and
+    (V4.1) the ratio-2 pair-state rows of every request slot (`_get_c128_state_fixed_bytes`, `_get_c2_state_fixed_bytes`),
+    fp32 state; per attention-DP worker. With speculative decoding (`DSV4PoolConfigurator.__init__`): the eviction
+    interval counts once per draft token, the decode allocation is `decode_alloc`, the rings double (16 / 256;
+    ratio 2: the power of two above 2 + drafts: `get_compress_state_ring_size`) and the SWA bytes grow by the draft
+    worker's (L + 1) / L. `latent`: 585 B in 0.5.23 (kb-audit §4, its page padding not read), 584 in 0.5.21."""
+    drafts = (draft_tokens or SPEC_DEFAULTS[2]) if speculative else 1
+    per_request = WINDOW + EVICTION_INTERVAL * drafts + PAGE_SIZE + decode_alloc(speculative, steps, topk, draft_tokens)
     reqs = max(1, max_running_requests // max(attn_dp, 1))
     cap = per_request * reqs + CHUNKS_IN_FLIGHT * chunk + PAGE_SIZE
-    tails = TAILS_PER_REQUEST * max_running_requests if radix_cache else 0
+    tails = TAILS_PER_REQUEST * reqs if radix_cache else 0
     swa_tokens = -(-(cap + tails * (WINDOW + PAGE_SIZE)) // PAGE_SIZE) * PAGE_SIZE
-    c4_ring = RINGS[False][0]
-    per_swa_token = LATENT_0523 * layers_total + c4_ring / PAGE_SIZE * (2 * 2 * HEAD_DIM + 2 * 2 * INDEXER_HEAD_DIM) * STATE_DTYPE * csa
-    slots = max_running_requests + 1
-    c128_ring = RINGS[False][1]
+    c4_ring = RINGS[speculative][0]
+    per_swa_token = latent * layers_total + c4_ring / PAGE_SIZE * (2 * 2 * HEAD_DIM + 2 * 2 * INDEXER_HEAD_DIM) * STATE_DTYPE * csa
+    if speculative:
+        per_swa_token *= (layers_total + 1) / layers_total
+    slots = reqs + 1
+    c128_ring = RINGS[speculative][1]
     rows = -(-(slots * c128_ring + c128_ring + 1) // 128) * 128
-    return swa_tokens * per_swa_token + rows * 2 * HEAD_DIM * STATE_DTYPE * hca
+    c2_ring = 1 << (drafts + 1).bit_length() if speculative else 2
+    c2_rows = -(-(slots * c2_ring + c2_ring + 1) // 2) * 2
+    return swa_tokens * per_swa_token + (rows * hca + c2_rows * c2_layers) * 2 * HEAD_DIM * STATE_DTYPE
 
 
 def fixed_bytes(layers_total: int, csa: int, hca: int, version: tuple[int, ...], **cap) -> float:
-    """Bytes taken off the pool before tokens: 0 before 0.5.23 (ratio sizing), the cap-mode pools from it."""
+    """Bytes taken off the pool before tokens: 0 before 0.5.23 for V4 (ratio sizing as ported from 0.5.12), the
+    cap-mode pools from it."""
     return 0.0 if version < (0, 5, 23) else cap_fixed_bytes(layers_total, csa, hca, **cap)
 
 
@@ -124,9 +184,11 @@ def full_tokens(pool_bytes: float, bpt: float, fixed: float = 0.0) -> int:
 
 
 def default_fraction(gpu_mem_gib: float, *, tp: int = 1, pp: int = 1, dp: int = 1, dp_attention: bool = False,
-                     speculative: bool = False) -> float:
+                     speculative: bool | str | None = False, version: tuple[int, ...] | None = None) -> float:
     """--mem-fraction-static when not given (server_args.py `_handle_gpu_memory_settings`, 0.5.12): GPU memory less a
-    reserve for activations and CUDA graphs sized by the chunked-prefill size and CUDA-graph batch by memory tier."""
+    reserve for activations and CUDA graphs sized by the chunked-prefill size and CUDA-graph batch by memory tier.
+    Speculative decoding reserves 4 GiB more for the draft model and its graphs (6 GiB for STANDALONE, none for
+    NGRAM) up to 0.5.22; 0.5.23's `arg_groups/memory_hook.py` reserves nothing for it."""
     mib = gpu_mem_gib * 1024
     tiers = ((20, 2048, 8, 8), (35, 2048, 24, 80), (60, 4096, 32, 160), (90, 8192, 256, 512), (160, 8192, 256, 512))
     chunk, graph_bs = 16384, 512
@@ -140,6 +202,7 @@ def default_fraction(gpu_mem_gib: float, *, tp: int = 1, pp: int = 1, dp: int = 
     reserved += 1.5 * 1024  # piecewise CUDA graphs on the MLA backend
     if mib > 60 * 1024:
         reserved = max(reserved, 10 * 1024)
-    if speculative:
-        reserved += 4 * 1024
+    method = ("eagle" if speculative is True else str(speculative).lower()) if speculative else ""
+    if method and method != "ngram" and (version is None or version < (0, 5, 23)):
+        reserved += (6 if method == "standalone" else 4) * 1024
     return round((mib - reserved) / mib, 3)

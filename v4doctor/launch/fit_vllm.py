@@ -49,15 +49,38 @@ def _page(entries: float, entry_bytes: int) -> int:
 
 
 def bytes_per_block(csa: int, hca: int, indexer: str = "fp8", version: tuple[int, ...] | None = None,
-                    layers: int | None = None) -> int:
+                    layers: int | None = None, swa_layers: int | None = None) -> int:
     """Bytes of one pool block: every CSA layer's latent + indexer page, every HCA layer's latent page
-    (0.30+); vLLM < 0.30 packs more (`packed_layout`, or the audit's one extra C4 page without a layer count)."""
+    (0.30+), or a wider group where one is (`packed_groups`, given `swa_layers`: target + draft layers);
+    vLLM < 0.30 packs more (`packed_layout`, or the audit's one extra C4 page without a layer count)."""
     if version is not None and version < OLD_PACKING and layers:
-        return packed_layout(layers, csa, hca, indexer)[1]
+        return packed_layout(swa_layers or layers, csa, hca, indexer)[1]
     b = csa * (_page(BLOCK / 4, LATENT) + _page(BLOCK / 4, INDEXER.get(indexer, 132))) + hca * _page(BLOCK / 128, LATENT)
+    if swa_layers:
+        b = max(b, packed_groups(swa_layers, csa, hca, indexer)[0])
     if version is not None and version < (0, 30):
         b += OLD_EXTRA_PAGE
     return b
+
+
+# --------------------------------------------------------------------------- vLLM 0.29+'s packing (read in 0.33.0)
+def packed_groups(swa_layers: int, csa: int, hca: int, indexer: str = "fp8") -> tuple[int, tuple[int, int, int]]:
+    """(widest group's bytes per block, (sliding-window groups, C4-state groups, C128-state groups)) as
+    `v1/core/kv_cache_planning.py`: `_get_packed_kv_cache_groups` lays V4 out. Four buckets: the 64-token window
+    pages of every layer, drafts included (balanced, one page size); the MLA latent + indexer pages (one group;
+    balanced only when CSA = HCA); the C4 compressor + indexer-compressor states (balanced, two sizes: their
+    count is the floor on repeats) and the C128 states. Repeats per group = `_approximate_gcd` of the balanced
+    buckets' layer counts; a balanced bucket splits into cdiv(layers, repeats) groups. Flash: window layers 43
+    -> 22 + 21, 44 (MTP) -> 22 + 22, 46 (DSpark) -> 23 + 23; the MLA group (1,002,240 B) stays the widest."""
+    c = lambda a, b: -(-a // b)  # noqa: E731
+    swa_page, state = _page(SWA_BLOCK, LATENT), _page(1, STATE_C4)
+    mla = csa * (_page(BLOCK / 4, LATENT) + _page(BLOCK / 4, INDEXER.get(indexer, 132))) + hca * _page(BLOCK / 128, LATENT)
+    balanced = [n for n in (swa_layers, csa, hca) if n] + ([csa] if csa and csa == hca else [])
+    repeats = _approximate_gcd(balanced, csa) if csa else max(balanced, default=1)
+    groups = tuple(c(n, repeats) if n else 0 for n in (swa_layers, csa, hca))
+    widest = [mla, c(swa_layers, groups[0]) * swa_page if swa_layers else 0,
+              c(csa, groups[1]) * (state + _page(1, STATE_C4_INDEXER)) if csa else 0, c(hca, groups[2]) * state if hca else 0]
+    return max(widest), groups
 
 
 # --------------------------------------------------------------------------- vLLM 0.22-0.26's packing
@@ -163,28 +186,32 @@ def in_flight_tokens(max_num_batched_tokens: int, *, async_scheduling: bool | No
     return max_num_batched_tokens * batches
 
 
-def blocks_per_request(max_model_len: int, in_flight: int) -> int:
-    """Pool blocks one request holds: full-context blocks + 2 sliding-window groups + C4 and C128 state."""
+GROUPS = (2, 1, 1)  # (sliding-window, C4-state, C128-state) groups of Flash and Pro, with or without MTP/DSpark drafts
+
+
+def blocks_per_request(max_model_len: int, in_flight: int, groups: tuple[int, int, int] = GROUPS) -> int:
+    """Pool blocks one request holds: full-context blocks + each sliding-window group + C4 and C128 state groups."""
     c = lambda a, b: -(-a // b)  # noqa: E731 - cdiv as vLLM spells it
     window = min(WINDOW - 1 + in_flight, max_model_len)
-    return (c(max_model_len, BLOCK) + 2 * (c(window, SWA_BLOCK) + 1)
-            + (c(min(2 * C4_STATE_BLOCK - 1 + in_flight, max_model_len), C4_STATE_BLOCK) + 1)
-            + (c(window, C128_STATE_BLOCK) + 1))
+    return (c(max_model_len, BLOCK) + groups[0] * (c(window, SWA_BLOCK) + 1)
+            + groups[1] * (c(min(2 * C4_STATE_BLOCK - 1 + in_flight, max_model_len), C4_STATE_BLOCK) + 1)
+            + groups[2] * (c(window, C128_STATE_BLOCK) + 1))
 
 
-def capacity(pool_bytes: float, block_bytes: int, max_model_len: int, in_flight: int) -> tuple[int, float, int]:
+def capacity(pool_bytes: float, block_bytes: int, max_model_len: int, in_flight: int,
+             groups: tuple[int, int, int] = GROUPS) -> tuple[int, float, int]:
     """(num_blocks, max concurrency, printed "GPU KV cache size" tokens) for one KV pool."""
     num_blocks = int(max(pool_bytes, 0) // block_bytes)
-    concurrency = num_blocks / blocks_per_request(max_model_len, in_flight)
+    concurrency = num_blocks / blocks_per_request(max_model_len, in_flight, groups)
     return num_blocks, concurrency, int(concurrency * max_model_len)
 
 
-def max_len_for(num_blocks: int, in_flight: int, ceiling: int, seqs: int = 1) -> int:
+def max_len_for(num_blocks: int, in_flight: int, ceiling: int, seqs: int = 1, groups: tuple[int, int, int] = GROUPS) -> int:
     """The largest length `seqs` requests fit in `num_blocks` (seqs=1: vLLM's estimate_max_model_len search)."""
     lo, hi = 0, ceiling
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if seqs * blocks_per_request(mid, in_flight) <= num_blocks:
+        if seqs * blocks_per_request(mid, in_flight, groups) <= num_blocks:
             lo = mid
         else:
             hi = mid - 1

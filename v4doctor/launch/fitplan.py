@@ -56,10 +56,15 @@ def _host_gpus(gpus: str | None, gpu_mem_gib: float | None, facts, spec, kb) -> 
 
 # Overrides passed to v4doctor.launch.fit.fit() as they are (engine memory settings: docs/fit.md).
 FIT_OVERRIDES = ("tp", "dp", "pp", "ep", "max_model_len", "max_num_seqs", "fraction", "engine_version", "max_num_batched_tokens",
-                 "async_scheduling", "kv_cache_memory_bytes", "dp_attention", "n_cpu_moe")
+                 "async_scheduling", "kv_cache_memory_bytes", "dp_attention", "n_cpu_moe", "spec_method", "num_speculative_tokens")
 
 
 def _apply_overrides(kwargs: dict, overrides: dict[str, Any]) -> dict:
+    from v4doctor.launch.speculative import METHODS
+
+    method = overrides.get("spec_method")
+    if method is not None and str(method).lower() not in METHODS:
+        raise UsageError(f"--speculative {str(method)[:32]!r}: expected one of {', '.join(METHODS)}")
     for name in FIT_OVERRIDES:
         if overrides.get(name) is not None:
             kwargs[name] = overrides[name]

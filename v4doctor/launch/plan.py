@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any
 
+from v4doctor.launch import speculative
 from v4doctor.launch.spec import LaunchSpec
 
 _PARALLEL = {
@@ -95,8 +96,11 @@ def plan(spec: LaunchSpec) -> dict[str, Any]:
     out = layout(spec)
     out["kv_format"] = kv_format(spec)
     out["indexer"] = indexer_dtype(spec) if spec.engine in ("vllm", "sglang") else out["kv_format"]
-    spec_cfg = str(spec.flag("speculative-config", "")) + str(spec.flag("speculative-algorithm", ""))
-    out["mtp"] = any(m in spec_cfg.lower() for m in ("mtp", "dspark", "nextn", "eagle"))
+    spec_dec = speculative.read(spec)  # the draft's weights, KV layers and rings (v4doctor.launch.speculative)
+    out["mtp"] = spec_dec["method"] in speculative.DRAFT_METHODS
+    if spec_dec["method"]:
+        out["spec_method"], out["num_speculative_tokens"] = spec_dec["method"], spec_dec["num_speculative_tokens"]
+        out.update({k: spec_dec[v] for k, v in (("spec_steps", "num_steps"), ("spec_topk", "eagle_topk")) if spec_dec.get(v)})
     frac = _FRACTION.get(spec.engine)
     if frac and _flag(spec, frac) is not None:
         try:
@@ -125,6 +129,9 @@ def _engine_memory_flags(spec: LaunchSpec) -> dict[str, Any]:
             out["kv_cache_memory_bytes"] = _bytes(spec.flag("kv-cache-memory-bytes"))
     elif spec.engine == "sglang":
         out["dp_attention"] = spec.flag("enable-dp-attention") is True
+        for flag, key in (("max-running-requests", "max_running_requests"), ("chunked-prefill-size", "chunked_prefill_size")):
+            if _int(spec.flag(flag), 0) > 0:  # cap mode's request cap and prefill chunks (fit_sglang.cap_fixed_bytes)
+                out[key] = _int(spec.flag(flag), 0)
     elif spec.engine in ("llamacpp", "ollama"):
         if spec.flag("cpu-moe") is True:
             out["n_cpu_moe"] = 10_000  # every layer's experts in RAM (clamped to the layer count)
