@@ -183,6 +183,11 @@ def test_concepts_are_capped_below_every_signature():
         ("ERROR 12-08 15:37:59 [multiproc_executor.py:597]     per_partition_vocab_size = divide(global_vocab_size, world_size)", "tp_size_mismatch"),
         ("Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: error during container init: error running prestart hook #0: exit status 2, stdout: , stderr: SIGSEGV: segmentation violation", "docker_gpu_runtime"),
         ("Value is not callable: null at row 49, column 79:", "tokenizer_or_template"),
+        # round 8: transformers without a weights file in the folder (Ke-Omni-R#4 shape), TensorRT-LLM without a kernel
+        # tactic (TensorRT-LLM#685 shape), Gradio's port (AMD-SHARK-Studio#1945 shape)
+        ("OSError: Error no file named pytorch_model.bin, model.safetensors, tf_model.h5, model.ckpt.index or flax_model.msgpack found in directory D:\\models\\x.", "corrupt_or_incomplete_weights"),
+        ("  what():  [TensorRT-LLM][ERROR] Assertion failed: No valid SQ GEMM tactic (/data/TensorRT-LLM/cpp/x.cpp:329", "gpu_arch_unsupported"),
+        ("OSError: Cannot find empty port in range: 8080-8080. You can specify a different port by setting the GRADIO_SERVER_PORT environment variable", "port_in_use"),
     ],
 )
 def test_concepts_on_wordings_no_signature_has(line, category):
@@ -270,7 +275,7 @@ def test_the_second_opinion_comes_last_and_never_changes_the_top_answer():
     import v4doctor.logs.tiers as tiers
 
     seen = 0
-    for case in load_cases()[::3]:
+    for case in load_cases():
         items = diagnose_text(case.body).items
         extra = [i for i in items if i.title.startswith("Also possible: ")]
         if not extra:
@@ -330,6 +335,31 @@ def test_a_model_loading_after_the_ready_line_is_not_healthy_yet():
     assert diagnose_text(ready).items == []
     (item,) = diagnose_text(ready + "Loading the model ['chatglm3-6b'] on worker f219373d ...\n").items
     assert item.category == "insufficient_evidence"
+
+
+def test_an_oom_after_the_weights_loaded_is_the_kv_cache_not_the_weights():
+    """The same torch OOM line: right after `Loading checkpoint shards` it is the weights; in generation code
+    (`past_key_value`) or after the load finished, the context/KV cache; a V4D plan finding keeps the weights."""
+    oom = ("torch.cuda.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 8.00 GiB total capacity; "
+           "6.63 GiB already allocated; 0 bytes free; 7.29 GiB reserved in total by PyTorch)\n")
+    loading = "Loading checkpoint shards:  40%|████      | 2/5 [00:10<00:15,  5.0s/it]\n"
+    assert diagnose_text(loading + oom).items[0].category == "oom_weights"
+    generating = ('  File "modeling_llama.py", line 209, in forward\n'
+                  "    key_states = torch.cat([past_key_value[0], key_states], dim=2)\n")
+    top = diagnose_text(generating + oom).items
+    assert [i.category for i in top[:2]] == ["kv_cache_too_small", "oom_weights"] and top[0].id == "DIAG-OOM-AFTER-LOAD"
+    done = "Loading checkpoint shards: 100%|██████████| 5/5 [00:25<00:00,  5.0s/it]\n"
+    assert diagnose_text(done + oom).items[0].category == "kv_cache_too_small"
+
+
+def test_special_tokens_alone_on_lines_are_garbage_but_not_on_a_command_line():
+    """A reply followed by `<|EOT|>` line after line (DeepSeek-Coder#136 shape) is garbage; the same token as an
+    argument of the command that ran (`--eos-token "<|eot_id|>"`) is not."""
+    d = diagnose_text("答案正确。\n" + "<|EOT|>\n" * 6)
+    assert d.items and d.items[0].category == "gguf_gibberish_quality"
+    d = diagnose_text("mlx_lm.generate --model m --prompt 'write game of life' --eos-token \"<|eot_id|>\" <|eot_id|>\n"
+                      "Here is a simple implementation of the Game of Life in Python:\n")
+    assert all(i.category != "gguf_gibberish_quality" for i in d.items)
 
 
 # --------------------------------------------------------------------------- insufficient evidence, fix texts

@@ -124,9 +124,17 @@ def garbage(text: str, output: bool = False) -> str | None:
 SALAD_WORDS = 60
 SALAD_RATIO = 0.33
 # A line that renders a chat transcript (`<｜User｜>Hello<｜Assistant｜>Hi there…`, llama-server's example_format cut
-# from its start): the special tokens are the template's, not a reply's.
+# from its start) or ends a rendered prompt: the special tokens are the template's, not a reply's.
 _RENDERED_CHAT = re.compile(r"^['\"]?(?:<\|[^|<>\s]{1,40}\|>|<｜[^｜]{1,40}｜>).*(?:<\|assistant\|>|<｜assistant｜>|<\|im_start\|>\s*assistant|"
-                            r"<\|start_header_id\|>\s*assistant)", re.I)
+                            r"<\|start_header_id\|>\s*assistant)|"
+                            # or a prompt's last line, ending on the generation prompt (`…<|start_header_id|>assistant<|end_header_id|>`)
+                            r"(?:<\|start_header_id\|>assistant<\|end_header_id\|>|<\|im_start\|>assistant|<｜assistant｜>|<\|assistant\|>)\s*['\"]?$",
+                            re.I)
+
+
+# A command line (`mlx_lm.generate --model … --eos-token "<|eot_id|>"`): its special tokens are arguments, not a reply.
+_COMMAND = re.compile(r"(?:^|\s)--[a-z][\w-]+(?:[= ]|$)")
+_SPECIAL_ONLY = re.compile(r"^\s*(?:<\|[^|<>\s]{1,40}\|>|<｜[^｜]{1,40}｜>)\s*$")
 
 
 _LOGGISH = re.compile(r"^\S+:\s|=|^\[|^\(|^\d|^(?:INFO|WARN|WARNING|ERROR|DEBUG|TRACE|FATAL|CRITICAL)\b|https?://|/\w+/")
@@ -159,7 +167,7 @@ def _free_text(win: Window) -> tuple[int, str, str] | None:
     inside = _template_lines(win)
     inside |= {ln.number for ln in win.failures}  # an error line's mangled bytes (a path, a user name) are no reply
     lines = [ln for ln in win.lines if not ln.quiet and len(ln.text) < 4000 and not _LOGGISH.search(ln.text)
-             and ln.number not in inside and not _RENDERED_CHAT.search(ln.text)]
+             and ln.number not in inside and not _RENDERED_CHAT.search(ln.text) and not _COMMAND.search(ln.text)]
     text = " ".join(ln.text for ln in lines)
     if not lines or len(text) < 12:
         return None
@@ -175,6 +183,9 @@ def _free_text(win: Window) -> tuple[int, str, str] | None:
         if k >= 4:
             first = next(ln for ln in lines if ln.text == again)
             return first.number, first.raw, f"{again[:40]!r} repeats {k} times"
+    alone = [ln for ln in lines if _SPECIAL_ONLY.match(ln.text)]  # a special token on a line of its own, again and again
+    if len(alone) >= 4:
+        return alone[0].number, alone[0].raw, f"special tokens in the text ({alone[0].text.strip()} on {len(alone)} lines)"
     leaks = [ln for ln in lines if _LEAK.search(ln.text)]
     if len(leaks) >= 3:
         return leaks[0].number, leaks[0].raw, f"special tokens in the text on {len(leaks)} lines"

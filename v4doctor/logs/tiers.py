@@ -243,8 +243,9 @@ def survived(scan: ScanResult, items: list[Item]) -> list[Item] | None:
     return out
 
 
-_QUANT_CODE = re.compile(r"/awq/|\bawq_|/gptq|gptq_|marlin|/quantization/|/quantize/|quantizer|bitsandbytes|mxfp4|nvfp4|fp8_|_fp8|w4a16|w8a8")
-_QUANT_BYTES = (b"awq", b"gptq", b"marlin", b"quantiz", b"bitsandbytes", b"fp4", b"fp8", b"w4a16", b"w8a8")
+_QUANT_CODE = re.compile(r"/awq/|\bawq_|/gptq|gptq_|marlin|/quantization/|/quantize/|quantizer|bitsandbytes|mxfp4|nvfp4|fp8_|_fp8|w4a16|w8a8|"
+                         r"weightonly\w*quant|quantmatmul")  # TensorRT-LLM's weight-only quantized GEMM plugins
+_QUANT_BYTES = (b"awq", b"gptq", b"marlin", b"quantiz", b"bitsandbytes", b"fp4", b"fp8", b"w4a16", b"w8a8", b"quantmatmul")
 
 
 def quantized_kernel(scan: ScanResult, items: list[Item]) -> list[Item] | None:
@@ -271,6 +272,63 @@ def quantized_kernel(scan: ScanResult, items: list[Item]) -> list[Item] | None:
     return [item if i is top else i for i in items]
 
 
+_OOM = re.compile(r"out of memory|cudamalloc failed|outofmemoryerror|failed to allocate|hipmalloc|not enough memory|\boom\b")
+# Printed once the weights are placed, or while serving: an OOM after one of these is the KV cache's or the context's.
+_AFTER_LOAD = re.compile(
+    r"loading weights took|model loading took|model weights took|load weight end|loading checkpoint shards: 100%|memory profiling|"
+    r"# gpu blocks|kv cache is allocated|memory pool end|capturing cuda ?graph|capture cuda graph|graph capturing|llama_kv_cache|"
+    r"kv self size|llama_new_context_with_model|llama_init_from_model|compute buffer|available kv cache memory|maximum concurrency|"
+    r"output generated|prompt eval|prefill batch|decode batch|avg prompt throughput")
+# The code that ran out: generation and the KV cache's allocation, against loading the weights.
+_KV_CODE = re.compile(
+    r"past_key_value|key_states|value_states|kv_cache|key_cache|value_cache|\.generate\(|generation/utils|_sample\(|beam_search|"
+    r"prefill|decode|allocate_kv|kv cache|initialize_kv_cache|profile_run|_dummy_run|determine_num_available_blocks|init_memory_pool|"
+    r"capture_model|cuda_graph")
+_LOAD_CODE = re.compile(
+    r"from_pretrained|load_state_dict|load_weights|weight_loader|model_loader|load_checkpoint|_load_pretrained_model|"
+    r"set_module_tensor_to_device|\.to\(|\.cuda\(|load_model|loading checkpoint shards|llm_load_tensors|load_tensors")
+
+
+# OOM signatures that already say which allocation failed (SGLang's CUDA-graph capture, vLLM's free memory at start-up,
+# Ollama's system memory): their own fix stands.
+_PHASED_OOM = frozenset({"SIG-SGLANG-CUDA-GRAPH-OOM", "SIG-VLLM-FREE-MEMORY-LESS", "SIG-OLLAMA-SYSTEM-MEMORY"})
+
+
+def oom_after_load(scan: ScanResult, items: list[Item]) -> list[Item] | None:
+    """An OOM named `oom_weights` that came after the weights were placed (a load-done line, a served request) or in
+    generation code (the KV cache, `past_key_value`, the engine's KV profiling) and not in loading code: the context or
+    the KV cache does not fit, not the weights. The OOM item stays, second. Not when the launch plan says the weights
+    cannot fit (a V4D finding)."""
+    top = items[0] if items and items[0].severity == "error" else None
+    if top is None or top.category != "oom_weights" or any(m.startswith("V4D") or m in _PHASED_OOM for m in top.matched):
+        return None
+    win = window(scan)
+    first = next((ln for ln in win.lines if _OOM.search(ln.norm)), None)
+    if first is None:
+        return None
+    before = [ln for ln in win.lines if ln.number < first.number]
+    near = [ln.norm for ln in before[-40:]] + [first.norm]
+    served = any(_SERVING.search(ln.text) for ln in before)
+    loaded = any(_AFTER_LOAD.search(ln.norm) for ln in before)
+    kv_code = _KV_CODE.search(" ".join(win.frames + near))
+    load_code = _LOAD_CODE.search(" ".join(win.frames + near[-15:]))
+    if not (served or loaded or (kv_code and not load_code)):
+        return None
+    why = ("the server had come up" if served else "the weights had loaded" if loaded else
+           f"the code that ran out is generation's or the KV cache's (`{kv_code.group(0)}`)")
+    item = Item(
+        id="DIAG-OOM-AFTER-LOAD", category="kv_cache_too_small", severity="error", confidence=max(0.05, round(top.confidence - 0.02, 2)),
+        title="Out of memory after the weights were placed: the context or the KV cache does not fit",
+        cause=f"Line {first.number} ran out of GPU memory after {why}: the weights fit, the memory for the KV cache, the "
+              "context or the batch in flight does not.",
+        fix="Lower the context (--max-model-len, --context-length, -c / num_ctx), the requests or slots in parallel "
+            "(--max-num-seqs, --parallel / OLLAMA_NUM_PARALLEL, --max-batch-total-tokens) or the prefill chunk "
+            "(--max-num-batched-tokens); raise the engine's memory fraction if it leaves room; or add GPUs.",
+        troubleshooting="kv-cache-too-small", evidence=top.evidence, line=top.line, matched=["DIAG-OOM-AFTER-LOAD", *top.matched],
+    )
+    return [item] + items
+
+
 def kv_allocation(items: list[Item]) -> list[Item] | None:
     """An allocation failure whose next lines say it was the KV cache's buffer (llama.cpp's `failed to allocate
     buffer of size N` then `llama_kv_cache_init: failed to allocate buffer for kv cache`): the context does not
@@ -288,7 +346,7 @@ def refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
     """Run the tiers after the exact ones; `rerank(events)` ranks again with more signature events; then a
     missing kernel of a quantized format's code is `quantization_unsupported` whichever tier found it."""
     items = _refine(scan, items, rerank)
-    items = quantized_kernel(scan, items) or items
+    items = quantized_kernel(scan, items) or oom_after_load(scan, items) or items
     return with_second_opinion(scan, items)
 
 
