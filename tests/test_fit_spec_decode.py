@@ -161,6 +161,7 @@ def test_fit_cli_speculative_flag():
     plain = run_cli("fit", "--gpus", "2xH200", "--max-model-len", "262144", "--json").json()
     mtp = run_cli("fit", "--gpus", "2xH200", "--max-model-len", "262144", "--speculative", "mtp", "--json").json()
     assert mtp["weights_gib_per_gpu"] > plain["weights_gib_per_gpu"] and mtp["kv_blocks"] < plain["kv_blocks"]
+    assert (mtp["speculative"], mtp["draft_layers"], plain["speculative"]) == ("mtp", 1, None)
     bad = run_cli("fit", "--gpus", "2xH200", "--speculative", "medusa")
     assert bad.code == 2 and "--speculative 'medusa'" in bad.err and "Traceback" not in bad.err
 
@@ -195,3 +196,18 @@ def test_sglang_launch_cap_flags_reach_the_fit():
     kw = plan(parse_text("python -m sglang.launch_server --model-path deepseek-ai/DeepSeek-V4-Flash --tp 4 "
                          "--max-running-requests 16 --chunked-prefill-size 4096 --speculative-algorithm DSPARK"))
     assert (kw["max_running_requests"], kw["chunked_prefill_size"], kw["spec_method"]) == (16, 4096, "dspark")
+
+
+def test_vllm_033_v41_figures_the_docs_quote():
+    """docs/fit.md, "V4.1 in vLLM 0.33": the engine's planner on V4.1's Hopper specs (the fixture's `v41` rows) needs
+    116,928 B blocks and 18,212 of them for one 1M request (2.3x DeepSeek's 890 B/token, which the fit still uses);
+    DSpark's 3 draft window layers add 261 blocks."""
+    v41 = {(r["draft_layers"], r["num_speculative_tokens"], r["max_model_len"]): r
+           for r in json.loads((FIXTURES / "vllm-0.33.0-kv-groups.json").read_text())["v41"]}
+    plain, dspark = v41[(0, 0, 1_048_576)], v41[(3, 5, 1_048_576)]
+    assert plain["bytes_per_block"] == dspark["bytes_per_block"] == 116_928
+    assert (plain["blocks_per_request"], dspark["blocks_per_request"]) == (18_212, 18_473)
+    assert plain["bytes_per_block"] * plain["blocks_per_request"] / 1_048_576 == pytest.approx(2031, abs=1)
+    assert v41[(3, 7, 1_048_576)]["group_layers"][-3:] == [1, 1, 1]  # 16-row rings, one per block
+    doc = (FIXTURES.parent.parent / "docs" / "fit.md").read_text()
+    assert "116,928 B a 64-token block" in doc and "18,212 blocks" in doc and "18,473 blocks" in doc

@@ -112,6 +112,52 @@ CASES = {  # name -> compress_ratios of the target layers (the draft layers are 
 }
 
 
+# DeepSeek-V4.1-Flash on Hopper with vLLM 0.33's defaults (models/deepseek_v41/attention.py, compressor.py): 64-token
+# blocks (the V4.1 sparse-MLA and indexer kernels take 64 on SM90), the V4 record (584 B, 576 B alignment) off SM100,
+# the fp8 indexer (indexer_kv_dtype defaults to fp8; no sparse-logits stride), compressed KV and indexer keys only on the
+# kv sources, a per-request compressor ring (CircularBufferSpec, max(8, pow2 >= drafts + 2) rows x 1,024 fp32) on the
+# ratio-2 sources, 32-token window pages on every layer and on the DSpark draft layers.
+V41_RATIOS, V41_SOURCES = [0, 0] + [2] * 18 + [1] * 20, (2, 8, 14, 20)
+
+
+def v41_specs(draft: int, spec_tokens: int) -> dict:
+    from vllm.v1.kv_cache_interface import CircularBufferSpec
+
+    ring = max(8, 1 << (spec_tokens + 2 - 1).bit_length())
+    out: dict = {}
+    for i, r in enumerate(V41_RATIOS + [0] * draft):
+        pre = f"model.layers.{i}.attn"
+        out[pre + ".swa_cache"] = SlidingWindowMLASpec(
+            block_size=32, num_kv_heads=1, max_tp_shards=1, head_size=512, dtype=torch.uint8, sliding_window=128,
+            cache_dtype_str="fp8_ds_mla", state_content_bytes=584, alignment=576, model_version="deepseek_v4",
+            is_draft=i >= len(V41_RATIOS))
+        if i in V41_SOURCES:
+            out[pre] = MLAAttentionSpec(
+                block_size=64, num_kv_heads=1, max_tp_shards=1, head_size=512, dtype=torch.uint8, tokens_per_state=r,
+                cache_dtype_str="fp8_ds_mla", alignment=576, model_version="deepseek_v4", state_content_bytes=584)
+            out[pre + ".indexer.k_cache"] = MLAAttentionSpec(
+                block_size=64, num_kv_heads=1, max_tp_shards=1, head_size=132, dtype=torch.uint8, tokens_per_state=r,
+                alignment=576)
+            if r > 1:
+                out[pre + ".compressor.state_cache"] = CircularBufferSpec(
+                    block_size=ring, num_kv_heads=1, head_size=1024, head_size_v=0, dtype=torch.float32)
+    return out
+
+
+def v41_rows() -> list[dict]:
+    rows = []
+    for draft, spec_tokens in ((0, 0), (3, 5), (3, 7)):
+        for max_model_len, in_flight in ((1_048_576, 8192), (131_072, 16_384)):
+            cfg = config(max_model_len, in_flight)
+            groups = planning.get_kv_cache_groups(cfg, v41_specs(draft, spec_tokens))
+            per_request = sum(cdiv(g.kv_cache_spec.max_memory_usage_bytes(cfg), g.kv_cache_spec.page_size_bytes) for g in groups)
+            rows.append({"case": "v4.1-flash-sm90", "draft_layers": draft, "num_speculative_tokens": spec_tokens,
+                         "max_model_len": max_model_len, "in_flight": in_flight,
+                         "group_layers": [len(g.layer_names) for g in groups],
+                         "bytes_per_block": planning._pool_bytes_per_block(cfg, groups), "blocks_per_request": per_request})
+    return rows
+
+
 def main() -> None:
     rows = []
     for name, ratios in CASES.items():
@@ -123,7 +169,7 @@ def main() -> None:
                                  **measure(ratios, draft, indexer, max_model_len, in_flight)})
     json.dump({"source": f"vllm {vllm.__version__} wheel, v1/core/{planning.__name__.rsplit('.', 1)[1]}.py run by tools/vllm_kv_groups.py "
                          "(synthetic layer specs built with vLLM's own spec classes; the figures are the engine's)",
-               "cases": CASES, "rows": rows}, sys.stdout, separators=(",", ":"))
+               "cases": CASES, "rows": rows, **({} if OLD else {"v41": v41_rows()})}, sys.stdout, separators=(",", ":"))
     sys.stdout.write("\n")  # one line: a generated record, read by the test
 
 

@@ -74,6 +74,8 @@ class FitResult:
     n_cpu_moe: int = 0  # llama.cpp: layers whose experts stay in RAM
     n_cpu_moe_needed: int | None = None  # llama.cpp: the fewest --n-cpu-moe that fit VRAM (None: none does)
     unknown: list[str] = field(default_factory=list)  # figures no source gives, with the reason
+    speculative: str | None = None  # the speculative-decoding method the fit counts (mtp, dspark, eagle, ngram, ...)
+    draft_layers: int = 0  # vLLM: the draft's window-only KV layers (MTP: num_nextn_predict_layers, DSpark: 3)
 
     @property
     def fits_low(self) -> bool:
@@ -263,7 +265,7 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
         max_model_len_fits_low=cap["len_fits_low"], engine_version=engine_version, gpus_used=used, layout_error=err,
         max_concurrency=cap["concurrency"] * pools, estimated_max_model_len=cap["est"] if weights_fit else 0,
         kv_tokens_per_pool=cap["printed"], kv_blocks=cap["blocks"], in_flight_tokens=cap["in_flight"],
-        n_cpu_moe=n_cpu_moe, n_cpu_moe_needed=needed,
+        n_cpu_moe=n_cpu_moe, n_cpu_moe_needed=needed, speculative=spec_method, draft_layers=p["draft_layers"],
     )
 
 
