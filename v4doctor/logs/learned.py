@@ -79,6 +79,7 @@ def predict(win: Window, model: dict | None = None) -> list[tuple[str, float]]:
     return sorted(((c, e / total) for c, e in zip(classes, exp)), key=lambda x: -x[1])
 
 
+HEALTHY_SHARE = 0.5  # a lead needs at least half the probability the classifier gives to "these lines are harmless"
 SECOND_P = 0.25  # a second opinion beside a rule's answer: only a cause the classifier gives at least this
 
 
@@ -86,8 +87,9 @@ def learned_item(win: Window, min_p: float = MIN_P) -> Item | None:
     """"likely X (p)" for an unrecognised failure, or None when the model is unsure or says no cause."""
     ranked = predict(win)
     causes = [(c, p) for c, p in ranked if c not in NOT_A_CAUSE]
-    if not causes or causes[0][1] < min_p or causes[0][1] < dict(ranked).get("other", 0):
-        return None  # unsure, or `other` (a failure no category explains) is at least as likely: no guess
+    p = dict(ranked)
+    if not causes or causes[0][1] < min_p or causes[0][1] < max(p.get("other", 0), HEALTHY_SHARE * p.get("healthy", 0)):
+        return None  # unsure, `other` (a failure no category explains) is as likely, or the lines read mostly as harmless
     return _item(win, *causes[0])
 
 
