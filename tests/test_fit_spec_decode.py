@@ -200,10 +200,10 @@ def test_sglang_launch_cap_flags_reach_the_fit():
 
 def test_vllm_033_v41_figures_the_docs_quote():
     """docs/fit.md, "V4.1 in vLLM 0.33": the engine's planner on V4.1's Hopper specs (the fixture's `v41` rows) needs
-    116,928 B blocks and 18,212 of them for one 1M request (2.3x DeepSeek's 890 B/token, which the fit still uses);
-    DSpark's 3 draft window layers add 261 blocks."""
+    116,928 B blocks and 18,212 of them for one 1M request (2.3x DeepSeek's 890 B/token); DSpark's 3 draft window
+    layers add 261 blocks."""
     v41 = {(r["draft_layers"], r["num_speculative_tokens"], r["max_model_len"]): r
-           for r in json.loads((FIXTURES / "vllm-0.33.0-kv-groups.json").read_text())["v41"]}
+           for r in json.loads((FIXTURES / "vllm-0.33.0-kv-groups.json").read_text())["v41"] if r["block"] == 64}
     plain, dspark = v41[(0, 0, 1_048_576)], v41[(3, 5, 1_048_576)]
     assert plain["bytes_per_block"] == dspark["bytes_per_block"] == 116_928
     assert (plain["blocks_per_request"], dspark["blocks_per_request"]) == (18_212, 18_473)
@@ -211,3 +211,41 @@ def test_vllm_033_v41_figures_the_docs_quote():
     assert v41[(3, 7, 1_048_576)]["group_layers"][-3:] == [1, 1, 1]  # 16-row rings, one per block
     doc = (FIXTURES.parent.parent / "docs" / "fit.md").read_text()
     assert "116,928 B a 64-token block" in doc and "18,212 blocks" in doc and "18,473 blocks" in doc
+
+
+def test_vllm_033_v41_port_matches_the_engine():
+    """`fit_vllm_v41.plan` on V4.1's buckets gives the engine's bytes per block and blocks per request for every `v41`
+    row (64- and 128-token blocks, no draft / DSpark with 5 or 7 draft tokens, two lengths), and the general port
+    reproduces V4's 96 rows too (it is what `fit_vllm.packed_groups` calls)."""
+    from v4doctor.launch import fit_sglang, fit_vllm_v41 as v41
+
+    rows = json.loads((FIXTURES / "vllm-0.33.0-kv-groups.json").read_text())["v41"]
+    assert {r["block"] for r in rows} == {64, 128} and len(rows) == 12
+    for r in rows:
+        buckets = v41.v41_buckets(fit_sglang.V41_COMPRESS_RATIOS, [2, 8, 14, 20], draft_layers=r["draft_layers"],
+                                  block=r["block"], spec_tokens=r["num_speculative_tokens"])
+        block, groups = v41.plan(buckets)
+        assert block == r["bytes_per_block"], r
+        assert v41.blocks_per_request(groups, r["max_model_len"], r["in_flight"]) == r["blocks_per_request"], r
+    for row, swa, csa, hca in _rows("0.33.0"):
+        block, groups = v41.plan(v41.v4_buckets(swa, csa, hca, 132 if row["indexer"] == "fp8" else 68))
+        assert (block, v41.blocks_per_request(groups, row["max_model_len"], row["in_flight"])) == \
+            (row["bytes_per_block"], row["blocks_per_request"]), row
+
+
+def test_the_fit_uses_vllms_v41_packing_where_it_is_ported():
+    """Hopper: 64-token blocks of 116,928 B; RTX PRO 6000 (SM120): 128-token blocks of 230,400 B; B200 (SM100, MXFP8 /
+    NVFP4 records) and an unknown GPU: DeepSeek's 890 B/token with a note; before vLLM 0.30 (no V4.1) too."""
+    from v4doctor.launch import fit_vllm_v41
+
+    assert [fit_vllm_v41.v41_block(g) for g in ("H200", "NVIDIA H20-3e", "GH200", "RTX-PRO-6000", "GB10", "B200", "GB300", "A100")] \
+        == [64, 64, 64, 128, 128, None, None, None]
+    v41 = KB.model("v4.1-flash")
+    kw = dict(gpus=8, tp=8, max_model_len=1_048_576, kv_pool_gib=60.0, max_num_batched_tokens=8192)
+    h = fit(v41, gpu_mem_gib=140.4, gpu_name="H200", **kw)
+    assert h.kv_blocks == int(60 * (1 << 30) // 116_928) and h.max_concurrency == pytest.approx(h.kv_blocks / 18_212)
+    d = fit(v41, gpu_mem_gib=140.4, gpu_name="H200", spec_method="dspark", num_speculative_tokens=5, **kw)
+    assert (d.draft_layers, d.max_concurrency) == (3, pytest.approx(d.kv_blocks / 18_473))
+    assert fit(v41, gpu_mem_gib=95.0, gpu_name="RTX-PRO-6000", **kw).kv_bytes_per_token == 230_400 / 128
+    assert fit(v41, gpu_mem_gib=178.4, gpu_name="B200", **kw).kv_bytes_per_token == 890
+    assert fit(v41, gpu_mem_gib=140.4, gpu_name="H200", engine_version="0.29.0", **kw).kv_bytes_per_token == 890

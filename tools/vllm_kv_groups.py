@@ -120,7 +120,7 @@ CASES = {  # name -> compress_ratios of the target layers (the draft layers are 
 V41_RATIOS, V41_SOURCES = [0, 0] + [2] * 18 + [1] * 20, (2, 8, 14, 20)
 
 
-def v41_specs(draft: int, spec_tokens: int) -> dict:
+def v41_specs(draft: int, spec_tokens: int, block: int = 64) -> dict:
     from vllm.v1.kv_cache_interface import CircularBufferSpec
 
     ring = max(8, 1 << (spec_tokens + 2 - 1).bit_length())
@@ -133,10 +133,10 @@ def v41_specs(draft: int, spec_tokens: int) -> dict:
             is_draft=i >= len(V41_RATIOS))
         if i in V41_SOURCES:
             out[pre] = MLAAttentionSpec(
-                block_size=64, num_kv_heads=1, max_tp_shards=1, head_size=512, dtype=torch.uint8, tokens_per_state=r,
+                block_size=block, num_kv_heads=1, max_tp_shards=1, head_size=512, dtype=torch.uint8, tokens_per_state=r,
                 cache_dtype_str="fp8_ds_mla", alignment=576, model_version="deepseek_v4", state_content_bytes=584)
             out[pre + ".indexer.k_cache"] = MLAAttentionSpec(
-                block_size=64, num_kv_heads=1, max_tp_shards=1, head_size=132, dtype=torch.uint8, tokens_per_state=r,
+                block_size=block, num_kv_heads=1, max_tp_shards=1, head_size=132, dtype=torch.uint8, tokens_per_state=r,
                 alignment=576)
             if r > 1:
                 out[pre + ".compressor.state_cache"] = CircularBufferSpec(
@@ -146,16 +146,20 @@ def v41_specs(draft: int, spec_tokens: int) -> dict:
 
 def v41_rows() -> list[dict]:
     rows = []
-    for draft, spec_tokens in ((0, 0), (3, 5), (3, 7)):
-        for max_model_len, in_flight in ((1_048_576, 8192), (131_072, 16_384)):
-            cfg = config(max_model_len, in_flight)
-            groups = planning.get_kv_cache_groups(cfg, v41_specs(draft, spec_tokens))
-            per_request = sum(cdiv(g.kv_cache_spec.max_memory_usage_bytes(cfg), g.kv_cache_spec.page_size_bytes) for g in groups)
-            rows.append({"case": "v4.1-flash-sm90", "draft_layers": draft, "num_speculative_tokens": spec_tokens,
-                         "max_model_len": max_model_len, "in_flight": in_flight,
-                         "group_layers": [len(g.layer_names) for g in groups],
-                         "bytes_per_block": planning._pool_bytes_per_block(cfg, groups), "blocks_per_request": per_request})
+    for block, case in ((64, "v4.1-flash-sm90"), (128, "v4.1-flash-block128")):  # 128: the kernels' block off SM90
+        for draft, spec_tokens in ((0, 0), (3, 5), (3, 7)):
+            for max_model_len, in_flight in ((1_048_576, 8192), (131_072, 16_384)):
+                rows.append(_v41_row(case, block, draft, spec_tokens, max_model_len, in_flight))
     return rows
+
+
+def _v41_row(case: str, block: int, draft: int, spec_tokens: int, max_model_len: int, in_flight: int) -> dict:
+    cfg = config(max_model_len, in_flight)
+    groups = planning.get_kv_cache_groups(cfg, v41_specs(draft, spec_tokens, block))
+    per_request = sum(cdiv(g.kv_cache_spec.max_memory_usage_bytes(cfg), g.kv_cache_spec.page_size_bytes) for g in groups)
+    return {"case": case, "block": block, "draft_layers": draft, "num_speculative_tokens": spec_tokens,
+            "max_model_len": max_model_len, "in_flight": in_flight, "group_layers": [len(g.layer_names) for g in groups],
+            "bytes_per_block": planning._pool_bytes_per_block(cfg, groups), "blocks_per_request": per_request}
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from v4doctor.launch import fit_llamacpp, fit_sglang, fit_vllm
+from v4doctor.launch import fit_llamacpp, fit_sglang, fit_vllm, fit_vllm_v41
 
 GIB = 1 << 30
 BLOCK = fit_vllm.BLOCK  # vLLM block size for V4 (chosen by the engine since 0.20)
@@ -70,6 +70,12 @@ def _vllm_pool(kvm: dict, p: dict) -> dict:
         out["notes"].append("one batch in flight assumed: vLLM >= 0.26 reserves two with async scheduling, its default, "
                             "unless the launch says --no-async-scheduling (--async-scheduling counts two)")
     if not kvm.get("csa_layers"):
+        v41 = _vllm_v41(kvm, p, pool, low, t)
+        if v41 is not None:
+            return {**out, **v41, "notes": out["notes"] + v41["notes"]}
+        if kvm.get("kv_source_layer_ids"):
+            out["notes"].append(f"V4.1 on {p['gpu_name'] or 'this GPU'}: vLLM's layout here (SM100's 528 B MXFP8 / 288 B NVFP4 "
+                                "records, or an unknown GPU) is not ported: DeepSeek's bytes per token stand in")
         return {**out, **_simple(pool, low, _per_token_only(kvm, p["name"]), 0.0, p)}
     csa, hca, layers = kvm["csa_layers"], kvm.get("hca_layers", 0), int(kvm.get("layers", 43))
     swa = layers + p["draft_layers"]  # each MTP/DSpark draft layer adds one window-only page to the window group
@@ -88,6 +94,31 @@ def _vllm_pool(kvm: dict, p: dict) -> dict:
             "est": fit_vllm.max_len_for(blocks, t, p["context"], 1, groups),
             "len_fits": fit_vllm.max_len_for(blocks, t, p["context"], p["seqs"], groups) // BLOCK * BLOCK,
             "len_fits_low": fit_vllm.max_len_for(low_blocks, t, p["context"], p["seqs"], groups) // BLOCK * BLOCK}
+
+
+def _vllm_v41(kvm: dict, p: dict, pool: float, low: float, t: int) -> dict | None:
+    """V4.1 on vLLM 0.30+ off SM100 (`fit_vllm_v41`): the engine's packing of its kv-source pages, 32-token window pages
+    and compressor rings; None (DeepSeek's bytes per token stand in) where its records or block are not ported."""
+    block = fit_vllm_v41.v41_block(p["gpu_name"])
+    if not kvm.get("kv_source_layer_ids") or block is None or (p["version"] is not None and p["version"] < (0, 30)):
+        return None
+    ratios = list(kvm.get("compress_ratios") or fit_sglang.V41_COMPRESS_RATIOS)[: int(kvm.get("layers") or 40)]
+    buckets = fit_vllm_v41.v41_buckets(ratios, list(kvm["kv_source_layer_ids"]), draft_layers=p["draft_layers"], block=block,
+                                       indexer_bytes=fit_vllm.INDEXER.get(p["indexer"], 132), spec_tokens=p["spec_tokens"] or 0)
+    block_bytes, groups = fit_vllm_v41.plan(buckets)
+    block_bytes /= p["pp"]
+    blocks = int(max(pool, 0) * GIB // block_bytes)
+    per_req = fit_vllm_v41.blocks_per_request(groups, p["asked"], t)
+    conc = blocks / per_req
+
+    def fits(n: int) -> int:
+        return fit_vllm_v41.max_len(groups, n, t, p["context"], p["seqs"]) // block * block
+
+    return {"bpt": block_bytes / block, "fixed": (per_req - math.ceil(p["asked"] / block)) * block_bytes, "blocks": blocks,
+            "printed": int(conc * p["asked"]), "concurrency": conc, "est": fit_vllm_v41.max_len(groups, blocks, t, p["context"]),
+            "len_fits": fits(blocks), "len_fits_low": fits(int(max(low, 0) * GIB // block_bytes)),
+            "notes": [f"V4.1: vLLM's own packing ({len(groups)} buckets, {block}-token blocks of {block_bytes:,.0f} B, "
+                      f"{per_req:,} blocks a request): only the kv_source layers hold compressed KV"]}
 
 
 def _vllm_packed(layout: tuple, pool: float, low: float, t: int, p: dict) -> dict:

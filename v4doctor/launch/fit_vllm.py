@@ -66,21 +66,17 @@ def bytes_per_block(csa: int, hca: int, indexer: str = "fp8", version: tuple[int
 # --------------------------------------------------------------------------- vLLM 0.29+'s packing (read in 0.33.0)
 def packed_groups(swa_layers: int, csa: int, hca: int, indexer: str = "fp8") -> tuple[int, tuple[int, int, int]]:
     """(widest group's bytes per block, (sliding-window groups, C4-state groups, C128-state groups)) as
-    `v1/core/kv_cache_planning.py`: `_get_packed_kv_cache_groups` lays V4 out. Four buckets: the 64-token window
-    pages of every layer, drafts included (balanced, one page size); the MLA latent + indexer pages (one group;
-    balanced only when CSA = HCA); the C4 compressor + indexer-compressor states (balanced, two sizes: their
-    count is the floor on repeats) and the C128 states. Repeats per group = `_approximate_gcd` of the balanced
-    buckets' layer counts; a balanced bucket splits into cdiv(layers, repeats) groups. Flash: window layers 43
+    `v1/core/kv_cache_planning.py`: `_get_packed_kv_cache_groups` lays V4 out (the general port: `fit_vllm_v41.plan`).
+    Four buckets: the 64-token window pages of every layer, drafts included (balanced, one page size); the MLA latent +
+    indexer pages (one group; balanced only when CSA = HCA); the C4 compressor + indexer-compressor states (balanced,
+    two sizes: their count is the floor on repeats) and the C128 states. Repeats per group = `_approximate_gcd` of the
+    balanced buckets' layer counts; a balanced bucket splits into cdiv(layers, repeats) groups. Flash: window layers 43
     -> 22 + 21, 44 (MTP) -> 22 + 22, 46 (DSpark) -> 23 + 23; the MLA group (1,002,240 B) stays the widest."""
-    c = lambda a, b: -(-a // b)  # noqa: E731
-    swa_page, state = _page(SWA_BLOCK, LATENT), _page(1, STATE_C4)
-    mla = csa * (_page(BLOCK / 4, LATENT) + _page(BLOCK / 4, INDEXER.get(indexer, 132))) + hca * _page(BLOCK / 128, LATENT)
-    balanced = [n for n in (swa_layers, csa, hca) if n] + ([csa] if csa and csa == hca else [])
-    repeats = _approximate_gcd(balanced, csa) if csa else max(balanced, default=1)
-    groups = tuple(c(n, repeats) if n else 0 for n in (swa_layers, csa, hca))
-    widest = [mla, c(swa_layers, groups[0]) * swa_page if swa_layers else 0,
-              c(csa, groups[1]) * (state + _page(1, STATE_C4_INDEXER)) if csa else 0, c(hca, groups[2]) * state if hca else 0]
-    return max(widest), groups
+    from v4doctor.launch import fit_vllm_v41 as packing
+
+    block, groups = packing.plan(packing.v4_buckets(swa_layers, csa, hca, INDEXER.get(indexer, 132)))
+    n = [g for _, g in groups]
+    return block, (n[0], n[2] if csa else 0, n[-1] if hca else 0)
 
 
 # --------------------------------------------------------------------------- vLLM 0.22-0.26's packing
@@ -206,16 +202,21 @@ def capacity(pool_bytes: float, block_bytes: int, max_model_len: int, in_flight:
     return num_blocks, concurrency, int(concurrency * max_model_len)
 
 
-def max_len_for(num_blocks: int, in_flight: int, ceiling: int, seqs: int = 1, groups: tuple[int, int, int] = GROUPS) -> int:
-    """The largest length `seqs` requests fit in `num_blocks` (seqs=1: vLLM's estimate_max_model_len search)."""
+def largest_len(fits, ceiling: int) -> int:
+    """The largest length in [0, ceiling] for which `fits(length)` holds (binary search; `fits` is monotone)."""
     lo, hi = 0, ceiling
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if seqs * blocks_per_request(mid, in_flight, groups) <= num_blocks:
+        if fits(mid):
             lo = mid
         else:
             hi = mid - 1
     return lo
+
+
+def max_len_for(num_blocks: int, in_flight: int, ceiling: int, seqs: int = 1, groups: tuple[int, int, int] = GROUPS) -> int:
+    """The largest length `seqs` requests fit in `num_blocks` (seqs=1: vLLM's estimate_max_model_len search)."""
+    return largest_len(lambda n: seqs * blocks_per_request(n, in_flight, groups) <= num_blocks, ceiling)
 
 
 def default_batched_tokens(gpu_mem_gib: float, gpu_name: str = "", *, api_server: bool = True) -> int:
