@@ -329,6 +329,25 @@ def test_word_salad_and_a_rendered_chat_template():
     assert d.healthy and not d.items
 
 
+def test_stuttered_words_are_garbage_in_prose_and_on_any_line():
+    """A word four times in a row in a reply (exllamav2 via TabbyAPI, round 9 shape), a fragment stuttered a dozen
+    times on a line of any shape (xinference#1361 shape); a table of repeated numbers or a ruler is neither."""
+    assert "in a row" in (garbage("Once upon a time, a cat named Tom and a rabbit named named named named") or "")
+    d = diagnose_text("Example: when I ask 'hello' it respones 'HelloHowToToToToToToToToToToToToToToToToTo...' until the max token\n")
+    assert d.items and d.items[0].category == "gguf_gibberish_quality"
+    d = diagnose_text("layer 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n==============================================\n"
+                      "INFO:     Application startup complete.\n")
+    assert d.healthy and not d.items
+
+
+def test_a_command_continued_in_cmd_or_powershell_is_one_line():
+    """`^` (cmd) and a backtick (PowerShell) continue a command like a backslash does: the flags after them are read."""
+    from v4doctor.logs.normalise import normalise
+
+    win = normalise([(1, "llama-server.exe ^"), (2, "  -m models\\x.gguf ^"), (3, "  --ctx-size 32768")])
+    assert len(win.lines) == 1 and "--ctx-size 32768" in win.lines[0].text and "-m models" in win.lines[0].text
+
+
 def test_a_model_loading_after_the_ready_line_is_not_healthy_yet():
     """A front end that came up, then a model that starts loading and the log ends: it stops short, not healthy."""
     ready = "INFO:     Application startup complete.\nINFO:     Uvicorn running on http://127.0.0.1:20000\n"

@@ -217,7 +217,7 @@ def normalise(numbered: list[tuple[int, str]]) -> Window:
     lines: list[Line] = []
     pending = ""
     for number, raw in numbered:
-        if raw.rstrip().endswith("\\") and len(pending) < 8192:  # a backslash-continued command
+        if raw.rstrip().endswith(("\\", " ^", " `")) and len(pending) < 8192:  # a continued command (sh, cmd, PowerShell)
             pending += raw.rstrip()[:-1] + " "
             continue
         raw_full, pending = pending + raw, ""

@@ -38,6 +38,10 @@ _WORD = re.compile(r"[^\W\d_]+", re.U)
 _REPEAT = re.compile(r"((?=[^\s=\-_*#.~^+|/\\<>─━│┃┌┐└┘├┤┬┴┼█▄▀░▒▓:,;'\"`()\[\]{}]{1,8})\S{1,8}?)(?:[-\s]?\1){7,}")
 _LEAK = re.compile(r"<\|(?:im_end|im_start|endoftext|eot_id|end|assistant|system|user|end_of_text|begin_of_text)\|>|"
                    r"(?<![<\w])\|(?:assistant|user|system)\|(?!>)|\[PAD\]|<fim_(?:prefix|suffix|middle)>|\u2047|<unk>")
+# One word four times or more in a row (`a rabbit named named named named`): prose does not stutter like that.
+_WORD_RUN = re.compile(r"\b([^\W\d_]{2,})(?:[\s,]+\1\b){3,}", re.I)
+# A unit of two to eight letters repeated twelve times or more (`HelloHowToToToToTo…`), on any line.
+_LONG_RUN = re.compile(r"((?=[^\W\d_]{2,8})[^\W\d_]{2,8}?)(?:[\s-]?\1){11,}")
 _MOJIBAKE = re.compile(r"(?:[ÃÂÐÑÎÏ][\u0080-\u00bf\u2018-\u203a\u0152-\u0178\u20ac]){3,}")
 
 
@@ -88,6 +92,9 @@ def garbage(text: str, output: bool = False) -> str | None:
         m = None  # a digit run counts only when long and not inside a 0x… address
     if m:
         return f"{m.group(1)!r} repeats {len(m.group(0)) // max(len(m.group(1)), 1)}+ times"
+    w = _WORD_RUN.search(text)
+    if w:
+        return f"{w.group(1)!r} repeats {len(w.group(0).split())} times in a row"
     leak = _LEAK.findall(text)
     if leak and len(chars) > len("".join(leak)) + 2:
         return f"special tokens in the text ({', '.join(sorted(set(leak))[:3])})"
@@ -102,11 +109,11 @@ def garbage(text: str, output: bool = False) -> str | None:
     words = text.split()
     if len(words) >= 8:
         word, m = Counter(words).most_common(1)[0]
-        if m / len(words) >= 0.4:
+        if m / len(words) >= 0.4 and (output or any(ch.isalpha() for ch in word)):  # a row of zeros in a log is a table
             return f"{word!r} is {m} of {len(words)} words"
         grams = Counter(tuple(words[i:i + 3]) for i in range(len(words) - 2))
         gram, k = grams.most_common(1)[0]
-        if k >= 4 and k * 3 / len(words) >= 0.5:
+        if k >= 4 and k * 3 / len(words) >= 0.5 and (output or any(ch.isalpha() for ch in "".join(gram))):
             return f"{' '.join(gram)!r} repeats {k} times"
     if output and len(words) >= SALAD_WORDS:
         distinct = len({w.strip(".,;:!?'\"()*_").lower() for w in words})
@@ -209,6 +216,11 @@ def quality_item(win: Window) -> Item | None:
     if loose:
         number, raw, why = loose
         return _item("error", 0.35, f"The log shows garbled text: {why}", number, raw)
+    for line in win.lines:  # any line, log-shaped or not: a word fragment stuttered a dozen times is a reply gone wrong
+        m = _LONG_RUN.search(line.text) if not line.quiet else None
+        if m:
+            return _item("error", 0.35, f"The log shows garbled text: {m.group(1)!r} repeats "
+                                        f"{len(m.group(0)) // len(m.group(1))}+ times", line.number, line.raw)
     for line in win.lines:
         if any(k in line.norm for k in _WARNING_HINTS) and _WARNINGS.search(line.text):
             return _item("warning", 0.35, "The engine warns that output quality will be degraded", line.number, line.raw)
