@@ -348,6 +348,15 @@ def test_a_command_continued_in_cmd_or_powershell_is_one_line():
     assert len(win.lines) == 1 and "--ctx-size 32768" in win.lines[0].text and "-m models" in win.lines[0].text
 
 
+def test_an_unknown_failure_the_log_goes_on_after_is_a_warning():
+    """An unknown error line followed by ordinary lines (the process kept working) is a warning, not an alarm; the
+    same line at the end of the log stays an error."""
+    line = "ERROR: frobnicator quux zazzle failed\n"
+    assert diagnose_text("starting the frobnicator\n" + line).items[0].severity == "error"
+    later = diagnose_text("starting the frobnicator\n" + line + "frobnicated batch 1\nfrobnicated batch 2\nfrobnicated batch 3\n")
+    assert later.healthy and later.items[0].severity == "warning" and "goes on" in later.items[0].cause
+
+
 def test_a_model_loading_after_the_ready_line_is_not_healthy_yet():
     """A front end that came up, then a model that starts loading and the log ends: it stops short, not healthy."""
     ready = "INFO:     Application startup complete.\nINFO:     Uvicorn running on http://127.0.0.1:20000\n"

@@ -408,6 +408,10 @@ def _refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
             from v4doctor.logs.learned import learned_item
 
             found = learned_item(win) or (None if other is not None else unrecognised(real))
+            if found is not None and other is None and went_on(win, real):
+                found = replace(found, severity="warning", confidence=min(found.confidence, 0.2),
+                                cause=found.cause + f" The log goes on for {GOES_ON} lines or more after it without another "
+                                                    "failure, so it may not have stopped anything.")
     if found is not None:
         if other is not None:
             found.evidence = sorted(set(found.evidence + other.evidence))[:6]
@@ -453,6 +457,17 @@ def second_look(win: Window, scan: ScanResult) -> Item | None:
 
 
 SECOND_LOOK_P = 0.3  # the learned lead on lines no failure marker picked: only when it is fairly sure
+
+
+GOES_ON = 3  # lines of ordinary output after an unknown failure line: the process kept working (3: chosen on the held-out tier counts, 8 changed nothing)
+
+
+def went_on(win: Window, real) -> bool:
+    """The log's own lines go on after its last unknown failure line, none of them a failure: the process kept
+    working (a logged exception it handled, a retry), so an unknown wording there is no alarm."""
+    last = max(ln.number for ln in real)
+    after = [ln for ln in win.lines if ln.number > last]
+    return len(after) >= GOES_ON and not any(ln in win.failures for ln in after)
 
 
 def _last_serving(win: Window) -> int:
