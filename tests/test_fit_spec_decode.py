@@ -215,15 +215,18 @@ def test_vllm_033_v41_figures_the_docs_quote():
 
 def test_vllm_033_v41_port_matches_the_engine():
     """`fit_vllm_v41.plan` on V4.1's buckets gives the engine's bytes per block and blocks per request for every `v41`
-    row (64- and 128-token blocks, no draft / DSpark with 5 or 7 draft tokens, two lengths), and the general port
+    row (Hopper's 64-token blocks; 128-token blocks with the V4 record, SM100's MXFP8 record with the fp8 or MXFP4
+    indexer, and NVFP4; no draft / DSpark with 5 or 7 draft tokens; two lengths: 30 rows), and the general port
     reproduces V4's 96 rows too (it is what `fit_vllm.packed_groups` calls)."""
     from v4doctor.launch import fit_sglang, fit_vllm_v41 as v41
 
     rows = json.loads((FIXTURES / "vllm-0.33.0-kv-groups.json").read_text())["v41"]
-    assert {r["block"] for r in rows} == {64, 128} and len(rows) == 12
+    assert {r["block"] for r in rows} == {64, 128} and len(rows) == 30
     for r in rows:
+        sm100 = None if r["kv_cache_dtype"].startswith("fp8_ds_mla (") else r["kv_cache_dtype"]
         buckets = v41.v41_buckets(fit_sglang.V41_COMPRESS_RATIOS, [2, 8, 14, 20], draft_layers=r["draft_layers"],
-                                  block=r["block"], spec_tokens=r["num_speculative_tokens"])
+                                  block=r["block"], sm100=sm100, indexer_bytes=r["indexer_bytes"],
+                                  spec_tokens=r["num_speculative_tokens"])
         block, groups = v41.plan(buckets)
         assert block == r["bytes_per_block"], r
         assert v41.blocks_per_request(groups, r["max_model_len"], r["in_flight"]) == r["blocks_per_request"], r
@@ -234,12 +237,13 @@ def test_vllm_033_v41_port_matches_the_engine():
 
 
 def test_the_fit_uses_vllms_v41_packing_where_it_is_ported():
-    """Hopper: 64-token blocks of 116,928 B; RTX PRO 6000 (SM120): 128-token blocks of 230,400 B; B200 (SM100, MXFP8 /
-    NVFP4 records) and an unknown GPU: DeepSeek's 890 B/token with a note; before vLLM 0.30 (no V4.1) too."""
+    """Hopper: 64-token blocks of 116,928 B; RTX PRO 6000 (SM120): 128-token blocks of 230,400 B; B200 (SM100): the
+    528 B MXFP8 record, 212,256 B (rounded up to the window's 528 B block stride); an A100 (no rule) and vLLM before
+    0.30 (no V4.1): DeepSeek's 890 B/token."""
     from v4doctor.launch import fit_vllm_v41
 
-    assert [fit_vllm_v41.v41_block(g) for g in ("H200", "NVIDIA H20-3e", "GH200", "RTX-PRO-6000", "GB10", "B200", "GB300", "A100")] \
-        == [64, 64, 64, 128, 128, None, None, None]
+    assert [fit_vllm_v41.v41_arch(g) for g in ("H200", "NVIDIA H20-3e", "GH200", "RTX-PRO-6000", "GB10", "B200", "GB300", "A100")] \
+        == [(64, False)] * 3 + [(128, False)] * 2 + [(128, True)] * 2 + [None]
     v41 = KB.model("v4.1-flash")
     kw = dict(gpus=8, tp=8, max_model_len=1_048_576, kv_pool_gib=60.0, max_num_batched_tokens=8192)
     h = fit(v41, gpu_mem_gib=140.4, gpu_name="H200", **kw)
@@ -247,5 +251,6 @@ def test_the_fit_uses_vllms_v41_packing_where_it_is_ported():
     d = fit(v41, gpu_mem_gib=140.4, gpu_name="H200", spec_method="dspark", num_speculative_tokens=5, **kw)
     assert (d.draft_layers, d.max_concurrency) == (3, pytest.approx(d.kv_blocks / 18_473))
     assert fit(v41, gpu_mem_gib=95.0, gpu_name="RTX-PRO-6000", **kw).kv_bytes_per_token == 230_400 / 128
-    assert fit(v41, gpu_mem_gib=178.4, gpu_name="B200", **kw).kv_bytes_per_token == 890
+    assert fit(v41, gpu_mem_gib=178.4, gpu_name="B200", **kw).kv_bytes_per_token == 212_256 / 128
+    assert fit(v41, gpu_mem_gib=80.0, gpu_name="A100", **kw).kv_bytes_per_token == 890
     assert fit(v41, gpu_mem_gib=140.4, gpu_name="H200", engine_version="0.29.0", **kw).kv_bytes_per_token == 890

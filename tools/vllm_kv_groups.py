@@ -28,6 +28,7 @@ if len(sys.argv) > 1:  # another release's unpacked wheel first on the path
     sys.path.insert(0, sys.argv[1])
 
 import dataclasses
+import math
 
 import torch
 import vllm
@@ -120,24 +121,30 @@ CASES = {  # name -> compress_ratios of the target layers (the draft layers are 
 V41_RATIOS, V41_SOURCES = [0, 0] + [2] * 18 + [1] * 20, (2, 8, 14, 20)
 
 
-def v41_specs(draft: int, spec_tokens: int, block: int = 64) -> dict:
+def v41_specs(draft: int, spec_tokens: int, block: int = 64, sm100: str | None = None, indexer: int = 132) -> dict:
+    """`sm100`: None (the V4 record, 584 B, 576 B alignment) or the SM100 `--kv-cache-dtype`: "fp8_ds_mla" (the MXFP8
+    record, 528 B, 512 B alignment, window block stride lcm(528, compressed)) or "nvfp4_ds_mla" (288 B compressed)."""
     from vllm.v1.kv_cache_interface import CircularBufferSpec
 
     ring = max(8, 1 << (spec_tokens + 2 - 1).bit_length())
+    dtype = sm100 or "fp8_ds_mla"
+    swa_rec, align = (528, 512) if sm100 else (584, 576)
+    comp = 288 if sm100 == "nvfp4_ds_mla" else swa_rec
+    stride = math.lcm(swa_rec, comp) if sm100 else None
     out: dict = {}
     for i, r in enumerate(V41_RATIOS + [0] * draft):
         pre = f"model.layers.{i}.attn"
         out[pre + ".swa_cache"] = SlidingWindowMLASpec(
             block_size=32, num_kv_heads=1, max_tp_shards=1, head_size=512, dtype=torch.uint8, sliding_window=128,
-            cache_dtype_str="fp8_ds_mla", state_content_bytes=584, alignment=576, model_version="deepseek_v4",
-            is_draft=i >= len(V41_RATIOS))
+            cache_dtype_str=dtype, state_content_bytes=swa_rec, alignment=align, model_version="deepseek_v4",
+            block_stride_alignment=stride, is_draft=i >= len(V41_RATIOS))
         if i in V41_SOURCES:
             out[pre] = MLAAttentionSpec(
                 block_size=block, num_kv_heads=1, max_tp_shards=1, head_size=512, dtype=torch.uint8, tokens_per_state=r,
-                cache_dtype_str="fp8_ds_mla", alignment=576, model_version="deepseek_v4", state_content_bytes=584)
+                cache_dtype_str=dtype, alignment=align, model_version="deepseek_v4", state_content_bytes=comp)
             out[pre + ".indexer.k_cache"] = MLAAttentionSpec(
-                block_size=block, num_kv_heads=1, max_tp_shards=1, head_size=132, dtype=torch.uint8, tokens_per_state=r,
-                alignment=576)
+                block_size=block, num_kv_heads=1, max_tp_shards=1, head_size=indexer, dtype=torch.uint8, tokens_per_state=r,
+                alignment=align)
             if r > 1:
                 out[pre + ".compressor.state_cache"] = CircularBufferSpec(
                     block_size=ring, num_kv_heads=1, head_size=1024, head_size_v=0, dtype=torch.float32)
@@ -146,18 +153,23 @@ def v41_specs(draft: int, spec_tokens: int, block: int = 64) -> dict:
 
 def v41_rows() -> list[dict]:
     rows = []
-    for block, case in ((64, "v4.1-flash-sm90"), (128, "v4.1-flash-block128")):  # 128: the kernels' block off SM90
+    variants = (("v4.1-flash-sm90", 64, None, 132), ("v4.1-flash-block128", 128, None, 132),  # 128: the kernels' block off SM90
+                ("v4.1-flash-sm100", 128, "fp8_ds_mla", 132), ("v4.1-flash-sm100-mxfp4", 128, "fp8_ds_mla", 68),
+                ("v4.1-flash-sm100-nvfp4", 128, "nvfp4_ds_mla", 68))
+    for case, block, sm100, indexer in variants:
         for draft, spec_tokens in ((0, 0), (3, 5), (3, 7)):
             for max_model_len, in_flight in ((1_048_576, 8192), (131_072, 16_384)):
-                rows.append(_v41_row(case, block, draft, spec_tokens, max_model_len, in_flight))
+                rows.append(_v41_row(case, block, sm100, indexer, draft, spec_tokens, max_model_len, in_flight))
     return rows
 
 
-def _v41_row(case: str, block: int, draft: int, spec_tokens: int, max_model_len: int, in_flight: int) -> dict:
+def _v41_row(case: str, block: int, sm100: str | None, indexer: int, draft: int, spec_tokens: int, max_model_len: int,
+             in_flight: int) -> dict:
     cfg = config(max_model_len, in_flight)
-    groups = planning.get_kv_cache_groups(cfg, v41_specs(draft, spec_tokens, block))
+    groups = planning.get_kv_cache_groups(cfg, v41_specs(draft, spec_tokens, block, sm100, indexer))
     per_request = sum(cdiv(g.kv_cache_spec.max_memory_usage_bytes(cfg), g.kv_cache_spec.page_size_bytes) for g in groups)
-    return {"case": case, "block": block, "draft_layers": draft, "num_speculative_tokens": spec_tokens,
+    return {"case": case, "block": block, "kv_cache_dtype": sm100 or "fp8_ds_mla (V4 record)", "indexer_bytes": indexer,
+            "draft_layers": draft, "num_speculative_tokens": spec_tokens,
             "max_model_len": max_model_len, "in_flight": in_flight, "group_layers": [len(g.layer_names) for g in groups],
             "bytes_per_block": planning._pool_bytes_per_block(cfg, groups), "blocks_per_request": per_request}
 

@@ -74,8 +74,8 @@ def _vllm_pool(kvm: dict, p: dict) -> dict:
         if v41 is not None:
             return {**out, **v41, "notes": out["notes"] + v41["notes"]}
         if kvm.get("kv_source_layer_ids"):
-            out["notes"].append(f"V4.1 on {p['gpu_name'] or 'this GPU'}: vLLM's layout here (SM100's 528 B MXFP8 / 288 B NVFP4 "
-                                "records, or an unknown GPU) is not ported: DeepSeek's bytes per token stand in")
+            out["notes"].append(f"V4.1 on {p['gpu_name'] or 'an unnamed GPU'}: vLLM's layout is ported for Hopper, SM100 "
+                                "and SM12x GPUs named as such: DeepSeek's bytes per token stand in")
         return {**out, **_simple(pool, low, _per_token_only(kvm, p["name"]), 0.0, p)}
     csa, hca, layers = kvm["csa_layers"], kvm.get("hca_layers", 0), int(kvm.get("layers", 43))
     swa = layers + p["draft_layers"]  # each MTP/DSpark draft layer adds one window-only page to the window group
@@ -97,14 +97,17 @@ def _vllm_pool(kvm: dict, p: dict) -> dict:
 
 
 def _vllm_v41(kvm: dict, p: dict, pool: float, low: float, t: int) -> dict | None:
-    """V4.1 on vLLM 0.30+ off SM100 (`fit_vllm_v41`): the engine's packing of its kv-source pages, 32-token window pages
-    and compressor rings; None (DeepSeek's bytes per token stand in) where its records or block are not ported."""
-    block = fit_vllm_v41.v41_block(p["gpu_name"])
-    if not kvm.get("kv_source_layer_ids") or block is None or (p["version"] is not None and p["version"] < (0, 30)):
+    """V4.1 on vLLM 0.30+ (`fit_vllm_v41`): the engine's packing of its kv-source pages, 32-token window pages and
+    compressor rings, with the record the GPU writes (SM100: MXFP8, `fp8_ds_mla`; `nvfp4_ds_mla` is not told apart);
+    None (DeepSeek's bytes per token stand in) for a GPU no rule names or a vLLM without V4.1."""
+    arch = fit_vllm_v41.v41_arch(p["gpu_name"])
+    if not kvm.get("kv_source_layer_ids") or arch is None or (p["version"] is not None and p["version"] < (0, 30)):
         return None
+    block, sm100 = arch
     ratios = list(kvm.get("compress_ratios") or fit_sglang.V41_COMPRESS_RATIOS)[: int(kvm.get("layers") or 40)]
     buckets = fit_vllm_v41.v41_buckets(ratios, list(kvm["kv_source_layer_ids"]), draft_layers=p["draft_layers"], block=block,
-                                       indexer_bytes=fit_vllm.INDEXER.get(p["indexer"], 132), spec_tokens=p["spec_tokens"] or 0)
+                                       sm100="fp8_ds_mla" if sm100 else None, spec_tokens=p["spec_tokens"] or 0,
+                                       indexer_bytes=fit_vllm.INDEXER.get(p["indexer"], 132))
     block_bytes, groups = fit_vllm_v41.plan(buckets)
     block_bytes /= p["pp"]
     blocks = int(max(pool, 0) * GIB // block_bytes)

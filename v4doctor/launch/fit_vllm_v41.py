@@ -28,6 +28,7 @@ class Bucket:
     block: int                # tokens a block of this bucket covers
     pages: tuple[int, ...]    # page bytes of each layer
     window: int = 0           # sliding window (kind "window")
+    stride: int = 1           # the layers' block stride alignment (`get_block_stride_alignment`)
 
 
 def page(states: float, entry_bytes: int, align: int = ALIGN) -> int:
@@ -56,7 +57,8 @@ def plan(buckets: list[Bucket]) -> tuple[int, list[tuple[Bucket, int]]]:
         if anchor and state[i]:
             n = max(n, c(len(b.pages), max(anchor // b.pages[0], 1)))
         out.append((b, n))
-    return max(widest(i, n) for i, (_, n) in enumerate(out)), out
+    stride = math.lcm(*(b.stride for b in buckets))  # _get_kv_cache_bytes_per_block: round up to the strides' lcm
+    return -(-max(widest(i, n) for i, (_, n) in enumerate(out)) // stride) * stride, out
 
 
 def request_pages(bucket: Bucket, max_model_len: int, in_flight: int) -> int:
@@ -87,16 +89,22 @@ def v4_buckets(swa_layers: int, csa: int, hca: int, indexer_bytes: int = 132) ->
 
 
 def v41_buckets(compress_ratios: list[int], kv_sources: list[int], *, draft_layers: int = 0, block: int = 64,
-                record: int = 584, indexer_bytes: int = 132, spec_tokens: int = 0) -> list[Bucket]:
-    """V4.1 (`models/deepseek_v41/attention.py`, `compressor.py`) off SM100 with the fp8_ds_mla record: a 32-token window
-    page on every layer and draft layer (`DeepseekV4SWACache(block_size=32)`); compressed latent + indexer pages only on
-    the kv sources (`is_kv_source`), `block` tokens a block (64 on SM90: the V4.1 sparse-MLA and indexer kernels); a
-    per-request compressor ring on the ratio-2 sources (`CompressorStateCache`: max(8, pow2 >= drafts + 2) rows x
-    2 x 512 fp32)."""
+                sm100: str | None = None, indexer_bytes: int = 132, spec_tokens: int = 0) -> list[Bucket]:
+    """V4.1 (`models/deepseek_v41/attention.py`, `compressor.py`): a 32-token window page on every layer and draft layer
+    (`DeepseekV4SWACache(block_size=32)`); compressed latent + indexer pages only on the kv sources (`is_kv_source`),
+    `block` tokens a block (64 on SM90: the V4.1 sparse-MLA and indexer kernels, else 128); a per-request compressor
+    ring on the ratio-2 sources (`CompressorStateCache`: max(8, pow2 >= drafts + 2) rows x 2 x 512 fp32). Records:
+    off SM100 the V4 one (584 B, 576 B alignment); on SM100 (`sm100` = the --kv-cache-dtype, `_use_v41_mxfp8_kv_record`)
+    the MXFP8 one (528 B, 512 B alignment; `nvfp4_ds_mla`: 288 B compressed) with window block strides aligned to
+    lcm(528, compressed)."""
+    record, align = (528, 512) if sm100 else (584, ALIGN)
+    compressed = 288 if sm100 == "nvfp4_ds_mla" else record
+    stride = math.lcm(record, compressed) if sm100 else 1
     sources = [(i, r) for i, r in enumerate(compress_ratios) if i in kv_sources and r > 0]
-    full = [page(block / r, record) for _, r in sources] + [page(block / r, indexer_bytes) for _, r in sources]
+    full = [page(block / r, compressed, align) for _, r in sources] + [page(block / r, indexer_bytes, align) for _, r in sources]
     ring = max(8, 1 << (spec_tokens + 1).bit_length())
-    out = [Bucket("window", 32, (page(32, record),) * (len(compress_ratios) + draft_layers), 128), Bucket("full", block, tuple(full))]
+    out = [Bucket("window", 32, (page(32, record, align),) * (len(compress_ratios) + draft_layers), 128, stride),
+           Bucket("full", block, tuple(full))]
     rings = sum(1 for _, r in sources if r > 1)
     if rings:
         out.append(Bucket("ring", ring, (ring * 1024 * 4,) * rings))
@@ -105,19 +113,19 @@ def v41_buckets(compress_ratios: list[int], kv_sources: list[int], *, draft_laye
 
 # --------------------------------------------------------------------------- V4.1 in the fit
 SM90 = ("H100", "H200", "H20", "H800")          # Hopper (GH200 and H20-3e included): 64-token V4.1 kernel blocks
-SM100 = ("B200", "B300")                         # GB200 / GB300 included: the MXFP8 / NVFP4 records, not ported
+SM100 = ("B200", "B300")                         # GB200 / GB300 included: the MXFP8 / NVFP4 records
 SM12X = ("RTX PRO 6000", "RTX-PRO-6000", "RTX 5090", "RTX-5090", "GB10")  # 128-token blocks, the V4 record
 
 
-def v41_block(gpu_name: str) -> int | None:
-    """The cache block the V4.1 backends agree on (`sparse_mla.py`, `DeepseekV41IndexerBackend`: 64 on SM90, 128
-    elsewhere) for the GPUs whose records are ported (584 B off SM100); None for SM100 and unknown GPUs."""
+def v41_arch(gpu_name: str) -> tuple[int, bool] | None:
+    """(cache block, SM100?) the V4.1 backends agree on (`sparse_mla.py`, `DeepseekV41IndexerBackend`: 64-token kernel
+    blocks on SM90, 128 elsewhere; SM100 writes the MXFP8 record); None for a GPU no rule names."""
     name = gpu_name.upper()
     if any(k in name for k in SM100):
-        return None
+        return 128, True
     if any(k in name for k in SM90):
-        return 64
-    return 128 if any(k in name for k in SM12X) else None
+        return 64, False
+    return (128, False) if any(k in name for k in SM12X) else None
 
 
 def max_len(groups: list[tuple[Bucket, int]], num_blocks: int, in_flight: int, ceiling: int, seqs: int = 1) -> int:
