@@ -28,6 +28,7 @@ sliding-window reservation is one `--max-num-batched-tokens` (`SlidingWindowSpec
 
 from __future__ import annotations
 
+import functools
 import math
 
 BLOCK = 256          # V4 block size vLLM picks ("Setting kv cache block size to 256 for DEEPSEEK_SPARSE_SWA")
@@ -64,6 +65,7 @@ def bytes_per_block(csa: int, hca: int, indexer: str = "fp8", version: tuple[int
 
 
 # --------------------------------------------------------------------------- vLLM 0.29+'s packing (read in 0.33.0)
+@functools.lru_cache(maxsize=256)  # pure, and the planner asks the same few shapes hundreds of times
 def packed_groups(swa_layers: int, csa: int, hca: int, indexer: str = "fp8") -> tuple[int, tuple[int, int, int]]:
     """(widest group's bytes per block, (sliding-window groups, C4-state groups, C128-state groups)) as
     `v1/core/kv_cache_planning.py`: `_get_packed_kv_cache_groups` lays V4 out (the general port: `fit_vllm_v41.plan`).
