@@ -127,12 +127,15 @@ def fraction_for(engine: str, host: Host) -> float | None:
 
 
 def spec_for(engine: str, model: dict[str, Any], host: Host, goal: Goal) -> str | None:
-    """Speculative decoding only when latency is preferred: DSpark where the checkpoint carries it, else MTP."""
+    """Speculative decoding only when latency is preferred: DSpark where the checkpoint carries it, else MTP, never MTP
+    (nor SGLang's EAGLE, which drafts with the same MTP layer) for a checkpoint whose record says `mtp = false`."""
     if goal.prefer != "latency" or engine == "llamacpp":
         return None
-    if engine == "sglang":
-        return "eagle"
-    return "dspark" if model.get("dspark") else "mtp"
+    if model.get("dspark") and engine != "sglang":
+        return "dspark"
+    if model.get("mtp") is False:
+        return None
+    return "eagle" if engine == "sglang" else "mtp"
 
 
 # --------------------------------------------------------------------------- sizing
