@@ -101,7 +101,8 @@ def test_a_buried_cause_is_found_above_the_last_line(case):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_corpus_headers_name_a_source_and_a_known_category(case):
-    assert re.match(r"https://github\.com/[\w.-]+/[\w.-]+/(issues|pull)/\d+$", case.source), case.source
+    # a GitHub issue or pull request, or a Discourse forum thread (discuss.vllm.ai: `/t/<slug>/<id>`)
+    assert re.match(r"https://(?:github\.com/[\w.-]+/[\w.-]+/(issues|pull)/\d+|discuss\.[\w.-]+/t/[\w-]+/\d+)$", case.source), case.source
     assert case.expect in LABELS, case.expect
     assert all(c in CATEGORIES for c in case.also)
     body = [ln for ln in case.text.splitlines() if ln.strip() and not ln.startswith("# ")]

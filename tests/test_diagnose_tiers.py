@@ -188,6 +188,10 @@ def test_concepts_are_capped_below_every_signature():
         ("OSError: Error no file named pytorch_model.bin, model.safetensors, tf_model.h5, model.ckpt.index or flax_model.msgpack found in directory D:\\models\\x.", "corrupt_or_incomplete_weights"),
         ("  what():  [TensorRT-LLM][ERROR] Assertion failed: No valid SQ GEMM tactic (/data/TensorRT-LLM/cpp/x.cpp:329", "gpu_arch_unsupported"),
         ("OSError: Cannot find empty port in range: 8080-8080. You can specify a different port by setting the GRADIO_SERVER_PORT environment variable", "port_in_use"),
+        # round 10: llama.cpp's quantized V cache without flash attention (llama.cpp#10378 shape), `ollama create` on a
+        # GGML-era file (round 10 shape)
+        ("llama_init_from_model: V cache quantization requires flash_attn", "quantization_unsupported"),
+        ("Error: unsupported content type: unknown", "gguf_bad_file_or_arch"),
     ],
 )
 def test_concepts_on_wordings_no_signature_has(line, category):
@@ -355,6 +359,19 @@ def test_an_unknown_failure_the_log_goes_on_after_is_a_warning():
     assert diagnose_text("starting the frobnicator\n" + line).items[0].severity == "error"
     later = diagnose_text("starting the frobnicator\n" + line + "frobnicated batch 1\nfrobnicated batch 2\nfrobnicated batch 3\n")
     assert later.healthy and later.items[0].severity == "warning" and "goes on" in later.items[0].cause
+
+
+def test_a_bare_level_line_heads_the_next_and_client_mistakes_are_no_failure():
+    """LM Studio prints `2026-05-04 14:06:10 [ERROR]` on its own line and the message on the next: the message is
+    the failure line; a client's malformed JSON or a wrong route `returning 200 anyway` is none (round 10 shapes)."""
+    from v4doctor.logs.normalise import normalise
+
+    win = normalise([(1, "2026-05-04 14:06:10 [ERROR]"), (2, " CUDA error: out of memory"), (3, "ok")])
+    assert [ln.number for ln in win.failures] == [2]
+    d = diagnose_text("[LM STUDIO SERVER] Success! HTTP server listening on port 1234\n2026-05-04 14:06:10 [ERROR]\n"
+                      " [LM STUDIO SERVER] Received request for /api/v1/chat with invalid JSON: Expected ',' or ']'\n"
+                      "2026-05-04 14:06:11 [ERROR]\nUnexpected endpoint or method. (GET /). Returning 200 anyway\n")
+    assert d.healthy and not [i for i in d.items if i.severity != "info"]
 
 
 def test_a_model_loading_after_the_ready_line_is_not_healthy_yet():

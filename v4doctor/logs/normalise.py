@@ -237,9 +237,12 @@ def normalise(numbered: list[tuple[int, str]]) -> Window:
 _SELF_WARNING = re.compile(r"^(?:[\w.]+:\s+)?\*?(?:WARNING|WARN|NOTE|INFO)\b|\b(?:silence|suppress|disable|avoid|ignore) this warning\b", re.I)
 
 
-# Lines printed at error level that every run of these libraries prints and that stop nothing: TensorFlow/JAX
-# registering a CUDA library factory twice when torch is imported beside them.
-_KNOWN_NOISE = re.compile(r"unable to register cu(?:dnn|fft|blas) factory: attempting to register factory for plugin", re.I)
+# Lines printed at error level that stop nothing: TensorFlow/JAX registering a CUDA library factory twice when torch
+# is imported beside them; a client's request the server rejected for its malformed body.
+_KNOWN_NOISE = re.compile(r"unable to register cu(?:dnn|fft|blas) factory: attempting to register factory for plugin|"
+                          # a client's malformed request body (LM Studio: `Received request for /api/v1/chat with invalid JSON`)
+                          r"received request for \S+ with invalid json|unexpected endpoint or method\. \(\w+ \S+\)\. returning 200 anyway",
+                          re.I)
 
 
 def _is_quiet(raw: str, level: str | None) -> bool:
@@ -247,7 +250,7 @@ def _is_quiet(raw: str, level: str | None) -> bool:
     noise, or it is a `# ` comment added to the paste."""
     if raw.startswith("# ") or _PY_WARNING.search(raw[:300]) or _SELF_WARNING.search(ANSI.sub("", raw).strip()[:600]):
         return True
-    if "factory" in raw and _KNOWN_NOISE.search(raw):
+    if ("factory" in raw or "invalid JSON" in raw or "200 anyway" in raw) and _KNOWN_NOISE.search(raw):
         return True
     if level is not None:
         return level.lower() in ("info", "warning", "warn", "debug", "notice", "trace")
@@ -279,14 +282,24 @@ def recovery(window: Window) -> Line | None:
     return None
 
 
+_BARE_LEVEL = re.compile(r"^\[?(?:error|err|fatal|critical)\]?:?$")
+
+
 def _mark(window: Window) -> Window:
     """Pick the failure lines and the last traceback's exception and frames."""
     last_tb = None
+    carry = False  # a bare level tag (`2026-05-04 14:06:10 [ERROR]`, LM Studio) heads the message on the next line
     for i, line in enumerate(window.lines):
         if line.norm.startswith("traceback (most recent call last)"):
             last_tb = i
-        if not line.quiet and (line.loud or is_failure(line.norm)):
+        if _BARE_LEVEL.match(line.norm):
+            carry = not line.quiet
+            continue
+        if carry and not line.quiet:
             window.failures.append(line)
+        elif not line.quiet and (line.loud or is_failure(line.norm)):
+            window.failures.append(line)
+        carry = False
     if last_tb is None and any(_FRAME.match(line.text) for line in window.lines[:400]):
         last_tb = -1  # an excerpt that starts inside a traceback: its frames still count
     if last_tb is not None:

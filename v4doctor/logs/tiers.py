@@ -33,7 +33,9 @@ _SERVING = re.compile(
     r"Starting vLLM API server|Available routes are|Started (?:GRPCInferenceService|HTTPService|Metrics Service) at|"
     r"Running on local URL|Please connect to custom endpoint at|"
     # Ollama's GPU report after its server started (`msg="inference compute" id=0 library=cuda …`, discover/types.go)
-    r"\binference compute\b",
+    r"\binference compute\b|"
+    # LM Studio's server: `[LM STUDIO SERVER] Success! HTTP server listening on port 1234`, its status `Reachable at:`
+    r"http server listening on port|\breachable at:",
     re.I,
 )
 # A model starting to load: after the last ready line, the server that came up is a front end still waiting for its
