@@ -66,8 +66,10 @@ def driver_tuple(version: str) -> tuple[int, ...]:
 
 def engine_floors(kb: Any, engine: str, model: dict[str, Any], gpu_family_key: str | None = None) -> list[dict[str, Any]]:
     """The `engine_floor` rules of `engine` whose `when_*` conditions hold for this model and GPU family
-    (a rule naming a GPU family holds only on that family, so never when no family is given)."""
-    return [r for r in kb.records("engine_floor") if r["engine"] == engine and _floor_holds(r, model, gpu_family_key)]
+    (a rule naming a GPU family holds only on that family, so never when no family is given); a rule whose
+    `status` is "unverified" (no source pins its version) is never used to judge."""
+    return [r for r in kb.records("engine_floor") if r["engine"] == engine and r.get("status") != "unverified"
+            and _floor_holds(r, model, gpu_family_key)]
 
 
 def _floor_holds(rule: dict[str, Any], model: dict[str, Any], gpu_family_key: str | None) -> bool:

@@ -18,7 +18,8 @@ _UPGRADE = {
                 "https://github.com/ggml-org/llama.cpp/pull/24162"],
        accepts_unknown=["gpu_family"])
 def engine_version_floor(engine, engine_version, model, gpu_family, kb):
-    """vLLM ≥ 0.20.0 for V4 (0.24.0 on SM120, 0.25.0 for DSpark, 0.30.0 for V4.1), SGLang ≥ 0.5.12, llama.cpp ≥ b9840."""
+    """vLLM ≥ 0.20.0 for V4 (0.24.0 on SM120, 0.25.0 for DSpark, 0.30.0 for V4.1), SGLang ≥ 0.5.12, llama.cpp ≥ b9840,
+    TensorRT-LLM ≥ 1.3.0rc26 on Hopper (#16940; its first release with V4 on Blackwell is unverified, so skipped)."""
     if parse_version(engine_version) is None:
         return skipped("engine version floor", f"cannot read the version {engine_version!r}")
     rules = engine_floors(kb, engine, model, gpu_family.get("key") if known(gpu_family) else None)

@@ -72,7 +72,8 @@ def max_len_fits_kv(launch, fit):
 def weights_fit_layout(launch, fit, kb, model):
     """Weights per GPU (by TP/PP/DP+EP) plus engine overhead above the usable memory: the engine OOMs loading.
     Not for llama.cpp/Ollama plans that keep weights in RAM (V4D212 judges RAM + VRAM there)."""
-    if fit.weights_fit or rules.offloads(launch, _model(launch, kb, model)):
+    record = _model(launch, kb, model)
+    if fit.weights_fit or (rules.offloads(launch, record) and not _offload_counted(launch, fit, record)):
         return None
     if fit.engine == "llamacpp":
         return _gguf_needs_cpu_moe(fit)
@@ -90,9 +91,20 @@ def weights_fit_layout(launch, fit, kb, model):
                  fixers=fixers, evidence=evidence)
 
 
+def _offload_counted(launch, fit, record) -> bool:
+    """llama-server with every layer on the GPUs and `--n-cpu-moe N`: the fit knows what stays on the GPUs (the rest of
+    the weights, the KV cache and the compute buffer at -c), so the plan is judged, not waved through as "in RAM"."""
+    ngl = str(launch.flag("gpu-layers", "")).lower()
+    all_layers = ngl == "all" or (ngl.isdigit() and int(ngl) >= int((record or {}).get("layers", 43)) + 1)
+    return (launch.engine == "llamacpp" and fit.n_cpu_moe > 0 and all_layers
+            and all(launch.flag(f) is None for f in ("cpu-moe", "override-tensor")))
+
+
 def _gguf_needs_cpu_moe(fit):
     """llama.cpp: a GGUF whose layers do not fit VRAM keeps the routed experts of some layers in RAM."""
-    head = f"{fit.model}: {fit.weights_gib_per_gpu:.1f} GiB per GPU with every layer on the GPUs exceeds {fit.gpu_mem_gib:.1f} GiB"
+    where = f"with the experts of {fit.n_cpu_moe} layers in RAM" if fit.n_cpu_moe else "with every layer on the GPUs"
+    head = (f"{fit.model}: {fit.weights_gib_per_gpu:.1f} GiB per GPU {where} + {fit.overhead_gib_per_gpu:.1f} GiB compute "
+            f"buffer and context exceeds {fit.gpu_mem_gib:.1f} GiB")
     why = (f"{fit.gpus} GPU(s) of {fit.gpu_mem_gib:.1f} GiB cannot hold all layers plus the KV cache and compute buffers. "
            "llama.cpp can keep the routed experts (most of V4's weights) in RAM and run attention on the GPU.")
     if fit.n_cpu_moe_needed is None:

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import fit_calibration as cal  # noqa: E402
 
 ROWS = cal.rows()
-SCORED = [r for r in ROWS if not r.get("explained")]
+SCORED = [r for r in ROWS if not r.get("explained") and not r.get("anchor")]
 
 
 def test_the_table_is_large_and_sourced():
@@ -39,6 +39,31 @@ def test_median_error_of_the_scored_rows():
 def test_explained_misses_are_still_misses(row):
     """A row kept as an explained miss must really miss (> 10 %): if the fit starts matching it, re-score it."""
     assert abs(cal.error(cal.ours(row), row["printed"])) > 0.10, row["id"]
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.get("anchor")], ids=lambda r: r["id"])
+def test_anchor_rows_reproduce_and_say_what_was_fitted(row):
+    """A row a constant was fitted on (llama.cpp's compute-buffer rest on unsloth#6940) must reproduce to 0.1 %:
+    if it drifts, the constant and the code-derived term no longer add up to what the engine printed."""
+    assert abs(cal.error(cal.ours(row), row["printed"])) <= 0.001, row["id"]
+    assert "fitted" in row["why"], row["id"]
+
+
+def test_llamacpp_compute_buffer_grows_with_the_context_as_the_indexer_code_says():
+    """fit_llamacpp: 64 KiB per context token at -ub 512 (two f32 [ctx/4, ub, 64] indexer tensors), twice at -ub 1024,
+    plus f32 attention scores without flash attention; the fit's llama.cpp overhead follows the asked context."""
+    from v4doctor.knowledge.kb import load
+    from v4doctor.launch import fit_llamacpp as f
+    from v4doctor.launch.fit import fit
+
+    assert f.compute_slope(512) == 65536 and f.compute_slope(1024) == 131072
+    assert f.compute_slope(512, flash_attn=False) == 65536 + 512 * 64 * 4 / 4
+    kb = load()
+    model = kb.model("unsloth-flash-gguf")
+    short, long = (fit(model, gpus=2, gpu_mem_gib=96, engine="llamacpp", tp=2, base=kb.find_model("flash"), max_model_len=n,
+                       kv_format="f16") for n in (32768, 262144))
+    assert abs((long.overhead_gib_per_gpu - short.overhead_gib_per_gpu) * (1 << 30) - 65536 * (262144 - 32768)) < 1
+    assert short.max_model_len_fits == long.max_model_len_fits  # the longest context pays the same growth either way
 
 
 def test_tuning_improved_on_first_seen():

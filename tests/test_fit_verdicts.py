@@ -20,13 +20,16 @@ def _findings(builder, check_id):
 
 
 def test_llamacpp_gguf_too_big_for_vram_gets_the_cpu_expert_offload_fix():
-    """Not "use more GPUs": keep the experts of N layers in RAM with --n-cpu-moe N."""
-    [f] = _findings(cmd("2xrtx4090", f"llama-server -m {GGUF} -ngl 99"), "V4D303")
+    """Not "use more GPUs": keep the experts of N layers in RAM with --n-cpu-moe N. At the model's 1M context no N
+    fits a 24 GB card: llama.cpp's compute buffer alone is ~65.5 GiB there (the indexer's scores, unsloth#6940)."""
+    [f] = _findings(cmd("2xrtx4090", f"llama-server -m {GGUF} -ngl 99 -c 32768"), "V4D303")
     assert f.severity.value == "error" and "--n-cpu-moe" in f.fix.text and "more GPUs" not in f.fix.text
     n = int(next(e for e in f.evidence if e.startswith("fit.n_cpu_moe_needed=")).split("=")[1])
     assert 0 < n <= 43
-    ok = _findings(cmd("2xrtx4090", f"llama-server -m {GGUF} -ngl 99 --n-cpu-moe {n}"), "V4D303")
+    ok = _findings(cmd("2xrtx4090", f"llama-server -m {GGUF} -ngl 99 -c 32768 --n-cpu-moe {n}"), "V4D303")
     assert all(x.severity.value == "ok" for x in ok)
+    [full] = _findings(cmd("2xrtx4090", f"llama-server -m {GGUF} -ngl 99"), "V4D303")
+    assert full.severity.value == "error" and "smaller context" in full.fix.text
 
 
 def test_sglang_dp_attention_inside_tp_is_a_valid_8_gpu_layout():
@@ -85,3 +88,23 @@ def test_trtllm_serve_is_parsed_and_judged():
 
     long_form = plan_of(parse_text(plan.replace("--tp_size", "--tensor_parallel_size") + " --kv_cache_free_gpu_memory_fraction 0.5"))
     assert (long_form["tp"], long_form["ep"], long_form["max_model_len"], long_form["fraction"]) == (8, True, 4096, 0.5)
+
+
+def test_llamacpp_n_cpu_moe_plan_is_judged_with_the_compute_buffer_at_its_context():
+    """`-ngl 99 --n-cpu-moe N` is not waved through as "weights in RAM": what stays on the GPUs plus llama.cpp's compute
+    buffer at -c must fit (at 131,072 the indexer's scores alone take 8 GiB a GPU at -ub 512); no-hit: a context and
+    N that fit, and `--cpu-moe` / `-ngl` below the layers, which V4D212 judges instead."""
+    from v4doctor.launch import parse_text
+    from v4doctor.launch.plan import plan as plan_of
+
+    [f] = _findings(cmd("2xrtx4090", f"llama-server -m {GGUF} -ngl 99 --n-cpu-moe 20 -c 131072"), "V4D303")
+    assert f.severity.value == "error" and "compute buffer" in f.title
+    n = int(next(e for e in f.evidence if e.startswith("fit.n_cpu_moe_needed=")).split("=")[1])
+    assert 20 < n <= 43
+    ok = _findings(cmd("2xrtx4090", f"llama-server -m {GGUF} -ngl 99 --n-cpu-moe {n} -c 131072"), "V4D303")
+    assert all(x.severity.value == "ok" for x in ok)
+    for waved in ("--cpu-moe", "-ngl 10"):
+        assert all(x.severity.value == "ok" for x in _findings(cmd("2xrtx4090", f"llama-server -m {GGUF} {waved} -c 131072"), "V4D303"))
+    kw = plan_of(parse_text(f"llama-server -m {GGUF} -c 4096 -ub 1024 -fa off"))
+    assert (kw["n_ubatch"], kw["flash_attn"]) == (1024, False)
+    assert "flash_attn" not in plan_of(parse_text(f"llama-server -m {GGUF} -fa auto"))

@@ -157,7 +157,7 @@ def test_rules_name_known_engines_families_and_checks():
     check_ids = {c.id for c in registry().checks}
     for kind in ("engine_floor", "engine_bad", "transformers_rule", "engine_cuda", "image"):
         for r in KB.records(kind):
-            assert r["engine"] in ("vllm", "sglang", "llamacpp", "ollama"), (kind, r)
+            assert r["engine"] in ("vllm", "sglang", "llamacpp", "ollama") + (("trtllm",) if kind == "engine_floor" else ()), (kind, r)
             assert r.get("when_gpu_family", r.get("gpu_family")) in families | {None}, (kind, r)
     for c in KB.records("guide_claim"):
         assert set(c.get("checks", [])) <= check_ids, c["id"]

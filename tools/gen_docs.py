@@ -155,7 +155,7 @@ def _gpus(kb: Any) -> str:
 
 
 def _floors(kb: Any) -> str:
-    rows = [[r["engine"], r.get("when_family", ""), _when(r), r.get("min") or f"none (≤ {r['max_supported']} unsupported)", r["reason"]]
+    rows = [[r["engine"], r.get("when_family", ""), _when(r), r.get("min") or (f"none (≤ {r['max_supported']} unsupported)" if r.get("max_supported") else "unverified"), r["reason"]]
             for r in kb.records("engine_floor")]
     return "## Engine version floors\n\n" + _table(["engine", "model family", "when", "minimum", "why"], rows)
 

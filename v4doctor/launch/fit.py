@@ -189,7 +189,7 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
         dp_attention: bool = False, kv_cache_memory_bytes: int | None = None, n_cpu_moe: int = 0,
         spec_method: str | None = None, num_speculative_tokens: int = 0, spec_steps: int | None = None,
         spec_topk: int | None = None, max_running_requests: int | None = None,
-        chunked_prefill_size: int | None = None) -> FitResult:
+        chunked_prefill_size: int | None = None, n_ubatch: int | None = None, flash_attn: bool | None = None) -> FitResult:
     """The memory fit of one plan. `kv_pool_gib` overrides the computed pool (an engine's own printed number).
     `spec_method` (mtp, dspark, eagle, nextn, ngram, ...; `mtp=True` alone means "mtp") adds the draft's weights,
     its window-only KV layers (vLLM) or SGLang's speculative rings and draft share (v4doctor.launch.speculative)."""
@@ -235,7 +235,8 @@ def fit(model: dict, *, gpus: int, gpu_mem_gib: float, engine: str = "vllm", tp:
          "draft_layers": speculative.draft_layers(model, spec_method) if engine == "vllm" else 0,
          "spec_tokens": num_speculative_tokens or None, "spec_steps": spec_steps, "spec_topk": spec_topk,
          "max_running": max_running_requests, "chunk": chunked_prefill_size,
-         "attn_dp": max(dp, 1) if dp_attention and engine == "sglang" else 1}
+         "attn_dp": max(dp, 1) if dp_attention and engine == "sglang" else 1,
+         "n_ubatch": n_ubatch or fit_llamacpp.N_UBATCH, "flash_attn": flash_attn is not False}
     kvm = _kv_model(model, base)
     cap = POOLS.get(engine, POOLS["llamacpp"])(kvm, p)
     notes += cap["notes"]
@@ -297,7 +298,7 @@ def rows(r: FitResult) -> list[tuple[str, str, str]]:
 
 def _overhead_how(r: FitResult) -> str:
     return {"vllm": "activation peak + CUDA graphs + NCCL (calibrated)", "sglang": "inside --mem-fraction-static",
-            "llamacpp": "compute buffer + CUDA context (assumed)"}.get(r.engine, "assumed")
+            "llamacpp": "compute buffer at this context (indexer scores, from llama.cpp's graph) + CUDA context"}.get(r.engine, "assumed")
 
 
 def _kv_how(r: FitResult) -> str:

@@ -14,10 +14,20 @@ from __future__ import annotations
 LATENT = {"f16": 1024, "bf16": 1024, "q8_0": 544, "fp8": 584}
 INDEXER = {"f16": 256, "bf16": 256, "q8_0": 136, "fp8": 132}
 WINDOW = 128
-# Compute buffer per GPU (CUDA0 compute buffer size) at the default -ub 512: an assumption of 2 GiB,
-# plus the CUDA context, until a deepseek4 log with the line is in fixtures/fit/.
-COMPUTE_GIB = 2.0
-CONTEXT_GIB = 0.5
+CONTEXT_GIB = 0.5  # CUDA context per GPU (an assumption: llama.cpp prints no line for it)
+MIB = 1 << 20
+# The compute buffer per GPU (`CUDA0 compute buffer size`): ggml's scheduler reserves the worst-case graph at
+# n_ctx and n_ubatch (llama-context.cpp graph_reserve). For `deepseek4` one term grows with the context
+# (src/models/deepseek4.cpp, build_lid_top_k, unfused path): the lightning indexer's scores
+# lid_kq = mul_mat(indexer_k, indexer_q), [ctx/4, n_ubatch, 64 indexer heads] in f32, and its
+# cont(permute) copy, alive together: 2 x ctx/4 x ub x 64 x 4 B = 64 KiB per context token at -ub 512
+# (64 GiB at 1M). Without flash attention the attention scores of a CSA layer, [window + ctx/4, ub,
+# n_head] f32, are materialised too. The rest (activations, logits) is fitted on the one public figure
+# that isolates it: unsloth#6940's 67,094.60 MiB at 1M and -ub 512 minus the 65,536 MiB indexer term.
+INDEXER_HEADS = 64   # C4Indexer: 64 heads of 128 (V4 Flash and Pro config.json, SGLang indexer.py)
+CSA_RATIO = 4
+BASE_MIB_UB512 = 1558.60  # 67,094.60 - 65,536 (unsloth/unsloth#6940, UD-Q4_K_XL, ub 512, 1M); scaled with -ub
+COMPUTE_GIB = BASE_MIB_UB512 / 1024  # the part of the compute buffer that does not grow with the context
 
 
 def kv_bytes_per_token(csa: int, hca: int, cache_type: str = "f16") -> float:
@@ -38,6 +48,28 @@ def swa_cells(ctx: int, parallel: int = 1, n_ubatch: int = N_UBATCH) -> int:
 def window_bytes(layers: int, ctx: int, parallel: int = 1, cache_type: str = "f16", n_ubatch: int = N_UBATCH) -> float:
     """The raw window cache: every layer, K only (MLA latent), e.g. 43 x 4,352 cells x 1,024 B = 182.75 MiB (#27680)."""
     return layers * swa_cells(ctx, parallel, n_ubatch) * LATENT.get(cache_type, 1024)
+
+
+def compute_slope(n_ubatch: int = 512, flash_attn: bool = True, n_head: int = 64, csa: bool = True) -> float:
+    """Compute-buffer bytes per context token per GPU: the indexer's two f32 score tensors (64 KiB at -ub 512)
+    and, without flash attention, a CSA layer's f32 attention scores over the compressed keys."""
+    if not csa:
+        return 0.0 if flash_attn else n_ubatch * n_head * 4 / 128
+    return 2 * n_ubatch * INDEXER_HEADS * 4 / CSA_RATIO + (0.0 if flash_attn else n_ubatch * n_head * 4 / CSA_RATIO)
+
+
+def compute_fixed(n_ubatch: int = 512, flash_attn: bool = True, n_head: int = 64, ctx: int = 0, parallel: int = 1) -> float:
+    """The part that does not grow with the context: the fitted rest (scaled with -ub) and, without flash attention,
+    the scores over the sliding-window cells."""
+    raw = 0.0 if flash_attn else swa_cells(ctx, parallel, n_ubatch) * n_ubatch * n_head * 4
+    return BASE_MIB_UB512 * MIB * n_ubatch / 512 + raw
+
+
+def compute_buffer_bytes(ctx: int, *, n_ubatch: int = 512, flash_attn: bool = True, n_head: int = 64, csa: bool = True,
+                         parallel: int = 1) -> float:
+    """`CUDA0 compute buffer size` for a context of `ctx` cells, e.g. 1,048,576 at -ub 512 with -fa on:
+    1,558.60 + 2 x 262,144 x 512 x 64 x 4 B = 67,094.60 MiB (unsloth#6940 printed 67,094.60)."""
+    return compute_fixed(n_ubatch, flash_attn, n_head, ctx, parallel) + compute_slope(n_ubatch, flash_attn, n_head, csa) * ctx
 
 
 def kv_bytes(csa: int, hca: int, layers: int, ctx: int, parallel: int = 1, cache_type: str = "f16") -> float:

@@ -208,14 +208,27 @@ def _sglang_cap(p: dict, spec: bool) -> dict:
 
 
 def _llamacpp_pool(kvm: dict, p: dict) -> dict:
+    """llama.cpp: per GPU, usable - weights - compute buffer - CUDA context; the compute buffer grows with the context
+    (fit_llamacpp.compute_buffer_bytes), so the longest context that fits pays both the KV and that growth."""
     csa, hca, layers = kvm.get("csa_layers", 0), kvm.get("hca_layers", 0), int(kvm.get("layers", 43))
-    reserve = p["overhead_gib"] if p["overhead_gib"] is not None else fit_llamacpp.COMPUTE_GIB + fit_llamacpp.CONTEXT_GIB
+    heads = 64 if int(kvm.get("hidden_size") or 4096) <= 4096 else 128  # Flash 64, Pro 128 attention heads (config.json)
+    ub, fa = p["n_ubatch"], p["flash_attn"]
+    slope = fit_llamacpp.compute_slope(ub, fa, heads, csa=bool(csa))
+    fixed_compute = fit_llamacpp.compute_fixed(ub, fa, heads, p["asked"], p["seqs"]) / GIB
+    compute = fixed_compute + slope * p["asked"] / GIB
+    reserve = p["overhead_gib"] if p["overhead_gib"] is not None else compute + fit_llamacpp.CONTEXT_GIB
     pool = p["pool_gib"] if p["pool_gib"] is not None else p["usable"] - p["per_gpu"] - reserve
     bpt = fit_llamacpp.kv_bytes_per_token(csa, hca, p["kv_format"]) if csa else _per_token_only(kvm, p["name"])
-    window = fit_llamacpp.window_bytes(layers, p["asked"], p["seqs"], p["kv_format"])
+    window = fit_llamacpp.window_bytes(layers, p["asked"], p["seqs"], p["kv_format"], ub)
     out = _simple(pool * p["gpus"], pool * p["gpus"], bpt, window, p)
+    if p["overhead_gib"] is None and p["pool_gib"] is None and slope:
+        base = (p["usable"] - p["per_gpu"] - fixed_compute - fit_llamacpp.CONTEXT_GIB) * p["gpus"] * GIB - p["seqs"] * window
+        longest = min(int(max(base, 0) / (p["seqs"] * bpt + slope * p["gpus"])), p["context"])
+        out["len_fits"] = out["len_fits_low"] = longest
     return {**out, "overhead": reserve, "pool": pool, "in_flight": 0,
-            "notes": [f"llama.cpp: KV split over {p['gpus']} GPU(s) by layer; {reserve:.1f} GiB/GPU compute buffer + context assumed"]}
+            "notes": [f"llama.cpp: KV split over {p['gpus']} GPU(s) by layer; per GPU a {compute:.2f} GiB compute buffer at "
+                      f"-c {p['asked']:,} -ub {ub} -fa {'on' if fa else 'off'} (the indexer's f32 scores grow "
+                      f"{slope / 1024:.0f} KiB per context token) + {fit_llamacpp.CONTEXT_GIB:.1f} GiB CUDA context"]}
 
 
 def _trtllm_pool(kvm: dict, p: dict) -> dict:

@@ -137,6 +137,10 @@ def _engine_memory_flags(spec: LaunchSpec) -> dict[str, Any]:
             out["n_cpu_moe"] = 10_000  # every layer's experts in RAM (clamped to the layer count)
         elif spec.flag("n-cpu-moe") is not None:
             out["n_cpu_moe"] = max(_int(spec.flag("n-cpu-moe"), 0), 0)
+        if _int(spec.flag("ubatch-size"), 0) > 0:  # -ub: the compute buffer scales with it (fit_llamacpp.compute_slope)
+            out["n_ubatch"] = _int(spec.flag("ubatch-size"), 0)
+        if str(spec.flag("flash-attn", "")).lower() in ("off", "0", "false", "no"):  # -fa off; on/auto keep the default
+            out["flash_attn"] = False
     return out
 
 

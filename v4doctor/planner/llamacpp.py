@@ -2,7 +2,8 @@
 
 Uses `v4doctor.weights.offload.plan` (the same arithmetic as `v4doctor gguf`). Without a file to read,
 the per-layer expert bytes are estimated: the quant's size x the base checkpoint's expert share, spread
-evenly over the layers. The KV cache (f16, llama.cpp's default) is taken off each GPU's room first.
+evenly over the layers. The KV cache (f16, llama.cpp's default) and the compute buffer at the planned context are
+taken off each GPU's room first.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from v4doctor.knowledge.kb import KnowledgeBase
+from v4doctor.launch import fit_llamacpp
 from v4doctor.launch.fit import kv_bytes_per_token, weight_split
 from v4doctor.planner.goal import Goal
 from v4doctor.planner.host import GIB, Host
@@ -25,7 +27,11 @@ def size_gguf(c: Candidate, quant: dict[str, Any], host: Host, goal: Goal, kb: K
     per_layer = int(size * expert / total / layers)
     context = min(goal.context or LLAMACPP_CONTEXT, int(base.get("context", 1 << 20)))
     kv = kv_bytes_per_token(base, "f16", "f16", padded=False) * context * goal.concurrency
-    vram = [max(int(host.mem_gib * GIB - kv / max(host.count, 1)), 0)] * host.count
+    # llama.cpp's compute buffer at this context (fit_llamacpp: the indexer's scores grow 64 KiB a token at -ub 512) and the
+    # CUDA context, beyond the flat reserve the offload arithmetic already keeps per GPU
+    compute = fit_llamacpp.compute_buffer_bytes(context) + fit_llamacpp.CONTEXT_GIB * GIB
+    extra = max(compute - offload.GPU_RESERVE, 0)
+    vram = [max(int(host.mem_gib * GIB - kv / max(host.count, 1) - extra), 0)] * host.count
     where = offload.plan({"total_bytes": size, "layer_expert_bytes": [per_layer] * layers, "block_count": layers}, vram, host.ram_bytes or 0)
     c.layout, c.tp, c.pp = "layers", 1, max(host.count, 1)
     c.max_model_len, c.max_num_seqs, c.concurrency = context, goal.concurrency, float(goal.concurrency)
