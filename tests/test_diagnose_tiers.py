@@ -374,6 +374,17 @@ def test_a_bare_level_line_heads_the_next_and_client_mistakes_are_no_failure():
     assert d.healthy and not [i for i in d.items if i.severity != "info"]
 
 
+def test_an_unknown_architecture_is_the_engine_or_the_file_by_what_it_names():
+    """'mllama' in an Ollama log: that Ollama is too old; in llama.cpp's own log: the file is Ollama's format; a diffusion
+    model's GGUF architecture (ComfyUI-GGUF's list): the wrong file; an LLM architecture: the engine is too old."""
+    line = "llama_model_load: error loading model: error loading model architecture: unknown model architecture: '{}'\n"
+    ollama = "Error: 500 Internal Server Error: llama-server process has terminated: exit status 1\n"
+    assert diagnose_text(ollama + line.format("mllama")).items[0].category == "arch_unsupported_engine_too_old"
+    assert diagnose_text(line.format("mllama")).items[0].category == "gguf_bad_file_or_arch"
+    assert diagnose_text(line.format("sd3")).items[0].category == "gguf_bad_file_or_arch"
+    assert diagnose_text(line.format("qwen35moe")).items[0].category == "arch_unsupported_engine_too_old"
+
+
 def test_a_model_loading_after_the_ready_line_is_not_healthy_yet():
     """A front end that came up, then a model that starts loading and the log ends: it stops short, not healthy."""
     ready = "INFO:     Application startup complete.\nINFO:     Uvicorn running on http://127.0.0.1:20000\n"

@@ -292,7 +292,8 @@ def test_values_from_the_log_reach_the_report(name, sig_id, field, text):
 
 def test_llama_cpp_wrapper_joins_the_error_above_it():
     d = _diagnose("b-gguf-unknown-pretokenizer.log")
-    assert [i.id for i in d.items] == ["SIG-LLAMACPP-UNKNOWN-PRETOKENIZER"]
+    # the wrapper joins the cause; the learned classifier may add its own different cause last ("Also possible")
+    assert [i.id for i in d.items if not i.title.startswith("Also possible")] == ["SIG-LLAMACPP-UNKNOWN-PRETOKENIZER"]
     assert "SIG-LLAMACPP-LOAD-FAILED" in d.items[0].matched and len(d.items[0].evidence) >= 2
 
 
@@ -317,7 +318,8 @@ def test_group_b_records_point_at_existing_rows_and_own_samples():
         assert kb.row(sig.troubleshooting) is not None, f"{sig.id}: no troubleshooting row {sig.troubleshooting}"
         assert all(s.startswith("b-") for s in sig.samples), sig.id
         # two GGUF loaders' "unknown/unsupported architecture" are an engine too old (docs/diagnose.md definitions)
-        relabelled = ("SIG-NVIDIA-CONTAINER-CUDA-REQUIREMENT", "SIG-LLAMACPP-UNKNOWN-ARCH", "SIG-OLLAMA-UNSUPPORTED-ARCH")
+        relabelled = ("SIG-NVIDIA-CONTAINER-CUDA-REQUIREMENT", "SIG-LLAMACPP-UNKNOWN-ARCH", "SIG-OLLAMA-UNSUPPORTED-ARCH",
+                      "SIG-LLAMACPP-UNKNOWN-PRETOKENIZER")
         assert sig.category in GROUP_B_CATEGORIES or sig.id in relabelled, sig.id
 
 

@@ -25,7 +25,7 @@ from v4doctor.logs.signatures import Signature
 _SERVING = re.compile(
     r"Application startup complete|fired up and ready to roll|server is listening on|Uvicorn running on|"
     r"Avg prompt throughput|prompt eval time|\beval time =|Decode batch|Prefill batch|HTTP/1\.[01]\" 200\b|"
-    r"llama runner started|main: model loaded|Listening on http|Started a local Ray instance|"
+    r"llama runner started|main: model loaded|Listening on http|"
     r"Deployed app|Serving model|Started the HTTP server|Connected to the inference server|"
     # Ollama's `Listening on 127.0.0.1:11434 (version …)` and its GIN request lines, llama-server's request and idle
     # lines, vLLM's API server start and routes, Triton's services, Gradio and KoboldCpp endpoints
@@ -127,7 +127,7 @@ def concept_items(win: Window, scan: ScanResult) -> list[Item]:
 def serving(win: Window, scan: ScanResult) -> bool:
     """The log shows the server up or working (it may still be cut before a later failure), and no model starts
     loading after its last ready line."""
-    last = max(_last_serving(win), scan.facts.lines.get("ready", 0))
+    last = max(_last_serving(win, progress=False), scan.facts.lines.get("ready", 0))
     if not last:
         return False
     loading = [ln.number for ln in win.lines_matching(_LOADING) if _LOADING.search(ln.norm)]
@@ -331,6 +331,22 @@ def oom_after_load(scan: ScanResult, items: list[Item]) -> list[Item] | None:
     return [item] + items
 
 
+_OLLAMA = (b"ollama", b"llama runner", b"llama-server process has terminated")
+
+
+def ollama_mllama(scan: ScanResult, items: list[Item]) -> list[Item] | None:
+    """'mllama' is Ollama's own Llama 3.2 Vision format: a file no mainline llama.cpp reads, but in an Ollama log the
+    Ollama is the one too old for it (it reads mllama from 0.4), so the engine-too-old item ranks first."""
+    top = items[0] if items else None
+    if top is None or top.id != "SIG-GGUF-ARCH-NOT-A-MAINLINE-LLM" or not any("'mllama'" in t for _, t in top.evidence):
+        return None
+    ends = (scan.head + scan.tail).lower()
+    old = next((i for i in items if i.id == "SIG-LLAMACPP-UNKNOWN-ARCH"), None)
+    if old is None or not any(k in ends for k in _OLLAMA):
+        return None
+    return [old] + [i for i in items if i is not old]
+
+
 def kv_allocation(items: list[Item]) -> list[Item] | None:
     """An allocation failure whose next lines say it was the KV cache's buffer (llama.cpp's `failed to allocate
     buffer of size N` then `llama_kv_cache_init: failed to allocate buffer for kv cache`): the context does not
@@ -348,7 +364,7 @@ def refine(scan: ScanResult, items: list[Item], rerank) -> list[Item]:
     """Run the tiers after the exact ones; `rerank(events)` ranks again with more signature events; then a
     missing kernel of a quantized format's code is `quantization_unsupported` whichever tier found it."""
     items = _refine(scan, items, rerank)
-    items = quantized_kernel(scan, items) or oom_after_load(scan, items) or items
+    items = quantized_kernel(scan, items) or oom_after_load(scan, items) or ollama_mllama(scan, items) or items
     return with_second_opinion(scan, items)
 
 
@@ -438,8 +454,8 @@ def second_look(win: Window, scan: ScanResult) -> Item | None:
     """No line reads as a failure and none shows the server up: before saying the log stops short, read its untagged
     lines (not INFO/WARNING/DEBUG, not an echoed configuration) as failure lines, for an excerpt pasted without its
     error prefix (`… is not compatible with the current PyTorch installation`, `unknown tensor '' in model file`).
-    What the concept rules (or, fairly sure, the learned classifier) find there is a warning, never an alarm: no
-    line of the log says it failed."""
+    What the concept rules find there is a warning, never an alarm: no line of the log says it failed. (The learned
+    classifier is not asked here: on healthy logs' untagged lines it guessed.)"""
     from v4doctor.logs.concepts import CONFIG_ECHO
 
     lines = [ln for ln in win.lines if not ln.quiet and not CONFIG_ECHO.search(ln.norm)]
@@ -448,17 +464,12 @@ def second_look(win: Window, scan: ScanResult) -> Item | None:
     alt = replace(win, failures=lines)
     found = next(iter(concept_items(alt, scan)), None)
     if found is None:
-        from v4doctor.logs.learned import learned_item
-
-        found = learned_item(alt, min_p=SECOND_LOOK_P)
-    if found is None:
         return None
     return replace(found, severity="warning", confidence=round(max(0.05, found.confidence - 0.05), 2),
                    cause=found.cause + " No line of this log is marked as an error: this is read from its untagged "
                                        "lines, and the log may stop before its failure.")
 
 
-SECOND_LOOK_P = 0.3  # the learned lead on lines no failure marker picked: only when it is fairly sure
 
 
 GOES_ON = 3  # lines of ordinary output after an unknown failure line: the process kept working (3: chosen on the held-out tier counts, 8 changed nothing)
@@ -472,11 +483,18 @@ def went_on(win: Window, real) -> bool:
     return len(after) >= GOES_ON and not any(ln in win.failures for ln in after)
 
 
-def _last_serving(win: Window) -> int:
+def _last_serving(win: Window, progress: bool = True) -> int:
     """The number of the window's last ready/serving line (0: none), found once per log: searching the
-    lines after every failure line was quadratic (a 160 KB log of failure lines took 28 s)."""
+    lines after every failure line was quadratic (a 160 KB log of failure lines took 28 s). With `progress`, a
+    start-up step that shows an earlier failure did not stop the process counts too (Ray's `Started a local Ray
+    instance`), though it is no sign that the model serves."""
     found = [ln for ln in win.lines_matching(_SERVING) if _SERVING.search(ln.text)]
-    return found[-1].number if found else 0
+    if progress:
+        found += [ln for ln in win.lines_matching(_PROGRESS) if _PROGRESS.search(ln.text)]
+    return max((ln.number for ln in found), default=0)
+
+
+_PROGRESS = re.compile(r"Started a local Ray instance", re.I)
 
 
 def _up_after(last_serving: int, line) -> bool:
