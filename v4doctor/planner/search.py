@@ -143,7 +143,7 @@ def size(c: Candidate, host: Host, goal: Goal, kb: KnowledgeBase) -> Candidate:
     """Fill the fit numbers: the longest context at the asked concurrency, the concurrency at the asked context."""
     base = kb.find_model(c.model["base"]) if c.model.get("base") else None
     kw = dict(gpus=c.gpus, gpu_mem_gib=host.mem_gib, engine=c.engine, tp=c.tp, dp=c.dp, pp=c.pp, ep=c.ep,
-              kv_format=c.kv_format, indexer=c.indexer, fraction=c.fraction, base=base, mtp=c.spec is not None,
+              kv_format=c.kv_format, indexer=c.indexer, fraction=c.fraction, base=base, mtp=c.spec is not None, spec_method=c.spec,
               engine_version=c.version, gpu_name=host.gpu_name or "", dp_attention=c.layout in ("dpa", "mdpa"))
     seqs = max(goal.concurrency, 1)
     longest = fit(c.model, max_model_len=None, max_num_seqs=1, **kw)
