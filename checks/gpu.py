@@ -14,8 +14,9 @@ BUSY_BYTES = 2 * GIB  # memory other processes hold before v4doctor calls a GPU 
 
 @check("V4D111", title="GPU architecture supported by the engine", category="gpu",
        troubleshooting="gpu-arch-unsupported", sources=_ARCH_SOURCES, accepts_unknown=["engine_version"])
-def gpu_arch_supported(gpus, engine, engine_version, kb):
-    """Upstream vLLM/SGLang run V4 on SM90/SM10x (SM12x from vLLM 0.24); vLLM 0.33 does not reject SM80/SM89 up front."""
+def gpu_arch_supported(gpus, engine, engine_version, kb, model):
+    """Upstream vLLM/SGLang run V4 on SM90/SM10x (SM12x from vLLM 0.24); vLLM 0.33 does not reject SM80/SM89 up front;
+    TensorRT-LLM runs V4-Flash on Hopper since #16940, V4-Pro not."""
     if engine not in GPU_ENGINES or not gpus:
         return None
     ccs = sorted({g.compute_capability for g in gpus if known(g.compute_capability)})
@@ -24,9 +25,34 @@ def gpu_arch_supported(gpus, engine, engine_version, kb):
     findings = []
     for cc in ccs:
         found = _judge_cc(kb, cc, [g for g in gpus if g.compute_capability == cc], engine, engine_version)
+        if found is None and engine == "trtllm":
+            found = _trtllm_pro_on_hopper(kb, cc, [g for g in gpus if g.compute_capability == cc], model)
         if found is not None:
             findings.append(found)
     return findings
+
+
+def _is_pro(kb, model) -> bool:
+    """V4-Pro or a checkpoint of it (its own key, or a re-quant whose base is Pro)."""
+    if not known(model) or not isinstance(model, dict):
+        return False
+    key = str(model.get("base") or model.get("key") or "")
+    return key == "pro" or key.startswith("pro-")
+
+
+def _trtllm_pro_on_hopper(kb, cc: str, gpus: list, model):
+    """TensorRT-LLM's Hopper support (#16940) covers V4-Flash only; V4-Pro stays Blackwell-only."""
+    family = family_for_cc(kb, cc)
+    if family is None or family.get("key") != "hopper" or not _is_pro(kb, model):
+        return None
+    return error(
+        f"{describe_gpus(gpus)} (compute capability {cc}): TensorRT-LLM does not run DeepSeek-V4-Pro on Hopper",
+        family.get("trtllm_note", family["note"]),
+        fix="Serve V4-Pro on Blackwell (B200/B300/GB200) with TensorRT-LLM, or on Hopper with vLLM or SGLang; on this "
+            "Hopper host TensorRT-LLM can serve V4-Flash (≥ 1.3.0rc26).",
+        evidence=[f"compute_capability = {cc}", f"model = {model.get('key')}", "engine = trtllm"],
+        sources=family["sources"],
+    )
 
 
 def _judge_cc(kb, cc: str, gpus: list, engine: str, engine_version):

@@ -221,3 +221,7 @@ def _collect_extra() -> None:
 
 
 _collect_extra()
+
+# TensorRT-LLM on Hopper (NVIDIA/TensorRT-LLM#16940): V4-Flash runs there, V4-Pro does not
+add("V4D111", lambda: host("4xh200", model="pro", engine="trtllm"), "error", "TensorRT-LLM serves V4-Pro on Blackwell only")
+add("V4D111", lambda: host("4xh200", model="flash", engine="trtllm"), "ok", "TensorRT-LLM serves V4-Flash on Hopper since #16940")
