@@ -11,7 +11,7 @@ import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Iterable
 
 from v4doctor.logs.logfacts import EXTRACTORS, READY_MARKERS, LogFacts
 from v4doctor.logs.prefilter import compile_prefilter, re2_module, related
@@ -67,6 +67,8 @@ class ScanResult:
     head: bytes = b""  # the log's first HEAD_BYTES (whole lines)
     tail: bytes = b""  # its last TAIL_BYTES (whole lines), overlapping the head in a short log
     tail_start: int = 1  # the line number of the tail's first line
+    # the tiers' normalised window of these lines, built once per scan (tiers.window); not part of the result's value
+    window: Any = field(default=None, repr=False, compare=False)
 
 
 def _index(items: Iterable, key) -> list[tuple[str, list]]:

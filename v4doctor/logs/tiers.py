@@ -44,7 +44,14 @@ _LOADING = re.compile(r"\bloading (?:the )?model\b|loading checkpoint shards|\bl
 
 
 def window(scan: ScanResult) -> Window:
-    """The log's kept lines (head, tail, failure lines), one per number, normalised."""
+    """The log's kept lines (head, tail, failure lines), one per number, normalised: built once per scan, then every
+    tier and refinement reads the same one."""
+    if scan.window is None:
+        scan.window = _window(scan)
+    return scan.window
+
+
+def _window(scan: ScanResult) -> Window:
     numbered: dict[int, str] = {}
     for start, blob in ((1, scan.head), (scan.tail_start, scan.tail)):
         for i, raw in enumerate(blob.decode("utf-8", "replace").split("\n")[:-1] if blob else ()):
@@ -310,7 +317,7 @@ def oom_after_load(scan: ScanResult, items: list[Item]) -> list[Item] | None:
         return None
     before = [ln for ln in win.lines if ln.number < first.number]
     near = [ln.norm for ln in before[-40:]] + [first.norm]
-    served = any(_SERVING.search(ln.text) for ln in before)
+    served = any(ln.number < first.number and _SERVING.search(ln.text) for ln in win.lines_matching(_SERVING))
     loaded = any(_AFTER_LOAD.search(ln.norm) for ln in before)
     kv_code = _KV_CODE.search(" ".join(win.frames + near))
     load_code = _LOAD_CODE.search(" ".join(win.frames + near[-15:]))
@@ -372,7 +379,8 @@ def with_second_opinion(scan: ScanResult, items: list[Item]) -> list[Item]:
     """After a failure the rules named (an error item with a cause), the learned classifier's own answer when it
     names another cause: listed last, less confident than every rule's item, so the top answer never changes."""
     errors = [i for i in items if i.severity == "error"]
-    if not errors or errors[0] is not items[0] or items[0].category in ("other", "insufficient_evidence") or len(items) >= 3:
+    if (not errors or errors[0] is not items[0] or items[0].category in ("other", "insufficient_evidence") or len(items) >= 3
+            or items[0].id == "DIAG-LEARNED"):  # the classifier already gave its answer first
         return items
     from v4doctor.logs.learned import second_opinion
 
@@ -470,8 +478,6 @@ def second_look(win: Window, scan: ScanResult) -> Item | None:
                                        "lines, and the log may stop before its failure.")
 
 
-
-
 GOES_ON = 3  # lines of ordinary output after an unknown failure line: the process kept working (3: chosen on the held-out tier counts, 8 changed nothing)
 
 
@@ -480,7 +486,7 @@ def went_on(win: Window, real) -> bool:
     working (a logged exception it handled, a retry), so an unknown wording there is no alarm."""
     last = max(ln.number for ln in real)
     after = [ln for ln in win.lines if ln.number > last]
-    return len(after) >= GOES_ON and not any(ln in win.failures for ln in after)
+    return len(after) >= GOES_ON and not any(ln.number > last for ln in win.failures)
 
 
 def _last_serving(win: Window, progress: bool = True) -> int:
