@@ -32,7 +32,7 @@ def gpu_arch_supported(gpus, engine, engine_version, kb, model):
     return findings
 
 
-def _is_pro(kb, model) -> bool:
+def _is_pro(model) -> bool:
     """V4-Pro or a checkpoint of it (its own key, or a re-quant whose base is Pro)."""
     if not known(model) or not isinstance(model, dict):
         return False
@@ -43,7 +43,7 @@ def _is_pro(kb, model) -> bool:
 def _trtllm_pro_on_hopper(kb, cc: str, gpus: list, model):
     """TensorRT-LLM's Hopper support (#16940) covers V4-Flash only; V4-Pro stays Blackwell-only."""
     family = family_for_cc(kb, cc)
-    if family is None or family.get("key") != "hopper" or not _is_pro(kb, model):
+    if family is None or family.get("key") != "hopper" or not _is_pro(model):
         return None
     return error(
         f"{describe_gpus(gpus)} (compute capability {cc}): TensorRT-LLM does not run DeepSeek-V4-Pro on Hopper",

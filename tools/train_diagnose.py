@@ -87,7 +87,7 @@ def cross_validate(k_folds: int, data, wins, docs, labels) -> None:
     probability: the table `learned.MIN_P` was chosen from."""
     import hashlib
 
-    from v4doctor.logs.learned import NOT_A_CAUSE, predict
+    from v4doctor.logs.learned import causes as cause_classes, predict
 
     fold = [int(hashlib.sha256(src.encode()).hexdigest(), 16) % k_folds for _, _, src in data]
     right, bins = 0, {}
@@ -97,7 +97,7 @@ def cross_validate(k_folds: int, data, wins, docs, labels) -> None:
         for i in (i for i in range(len(docs)) if fold[i] == k):
             ranked = predict(wins[i], model)
             right += bool(ranked) and ranked[0][0] == labels[i]
-            causes = [(c, p) for c, p in ranked if c not in NOT_A_CAUSE]
+            causes = cause_classes(ranked)
             if causes and labels[i] not in ("healthy", "insufficient_evidence"):
                 b = bins.setdefault(min(int(causes[0][1] * 10), 9), [0, 0])
                 b[0], b[1] = b[0] + 1, b[1] + (causes[0][0] == labels[i])

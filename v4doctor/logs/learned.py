@@ -86,26 +86,26 @@ SECOND_P = 0.25  # a second opinion beside a rule's answer: only a cause the cla
 def learned_item(win: Window, min_p: float = MIN_P) -> Item | None:
     """"likely X (p)" for an unrecognised failure, or None when the model is unsure or says no cause."""
     ranked = predict(win)
-    causes = _causes(ranked)
+    best = causes(ranked)
     p = dict(ranked)
-    if not causes or causes[0][1] < min_p or causes[0][1] < max(p.get("other", 0), HEALTHY_SHARE * p.get("healthy", 0)):
+    if not best or best[0][1] < min_p or best[0][1] < max(p.get("other", 0), HEALTHY_SHARE * p.get("healthy", 0)):
         return None  # unsure, `other` (a failure no category explains) is as likely, or the lines read mostly as harmless
-    return _item(win, *causes[0])
+    return _item(win, *best[0])
 
 
 def second_opinion(win: Window, said: set[str], below: float) -> Item | None:
     """The classifier's most likely cause when no item says it yet (p >= SECOND_P), as a candidate listed after
     the rules' answers (confidence below `below`): what to look at next when the first answer is not it."""
-    causes = _causes(predict(win))
-    if not causes or causes[0][1] < SECOND_P or causes[0][0] in said:
+    best = causes(predict(win))
+    if not best or best[0][1] < SECOND_P or best[0][0] in said:
         return None
-    item = _item(win, *causes[0])
+    item = _item(win, *best[0])
     item.confidence = max(0.05, min(item.confidence, round(below - 0.05, 2)))
     item.title = "Also possible: " + item.title[0].lower() + item.title[1:]
     return item
 
 
-def _causes(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
+def causes(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """The ranked classes that name a cause (not healthy, other or insufficient evidence)."""
     return [(c, p) for c, p in ranked if c not in NOT_A_CAUSE]
 

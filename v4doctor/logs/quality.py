@@ -24,7 +24,9 @@ _OUTPUT = re.compile(
     # line; chat UIs and bindings print the reply after `**[bot]:**`, `AI:`, `Assistant:`
 )
 _JSON_TEXT = re.compile(r'"(?:content|text|response|generated_text)"\s*:\s*"(?P<text>(?:[^"\\]|\\.){8,})"')
-_SPECIAL = re.compile(r"<\|[^|<>\s]{1,40}\|>|<｜[^｜]{1,40}｜>|\[PAD\d*\]|<unk>|<pad>|<\|endoftext\|>|<s>|</s>")
+# A special token's shape: `<|eot_id|>`, and DeepSeek's full-width `<｜Assistant｜>`.
+_TOKEN = r"<\|[^|<>\s]{1,40}\|>|<｜[^｜]{1,40}｜>"
+_SPECIAL = re.compile(_TOKEN + r"|\[PAD\d*\]|<unk>|<pad>|<\|endoftext\|>|<s>|</s>")
 _WARNINGS = re.compile(
     r"generation quality will be degraded|missing or unrecognized pre-tokenizer|missing pre-tokenizer|"
     r"output quality (?:may|will) (?:suffer|degrade|be (?:degraded|affected|worse))|may produce (?:garbage|gibberish)|"
@@ -132,7 +134,7 @@ SALAD_WORDS = 60
 SALAD_RATIO = 0.33
 # A line that renders a chat transcript (`<｜User｜>Hello<｜Assistant｜>Hi there…`, llama-server's example_format cut
 # from its start) or ends a rendered prompt: the special tokens are the template's, not a reply's.
-_RENDERED_CHAT = re.compile(r"^['\"]?(?:<\|[^|<>\s]{1,40}\|>|<｜[^｜]{1,40}｜>).*(?:<\|assistant\|>|<｜assistant｜>|<\|im_start\|>\s*assistant|"
+_RENDERED_CHAT = re.compile(r"^['\"]?(?:" + _TOKEN + r").*(?:<\|assistant\|>|<｜assistant｜>|<\|im_start\|>\s*assistant|"
                             r"<\|start_header_id\|>\s*assistant)|"
                             # or a prompt's last line, ending on the generation prompt (`…<|start_header_id|>assistant<|end_header_id|>`)
                             r"(?:<\|start_header_id\|>assistant<\|end_header_id\|>|<\|im_start\|>assistant|<｜assistant｜>|<\|assistant\|>)\s*['\"]?$",
@@ -141,7 +143,7 @@ _RENDERED_CHAT = re.compile(r"^['\"]?(?:<\|[^|<>\s]{1,40}\|>|<｜[^｜]{1,40}｜
 
 # A command line (`mlx_lm.generate --model … --eos-token "<|eot_id|>"`): its special tokens are arguments, not a reply.
 _COMMAND = re.compile(r"(?:^|\s)--[a-z][\w-]+(?:[= ]|$)")
-_SPECIAL_ONLY = re.compile(r"^\s*(?:<\|[^|<>\s]{1,40}\|>|<｜[^｜]{1,40}｜>)\s*$")
+_SPECIAL_ONLY = re.compile(r"^\s*(?:" + _TOKEN + r")\s*$")
 
 
 _LOGGISH = re.compile(r"^\S+:\s|=|^\[|^\(|^\d|^(?:INFO|WARN|WARNING|ERROR|DEBUG|TRACE|FATAL|CRITICAL)\b|https?://|/\w+/")
