@@ -136,14 +136,9 @@ def _vllm_packed(layout: tuple, pool: float, low: float, t: int, p: dict) -> dic
 
     def fits(g: float) -> int:
         n = int(max(g, 0) * GIB // block)
-        lo, hi = 0, p["context"]
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if p["seqs"] * fit_vllm.blocks_per_request_packed(layout, mid, t) <= n:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo // BLOCK * BLOCK
+        longest = fit_vllm.largest_len(lambda length: p["seqs"] * fit_vllm.blocks_per_request_packed(layout, length, t) <= n,
+                                       p["context"])
+        return longest // BLOCK * BLOCK
 
     return {"bpt": block / fit_vllm.BLOCK, "fixed": needed - math.ceil(p["asked"] / fit_vllm.BLOCK) * block,
             "blocks": blocks, "printed": int(conc * p["asked"]), "concurrency": conc,

@@ -157,14 +157,7 @@ def needed_bytes_packed(layout: tuple, max_model_len: int, in_flight: int) -> in
 
 def max_len_packed(layout: tuple, pool_bytes: float, in_flight: int, ceiling: int) -> int:
     """0.22-0.26 `_estimate_max_model_len_from_groups`: the longest request whose needed bytes fit the pool."""
-    lo, hi = 0, ceiling
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if needed_bytes_packed(layout, mid, in_flight) <= pool_bytes:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+    return largest_len(lambda n: needed_bytes_packed(layout, n, in_flight) <= pool_bytes, ceiling)
 
 
 def in_flight_tokens(max_num_batched_tokens: int, *, async_scheduling: bool | None = None, pp: int = 1,
