@@ -240,7 +240,8 @@ _SELF_WARNING = re.compile(r"^(?:[\w.]+:\s+)?\*?(?:WARNING|WARN|NOTE|INFO)\b|\b(
 # Lines printed at error level that stop nothing: TensorFlow/JAX registering a CUDA library factory twice when torch
 # is imported beside them; a client's request the server rejected for its malformed body.
 _KNOWN_NOISE = re.compile(r"unable to register cu(?:dnn|fft|blas) factory: attempting to register factory for plugin|"
-                          # a client's malformed request body (LM Studio: `Received request for /api/v1/chat with invalid JSON`)
+                          # a client's malformed request body and a wrong route (LM Studio: `Received request for /api/v1/chat
+                          # with invalid JSON`, `Unexpected endpoint or method. (GET /). Returning 200 anyway`; lmstudio-bug-tracker#1879)
                           r"received request for \S+ with invalid json|unexpected endpoint or method\. \(\w+ \S+\)\. returning 200 anyway",
                           re.I)
 

@@ -34,7 +34,8 @@ _SERVING = re.compile(
     r"Running on local URL|Please connect to custom endpoint at|"
     # Ollama's GPU report after its server started (`msg="inference compute" id=0 library=cuda …`, discover/types.go)
     r"\binference compute\b|"
-    # LM Studio's server: `[LM STUDIO SERVER] Success! HTTP server listening on port 1234`, its status `Reachable at:`
+    # LM Studio's server: `[LM STUDIO SERVER] Success! HTTP server listening on port 1234` (printed so in lmstudio-ai/lms#425),
+    # its status `Reachable at:` (lmstudio-ai/lmstudio-bug-tracker#1879)
     r"http server listening on port|\breachable at:",
     re.I,
 )
