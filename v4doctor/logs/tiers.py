@@ -344,7 +344,7 @@ _OLLAMA = (b"ollama", b"llama runner", b"llama-server process has terminated")
 
 def ollama_mllama(scan: ScanResult, items: list[Item]) -> list[Item] | None:
     """'mllama' is Ollama's own Llama 3.2 Vision format: a file no mainline llama.cpp reads, but in an Ollama log the
-    Ollama is the one too old for it (it reads mllama from 0.4), so the engine-too-old item ranks first."""
+    Ollama is the one too old for it (later Ollama releases read it), so the engine-too-old item ranks first."""
     top = items[0] if items else None
     if top is None or top.id != "SIG-GGUF-ARCH-NOT-A-MAINLINE-LLM" or not any("'mllama'" in t for _, t in top.evidence):
         return None
